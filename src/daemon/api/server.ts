@@ -1,0 +1,282 @@
+/**
+ * The control API: HTTP+JSON on a local address, one route table, every
+ * request authenticated by a bearer token. `GET /v1/events` is a stream of
+ * Server-Sent Events that any layer can publish to.
+ */
+
+import { createHash, timingSafeEqual } from 'node:crypto'
+import { createServer } from 'node:http'
+import type { Logger } from '../../node/logger.ts'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+
+/** Bodies above this are refused with 413 */
+export const MAX_BODY_BYTES = 1024 * 1024
+
+/** SSE comment lines keep proxies and clients from timing the stream out */
+const SSE_KEEPALIVE_MS = 15_000
+
+export class HttpError extends Error {
+  static name = 'HttpError'
+  readonly status: number
+  readonly code: string
+
+  constructor (status: number, code: string, message: string) {
+    super(message)
+    this.name = 'HttpError'
+    this.status = status
+    this.code = code
+  }
+}
+
+export interface RouteContext {
+  params: Record<string, string>
+  url: URL
+  /** The request body parsed as JSON; a malformed one is a 400 */
+  body(): Promise<unknown>
+  /** Aborts when the client goes away */
+  signal: AbortSignal
+}
+
+export interface Route {
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE'
+  /** `/v1/peers` or with parameters, `/v1/peers/:id` */
+  path: string
+  /** Returns the JSON answer (200) */
+  handler(ctx: RouteContext): Promise<unknown>
+}
+
+/** Maps an error thrown by a handler to a status code (by the error's name) */
+const STATUS_BY_ERROR: Record<string, number> = {
+  HttpError: 0,
+  InvalidMultiaddrError: 400,
+  InvalidInitError: 400,
+  ConfigError: 400,
+  UsageError: 400,
+  PeerNotFoundError: 404,
+  NotFoundError: 404,
+  NotStartedError: 503,
+  AbortError: 504,
+  TimeoutError: 504
+}
+
+export interface ControlApiInit {
+  token: string
+  logger: Logger
+}
+
+interface CompiledRoute extends Route {
+  pattern: RegExp
+  keys: string[]
+}
+
+export class ControlApi {
+  private readonly tokenDigest: Buffer
+  private readonly log: Logger
+  private readonly routes: CompiledRoute[] = []
+  private readonly streams = new Set<ServerResponse>()
+  private server?: Server
+  private keepalive?: ReturnType<typeof setInterval>
+
+  constructor (init: ControlApiInit) {
+    this.tokenDigest = digest(init.token)
+    this.log = init.logger
+    this.addRoutes([{
+      method: 'GET',
+      path: '/v1/health',
+      handler: async () => ({ ok: true })
+    }])
+  }
+
+  addRoutes (routes: Route[]): void {
+    for (const route of routes) {
+      const keys: string[] = []
+      const source = route.path.split('/').map(part => {
+        if (part.startsWith(':')) {
+          keys.push(part.slice(1))
+          return '([^/]+)'
+        }
+        return part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+      }).join('/')
+      this.routes.push({ ...route, pattern: new RegExp(`^${source}$`), keys })
+    }
+  }
+
+  /** Sends an event to every open `/v1/events` stream */
+  publish (event: string, data: unknown): void {
+    const frame = `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`
+    for (const res of this.streams) {
+      res.write(frame)
+    }
+  }
+
+  async listen (host: string, port: number): Promise<{ host: string, port: number, url: string }> {
+    const server = createServer((req, res) => {
+      this.handle(req, res).catch(err => {
+        this.log.error({ err }, 'control API request failed')
+        if (!res.headersSent) {
+          sendError(res, 500, 'InternalError', 'Internal error')
+        } else {
+          res.destroy()
+        }
+      })
+    })
+    this.server = server
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(port, host, () => {
+        server.off('error', reject)
+        resolve()
+      })
+    })
+    this.keepalive = setInterval(() => {
+      for (const res of this.streams) {
+        res.write(': keepalive\n\n')
+      }
+    }, SSE_KEEPALIVE_MS)
+    this.keepalive.unref()
+    const addr = server.address() as AddressInfo
+    const urlHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address
+    return { host: addr.address, port: addr.port, url: `http://${urlHost}:${addr.port}` }
+  }
+
+  async close (): Promise<void> {
+    clearInterval(this.keepalive)
+    for (const res of this.streams) {
+      res.end()
+    }
+    this.streams.clear()
+    const server = this.server
+    if (server == null) {
+      return
+    }
+    this.server = undefined
+    await new Promise<void>(resolve => {
+      server.close(() => { resolve() })
+      server.closeAllConnections()
+    })
+  }
+
+  private authorized (req: IncomingMessage): boolean {
+    const header = req.headers.authorization ?? ''
+    const match = /^Bearer (.+)$/.exec(header)
+    if (match == null) {
+      return false
+    }
+    // compare digests so the comparison is constant-time whatever the length
+    return timingSafeEqual(digest(match[1]), this.tokenDigest)
+  }
+
+  private async handle (req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost')
+    res.setHeader('Cache-Control', 'no-store')
+
+    if (!this.authorized(req)) {
+      res.setHeader('WWW-Authenticate', 'Bearer realm="murmur"')
+      sendError(res, 401, 'Unauthorized', 'A valid bearer token is required (see <home>/api-token)')
+      return
+    }
+
+    if (url.pathname === '/v1/events') {
+      if (req.method !== 'GET') {
+        sendError(res, 405, 'MethodNotAllowed', `${req.method ?? ''} is not allowed on ${url.pathname}`)
+        return
+      }
+      this.openStream(req, res)
+      return
+    }
+
+    const candidates = this.routes.filter(r => r.pattern.test(url.pathname))
+    if (candidates.length === 0) {
+      sendError(res, 404, 'NotFound', `No such endpoint: ${url.pathname}`)
+      return
+    }
+    const route = candidates.find(r => r.method === req.method)
+    if (route == null) {
+      res.setHeader('Allow', candidates.map(r => r.method).join(', '))
+      sendError(res, 405, 'MethodNotAllowed', `${req.method ?? ''} is not allowed on ${url.pathname}`)
+      return
+    }
+
+    const values = route.pattern.exec(url.pathname)?.slice(1) ?? []
+    const params = Object.fromEntries(route.keys.map((k, i) => [k, decodeURIComponent(values[i])]))
+    const controller = new AbortController()
+    res.once('close', () => { controller.abort() })
+
+    let result: unknown
+    try {
+      result = await route.handler({ params, url, body: async () => readJsonBody(req), signal: controller.signal })
+    } catch (err: any) {
+      const mapped = STATUS_BY_ERROR[err?.name]
+      const status = err instanceof HttpError ? err.status : (mapped ?? 500)
+      const code = err instanceof HttpError ? err.code : (mapped != null ? err.name : 'InternalError')
+      if (status >= 500) {
+        this.log.error({ err, route: route.path }, 'control API handler failed')
+      }
+      sendError(res, status, code, status === 500 ? `Internal error: ${err?.message ?? String(err)}` : err.message)
+      return
+    }
+    sendJson(res, 200, result ?? {})
+  }
+
+  private openStream (req: IncomingMessage, res: ServerResponse): void {
+    res.writeHead(200, {
+      'Content-Type': 'text/event-stream',
+      'Cache-Control': 'no-store',
+      Connection: 'keep-alive'
+    })
+    res.write('event: ready\ndata: {}\n\n')
+    this.streams.add(res)
+    req.once('close', () => {
+      this.streams.delete(res)
+    })
+  }
+}
+
+function digest (token: string): Buffer {
+  return createHash('sha256').update(token).digest()
+}
+
+function sendJson (res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body)
+  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text) })
+  res.end(text)
+}
+
+function sendError (res: ServerResponse, status: number, code: string, message: string): void {
+  sendJson(res, status, { error: { code, message } })
+}
+
+async function readJsonBody (req: IncomingMessage): Promise<unknown> {
+  const declared = Number(req.headers['content-length'] ?? 0)
+  if (declared > MAX_BODY_BYTES) {
+    throw new HttpError(413, 'PayloadTooLarge', `Request body over ${MAX_BODY_BYTES} bytes`)
+  }
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length
+    if (size > MAX_BODY_BYTES) {
+      throw new HttpError(413, 'PayloadTooLarge', `Request body over ${MAX_BODY_BYTES} bytes`)
+    }
+    chunks.push(chunk as Buffer)
+  }
+  const text = Buffer.concat(chunks).toString('utf8')
+  if (text.trim() === '') {
+    return {}
+  }
+  try {
+    return JSON.parse(text)
+  } catch (err: any) {
+    throw new HttpError(400, 'BadRequest', `Malformed JSON body: ${err.message}`)
+  }
+}
+
+/** Reads a string field of a JSON body object, or answers 400 */
+export function stringField (body: unknown, field: string): string {
+  const value = (body as Record<string, unknown> | null)?.[field]
+  if (typeof body !== 'object' || body == null || Array.isArray(body) || typeof value !== 'string' || value === '') {
+    throw new HttpError(400, 'BadRequest', `The body must be a JSON object with a string "${field}"`)
+  }
+  return value
+}

@@ -1,0 +1,94 @@
+/**
+ * The `murmur` command line: `murmur <command> [args] [flags]`. Parses the
+ * grammar, builds a context and runs the command; returns the exit code
+ * (0 done, 1 failed, 2 bad usage or configuration — nothing done).
+ */
+
+import { parseArgs } from 'node:util'
+import { connect } from './commands/connect.ts'
+import { daemon } from './commands/daemon.ts'
+import { id } from './commands/id.ts'
+import { init } from './commands/init.ts'
+import { peers } from './commands/peers.ts'
+import { status } from './commands/status.ts'
+import { stop } from './commands/stop.ts'
+import { GLOBAL_OPTIONS, helpText, makeContext } from './commands/command.ts'
+import { exitCodeOf, UsageError } from './errors.ts'
+import type { Command, CommandIo, OptionSpec } from './commands/command.ts'
+
+export const COMMANDS: readonly Command[] = [init, daemon, id, status, peers, connect, stop]
+
+export function mainHelp (): string {
+  const width = Math.max(...COMMANDS.map(c => c.name.length))
+  return [
+    'Usage: murmur <command> [options]',
+    '',
+    'Murmur: a metadata-private messaging network on libp2p.',
+    '',
+    'Commands:',
+    ...COMMANDS.map(c => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    '',
+    'Every command takes --home DIR, --json and --help.',
+    'Run `murmur <command> --help` for its options.',
+    ''
+  ].join('\n')
+}
+
+function toParseArgs (options: Record<string, OptionSpec>): Record<string, { type: 'string' | 'boolean', multiple?: boolean, short?: string }> {
+  return Object.fromEntries(Object.entries(options).map(([name, spec]) => [name, {
+    type: spec.type,
+    ...(spec.multiple === true ? { multiple: true } : {}),
+    ...(spec.short != null ? { short: spec.short } : {})
+  }]))
+}
+
+export async function main (argv: string[], io: CommandIo): Promise<number> {
+  const [name, ...rest] = argv
+  if (name == null || name === '--help' || name === '-h' || name === 'help') {
+    io.stdout.write(mainHelp())
+    return name == null ? 2 : 0
+  }
+  if (name === '--version' || name === 'version') {
+    const { VERSION } = await import('../node/version.ts')
+    io.stdout.write(VERSION + '\n')
+    return 0
+  }
+  const command = COMMANDS.find(c => c.name === name)
+  if (command == null) {
+    io.stderr.write(`murmur: unknown command "${name}"\n\n${mainHelp()}`)
+    return 2
+  }
+
+  try {
+    let parsed
+    try {
+      parsed = parseArgs({
+        args: rest,
+        options: toParseArgs({ ...command.options, ...GLOBAL_OPTIONS }),
+        allowPositionals: true,
+        allowNegative: true,
+        strict: true
+      })
+    } catch (err: any) {
+      throw new UsageError(err.message)
+    }
+    if (parsed.values.help === true) {
+      io.stdout.write(helpText(command))
+      return 0
+    }
+    const { min, max } = command.positionals ?? { min: 0, max: 0 }
+    if (parsed.positionals.length < min || parsed.positionals.length > max) {
+      throw new UsageError(`${parsed.positionals.length < min ? 'missing' : 'unexpected'} argument: usage is murmur ${command.usage}`)
+    }
+    return await command.run(makeContext(io, parsed.values, parsed.positionals))
+  } catch (err: any) {
+    const code = exitCodeOf(err)
+    const json = rest.includes('--json')
+    if (json) {
+      io.stderr.write(JSON.stringify({ error: { code: err?.name ?? 'Error', message: err?.message ?? String(err) } }) + '\n')
+    } else {
+      io.stderr.write(`murmur ${command.name}: ${err?.message ?? String(err)}${code === 2 ? `\nRun \`murmur ${command.name} --help\` for usage.` : ''}\n`)
+    }
+    return code
+  }
+}
