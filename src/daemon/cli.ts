@@ -5,6 +5,7 @@
  */
 
 import { parseArgs } from 'node:util'
+import { GLOBAL_OPTIONS, helpText, makeContext } from './commands/command.ts'
 import { connect } from './commands/connect.ts'
 import { daemon } from './commands/daemon.ts'
 import { id } from './commands/id.ts'
@@ -12,7 +13,6 @@ import { init } from './commands/init.ts'
 import { peers } from './commands/peers.ts'
 import { status } from './commands/status.ts'
 import { stop } from './commands/stop.ts'
-import { GLOBAL_OPTIONS, helpText, makeContext } from './commands/command.ts'
 import { exitCodeOf, UsageError } from './errors.ts'
 import type { Command, CommandIo, OptionSpec } from './commands/command.ts'
 
@@ -60,35 +60,39 @@ export async function main (argv: string[], io: CommandIo): Promise<number> {
   }
 
   try {
-    let parsed
-    try {
-      parsed = parseArgs({
-        args: rest,
-        options: toParseArgs({ ...command.options, ...GLOBAL_OPTIONS }),
-        allowPositionals: true,
-        allowNegative: true,
-        strict: true
-      })
-    } catch (err: any) {
-      throw new UsageError(err.message)
-    }
-    if (parsed.values.help === true) {
-      io.stdout.write(helpText(command))
-      return 0
-    }
-    const { min, max } = command.positionals ?? { min: 0, max: 0 }
-    if (parsed.positionals.length < min || parsed.positionals.length > max) {
-      throw new UsageError(`${parsed.positionals.length < min ? 'missing' : 'unexpected'} argument: usage is murmur ${command.usage}`)
-    }
-    return await command.run(makeContext(io, parsed.values, parsed.positionals))
+    return await runCommand(command, rest, io)
   } catch (err: any) {
     const code = exitCodeOf(err)
-    const json = rest.includes('--json')
-    if (json) {
+    if (rest.includes('--json')) {
       io.stderr.write(JSON.stringify({ error: { code: err?.name ?? 'Error', message: err?.message ?? String(err) } }) + '\n')
     } else {
-      io.stderr.write(`murmur ${command.name}: ${err?.message ?? String(err)}${code === 2 ? `\nRun \`murmur ${command.name} --help\` for usage.` : ''}\n`)
+      const hint = code === 2 ? `\nRun \`murmur ${command.name} --help\` for usage.` : ''
+      io.stderr.write(`murmur ${command.name}: ${err?.message ?? String(err)}${hint}\n`)
     }
     return code
   }
+}
+
+async function runCommand (command: Command, args: string[], io: CommandIo): Promise<number> {
+  let parsed
+  try {
+    parsed = parseArgs({
+      args,
+      options: toParseArgs({ ...command.options, ...GLOBAL_OPTIONS }),
+      allowPositionals: true,
+      allowNegative: true,
+      strict: true
+    })
+  } catch (err: any) {
+    throw new UsageError(err.message)
+  }
+  if (parsed.values.help === true) {
+    io.stdout.write(helpText(command))
+    return 0
+  }
+  const { min, max } = command.positionals ?? { min: 0, max: 0 }
+  if (parsed.positionals.length < min || parsed.positionals.length > max) {
+    throw new UsageError(`${parsed.positionals.length < min ? 'missing' : 'unexpected'} argument: usage is murmur ${command.usage}`)
+  }
+  return command.run(makeContext(io, parsed.values, parsed.positionals))
 }

@@ -9,7 +9,7 @@ import { readFile, writeFile } from 'node:fs/promises'
 import { isIP } from 'node:net'
 import { join } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
-import { DEFAULT_LISTEN, LOG_LEVELS, ROLES } from '../node/index.ts'
+import { DEFAULT_LISTEN, InvalidMultiaddrError, LOG_LEVELS, ROLES } from '../node/index.ts'
 import { parseDialable } from '../node/murmur.ts'
 import { ConfigError } from './errors.ts'
 import { CONFIG_FILE } from './home.ts'
@@ -48,7 +48,7 @@ export function defaultConfig (): DaemonConfig {
   }
 }
 
-const FIELDS: ReadonlyArray<keyof DaemonConfig> = ['listen', 'announce', 'bootstrap', 'roles', 'api', 'metrics', 'mdns', 'logLevel']
+const FIELDS = ['listen', 'announce', 'bootstrap', 'roles', 'api', 'metrics', 'mdns', 'logLevel']
 
 export interface HostPort {
   host: string
@@ -76,6 +76,69 @@ export function isLoopback (host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host)
 }
 
+type FieldCheck = (value: unknown, field: string) => unknown
+
+function multiaddrList (dialable: boolean): FieldCheck {
+  return (value, field) => {
+    const list = stringList(value, field)
+    list.forEach((addr, i) => {
+      try {
+        if (dialable) {
+          parseDialable(addr)
+        } else {
+          multiaddr(addr)
+        }
+      } catch (err: any) {
+        throw new ConfigError(`${field}[${i}]`, err instanceof InvalidMultiaddrError ? err.message : `invalid multiaddr "${addr}": ${err.message}`)
+      }
+    })
+    return list
+  }
+}
+
+function hostPort (nullable: boolean): FieldCheck {
+  return (value, field) => {
+    if (nullable && value === null) {
+      return null
+    }
+    if (typeof value !== 'string') {
+      throw new ConfigError(field, `must be a string HOST:PORT${nullable ? ' or null' : ''}`)
+    }
+    parseHostPort(value, field)
+    return value
+  }
+}
+
+/** One check per field: each returns the typed value or throws a ConfigError naming the field */
+const CHECKS: Record<keyof DaemonConfig, FieldCheck> = {
+  listen: multiaddrList(false),
+  announce: multiaddrList(false),
+  bootstrap: multiaddrList(true),
+  roles: (value, field) => {
+    const list = stringList(value, field)
+    for (const role of list) {
+      if (!(ROLES as string[]).includes(role)) {
+        throw new ConfigError(field, `unknown role "${role}" (known: ${ROLES.join(', ')})`)
+      }
+    }
+    return [...new Set(list)]
+  },
+  api: hostPort(false),
+  metrics: hostPort(true),
+  mdns: (value, field) => {
+    if (typeof value !== 'boolean') {
+      throw new ConfigError(field, 'must be true or false')
+    }
+    return value
+  },
+  logLevel: (value, field) => {
+    if (typeof value !== 'string' || !(LOG_LEVELS as string[]).includes(value)) {
+      throw new ConfigError(field, `must be one of ${LOG_LEVELS.join(', ')}`)
+    }
+    return value
+  }
+}
+
 /**
  * Checks a (partial) configuration object from a file or from flags; returns
  * it typed. `source` prefixes field names in errors (`config.json: roles: …`).
@@ -85,73 +148,15 @@ export function validateConfig (raw: unknown, source?: string): Partial<DaemonCo
   if (typeof raw !== 'object' || raw == null || Array.isArray(raw)) {
     throw new ConfigError(source ?? 'config', 'must be a JSON object')
   }
-  const out: Partial<DaemonConfig> = {}
+  const out: Record<string, unknown> = {}
   for (const [key, value] of Object.entries(raw)) {
-    if (!(FIELDS as string[]).includes(key)) {
+    const check = CHECKS[key as keyof DaemonConfig]
+    if (check == null || !Object.hasOwn(CHECKS, key)) {
       throw new ConfigError(name(key), `unknown field (known: ${FIELDS.join(', ')})`)
     }
-    switch (key as keyof DaemonConfig) {
-      case 'listen':
-      case 'announce':
-      case 'bootstrap': {
-        const list = stringList(value, name(key))
-        list.forEach((addr, i) => {
-          try {
-            if (key === 'bootstrap') {
-              parseDialable(addr)
-            } else {
-              multiaddr(addr)
-            }
-          } catch (err: any) {
-            throw new ConfigError(`${name(key)}[${i}]`, err.message.startsWith('Multiaddr') ? err.message : `invalid multiaddr "${addr}": ${err.message}`)
-          }
-        })
-        out[key as 'listen'] = list
-        break
-      }
-      case 'roles': {
-        const list = stringList(value, name(key))
-        for (const role of list) {
-          if (!(ROLES as string[]).includes(role)) {
-            throw new ConfigError(name(key), `unknown role "${role}" (known: ${ROLES.join(', ')})`)
-          }
-        }
-        out.roles = [...new Set(list)] as Role[]
-        break
-      }
-      case 'api':
-        if (typeof value !== 'string') {
-          throw new ConfigError(name(key), 'must be a string HOST:PORT')
-        }
-        parseHostPort(value, name(key))
-        out.api = value
-        break
-      case 'metrics':
-        if (value === null) {
-          out.metrics = null
-          break
-        }
-        if (typeof value !== 'string') {
-          throw new ConfigError(name(key), 'must be a string HOST:PORT or null')
-        }
-        parseHostPort(value, name(key))
-        out.metrics = value
-        break
-      case 'mdns':
-        if (typeof value !== 'boolean') {
-          throw new ConfigError(name(key), 'must be true or false')
-        }
-        out.mdns = value
-        break
-      case 'logLevel':
-        if (typeof value !== 'string' || !(LOG_LEVELS as string[]).includes(value)) {
-          throw new ConfigError(name(key), `must be one of ${LOG_LEVELS.join(', ')}`)
-        }
-        out.logLevel = value as LogLevel
-        break
-    }
+    out[key] = check(value, name(key))
   }
-  return out
+  return out as Partial<DaemonConfig>
 }
 
 function stringList (value: unknown, field: string): string[] {

@@ -8,7 +8,9 @@ export const VERSION: string = (() => {
       if (pkg.name === 'murmur') {
         return String(pkg.version)
       }
-    } catch {}
+    } catch {
+      // not this layout: try the next one
+    }
   }
   return '0.0.0'
 })()

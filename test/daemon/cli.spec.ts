@@ -1,8 +1,8 @@
 import { readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { expect } from 'aegir/chai'
-import { loopbackNode, stopAll, waitFor } from '../fixtures/nodes.ts'
 import { runCli, spawnDaemon, tempDir } from '../fixtures/cli.ts'
+import { loopbackNode, stopAll, waitFor } from '../fixtures/nodes.ts'
 import type { Murmur } from '../../src/node/index.ts'
 
 const LOOPBACK = ['--api', '127.0.0.1:0', '--metrics', '127.0.0.1:0', '--listen', '/ip4/127.0.0.1/tcp/0']

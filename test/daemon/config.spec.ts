@@ -6,10 +6,10 @@ import { captureIo, runCli, tempDir } from '../fixtures/cli.ts'
 
 describe('bad config and bad flags', function () {
   this.timeout(60_000)
-  let tmp: Awaited<ReturnType<typeof tempDir>>
+  const tmp = { dir: '', cleanup: async () => {} }
 
   before(async () => {
-    tmp = await tempDir()
+    Object.assign(tmp, await tempDir())
   })
 
   after(async () => {

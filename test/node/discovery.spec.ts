@@ -39,7 +39,7 @@ describe('DHT discovery', function () {
       }
     }
     const sizes = nodes.map(n => n.routingTableSize())
-    // for the issue note: how long discovery took and how full the tables are
+    // eslint-disable-next-line no-console -- for the issue note: how long discovery took and how full the tables are
     console.info(`      ${N} nodes: routing tables >= ${want} after ${filledMs} ms; sizes min ${Math.min(...sizes)} max ${Math.max(...sizes)}; findPeer ${N * (N - 1)}/${N * (N - 1)} after ${Date.now() - started} ms`)
   })
 })

@@ -48,7 +48,6 @@ export interface Route {
 
 /** Maps an error thrown by a handler to a status code (by the error's name) */
 const STATUS_BY_ERROR: Record<string, number> = {
-  HttpError: 0,
   InvalidMultiaddrError: 400,
   InvalidInitError: 400,
   ConfigError: 400,
@@ -207,13 +206,11 @@ export class ControlApi {
     try {
       result = await route.handler({ params, url, body: async () => readJsonBody(req), signal: controller.signal })
     } catch (err: any) {
-      const mapped = STATUS_BY_ERROR[err?.name]
-      const status = err instanceof HttpError ? err.status : (mapped ?? 500)
-      const code = err instanceof HttpError ? err.code : (mapped != null ? err.name : 'InternalError')
+      const { status, code, message } = describeError(err)
       if (status >= 500) {
         this.log.error({ err, route: route.path }, 'control API handler failed')
       }
-      sendError(res, status, code, status === 500 ? `Internal error: ${err?.message ?? String(err)}` : err.message)
+      sendError(res, status, code, message)
       return
     }
     sendJson(res, 200, result ?? {})
@@ -231,6 +228,17 @@ export class ControlApi {
       this.streams.delete(res)
     })
   }
+}
+
+function describeError (err: any): { status: number, code: string, message: string } {
+  if (err instanceof HttpError) {
+    return { status: err.status, code: err.code, message: err.message }
+  }
+  const status = STATUS_BY_ERROR[err?.name]
+  if (status == null) {
+    return { status: 500, code: 'InternalError', message: `Internal error: ${err?.message ?? String(err)}` }
+  }
+  return { status, code: err.name, message: err.message }
 }
 
 function digest (token: string): Buffer {

@@ -73,7 +73,8 @@ export function makeContext (io: CommandIo, values: Values, positionals: string[
     home,
     client: async () => ApiClient.forHome(home, values.api as string | undefined),
     print: (human, data) => {
-      io.stdout.write(json ? JSON.stringify(data, null, 2) + '\n' : human.endsWith('\n') ? human : human + '\n')
+      const text = json ? JSON.stringify(data, null, 2) : human
+      io.stdout.write(text.endsWith('\n') ? text : text + '\n')
     }
   }
 }

@@ -1,8 +1,8 @@
 import { parseDialable } from '../../node/murmur.ts'
 import { UsageError } from '../errors.ts'
 import { CLIENT_OPTIONS } from './command.ts'
-import type { PeerSummary } from '../../node/index.ts'
 import type { Command } from './command.ts'
+import type { PeerSummary } from '../../node/index.ts'
 
 export const connect: Command = {
   name: 'connect',

@@ -1,6 +1,6 @@
 import { CLIENT_OPTIONS } from './command.ts'
-import type { PeerSummary } from '../../node/index.ts'
 import type { Command } from './command.ts'
+import type { PeerSummary } from '../../node/index.ts'
 
 export const peers: Command = {
   name: 'peers',
