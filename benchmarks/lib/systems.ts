@@ -7,14 +7,7 @@
  * with the baseline.
  */
 
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
 import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
-import { gossipsub } from '@libp2p/gossipsub'
-import { identify } from '@libp2p/identify'
-import { tcp } from '@libp2p/tcp'
-import { createLibp2p } from 'libp2p'
-import { createMurmur, loopbackProfile } from '../../src/node/index.ts'
 import type { Role } from '../../src/node/index.ts'
 import type { GossipSub } from '@libp2p/gossipsub'
 import type { Libp2p } from '@libp2p/interface'
@@ -106,6 +99,8 @@ export const murmurSystem: SystemSpec = {
   description: 'Murmur node (createMurmur): gossipsub StrictNoSign, msg id = sha256(data), peer scoring, Murmur Kad-DHT; loopback profile',
   discovers: true,
   async create (init) {
+    // imported here so that a --procs worker of another system does not load Murmur (its memory is measured)
+    const { createMurmur, loopbackProfile } = await import('../../src/node/index.ts')
     const node = await createMurmur({
       privateKey: await generateKeyPairFromSeed('Ed25519', init.keySeed),
       listen: LOOPBACK_LISTEN,
@@ -132,6 +127,16 @@ export const baselineSystem: SystemSpec = {
   description: 'plain libp2p 3 + @libp2p/gossipsub defaults (StrictSign), tcp/noise/yamux/identify, unencrypted payloads; loopback profile',
   discovers: false,
   async create (init) {
+    const [{ noise }, { yamux }, { gossipsub }, { identify }, { tcp }, { createLibp2p }, { loopbackProfile }] = await Promise.all([
+      import('@chainsafe/libp2p-noise'),
+      import('@chainsafe/libp2p-yamux'),
+      import('@libp2p/gossipsub'),
+      import('@libp2p/identify'),
+      import('@libp2p/tcp'),
+      import('libp2p'),
+      // profiles.ts imports nothing but types: loading it does not load the Murmur node
+      import('../../src/node/profiles.ts')
+    ])
     const profile = loopbackProfile()
     const libp2p = await createLibp2p({
       privateKey: await generateKeyPairFromSeed('Ed25519', init.keySeed),

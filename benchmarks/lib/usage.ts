@@ -17,7 +17,6 @@ import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import type { Socket } from 'node:net'
-import type { IntervalHistogram } from 'node:perf_hooks'
 
 export interface EventLoopDelay {
   /** milliseconds */
@@ -70,6 +69,15 @@ class WireCounter {
   }
 }
 
+/**
+ * The event-loop delay monitor's timer period. Node records the whole period
+ * (an idle loop reads about 10.1 ms at a 10 ms resolution), so the period is
+ * subtracted from every reading to leave the delay alone.
+ */
+const ELD_RESOLUTION_MS = 10
+
+type IntervalHistogram = ReturnType<typeof monitorEventLoopDelay>
+
 let counter: WireCounter | undefined
 let histogram: IntervalHistogram | undefined
 
@@ -80,7 +88,7 @@ let histogram: IntervalHistogram | undefined
 export function startUsageMonitors (): void {
   counter ??= new WireCounter()
   if (histogram == null) {
-    histogram = monitorEventLoopDelay({ resolution: 10 })
+    histogram = monitorEventLoopDelay({ resolution: ELD_RESOLUTION_MS })
     histogram.enable()
   }
 }
@@ -90,7 +98,7 @@ export function processUsage (options: { resetEventLoopDelay?: boolean } = {}): 
   const mem = process.memoryUsage()
   const cpu = process.cpuUsage()
   const h = histogram as IntervalHistogram
-  const ms = (ns: number): number => Number.isFinite(ns) ? ns / 1e6 : 0
+  const ms = (ns: number): number => Number.isFinite(ns) ? Math.max(0, ns / 1e6 - ELD_RESOLUTION_MS) : 0
   const eventLoopDelay: EventLoopDelay = h.count > 0
     ? { p50: ms(h.percentile(50)), p99: ms(h.percentile(99)), max: ms(h.max), mean: ms(h.mean) }
     : { p50: 0, p99: 0, max: 0, mean: 0 }
