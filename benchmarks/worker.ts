@@ -1,21 +1,22 @@
 /**
- * One benchmark node in its own OS process, for `--procs` runs. The harness
- * starts one of these per node and drives it over stdin/stdout with the line
- * protocol of lib/worker-protocol.ts. Nothing but protocol lines may be written
- * to stdout; diagnostics go to stderr.
+ * A node host: a process that runs benchmark nodes of one system and takes
+ * commands from the harness over stdin/stdout (the line protocol of
+ * lib/worker-protocol.ts). By default one host runs all the nodes of a
+ * network; with `--procs` every node gets a host of its own. Nothing but
+ * protocol lines may be written to stdout; diagnostics go to stderr.
  */
 
 import { createInterface } from 'node:readline'
 import { hexToBytes } from './lib/hex.ts'
 import { LocalNode } from './lib/node.ts'
 import { systemSpec } from './lib/systems.ts'
-import { processUsage, startUsageMonitors } from './lib/usage.ts'
+import { collectGarbage, processUsage, startUsageMonitors } from './lib/usage.ts'
 import { DELIVERY_FLUSH_MS } from './lib/worker-protocol.ts'
 import type { DeliveryTuple, WorkerEvent, WorkerReply, WorkerRequest } from './lib/worker-protocol.ts'
 
 startUsageMonitors()
 
-let node: LocalNode | undefined
+const nodes = new Map<number, LocalNode>()
 let pending: DeliveryTuple[] = []
 
 function send (line: WorkerEvent | WorkerReply, then?: () => void): void {
@@ -31,57 +32,68 @@ function flushDeliveries (): void {
 
 const flushTimer = setInterval(flushDeliveries, DELIVERY_FLUSH_MS)
 
-function requireNode (): LocalNode {
-  if (node == null) {
-    throw new Error('no node: send "start" first')
+function node (index: number): LocalNode {
+  const n = nodes.get(index)
+  if (n == null) {
+    throw new Error(`this host runs no node ${index}`)
   }
-  return node
+  return n
 }
 
 async function handle (req: WorkerRequest): Promise<unknown> {
   switch (req.cmd) {
+    case 'load':
+      await systemSpec(req.system).load()
+      return null
     case 'start': {
-      if (node != null) {
-        throw new Error('node already started')
+      if (nodes.has(req.init.index)) {
+        throw new Error(`node ${req.init.index} already started`)
       }
       const spec = systemSpec(req.system)
       const peer = await spec.create({ ...req.init, keySeed: hexToBytes(req.init.keySeed) })
-      node = new LocalNode(req.init.index, spec.name, peer, (d) => {
-        pending.push([d.tag, d.seq, d.sentAt, d.receivedAt])
+      const started = new LocalNode(req.init.index, spec.name, peer, (d) => {
+        pending.push([d.node, d.tag, d.seq, d.sentAt, d.receivedAt])
       })
-      return { peerId: node.peerId, addr: node.addr }
+      nodes.set(req.init.index, started)
+      return { peerId: started.peerId, addr: started.addr }
     }
     case 'connect':
-      await requireNode().connect(req.addr)
+      await node(req.node).connect(req.addr)
       return null
     case 'subscribe':
-      await requireNode().subscribe(req.topic)
+      await node(req.node).subscribe(req.topic)
       return null
     case 'publish':
-      return requireNode().publish(req.request)
+      return node(req.node).publish(req.request)
     case 'peers':
-      return requireNode().peers()
+      return node(req.node).peers()
     case 'mesh':
-      return requireNode().meshPeers(req.topic)
+      return node(req.node).meshPeers(req.topic)
     case 'usage':
+      if (req.collectGarbage) {
+        await collectGarbage()
+      }
       return processUsage({ resetEventLoopDelay: req.resetEventLoopDelay })
     case 'flush':
       flushDeliveries()
       return null
-    case 'stop':
-      await node?.stop()
-      node = undefined
+    case 'exit':
+      await stopAll()
       return null
     default:
       throw new Error(`unknown command ${JSON.stringify((req as { cmd?: unknown }).cmd)}`)
   }
 }
 
+async function stopAll (): Promise<void> {
+  const list = [...nodes.values()]
+  nodes.clear()
+  await Promise.allSettled(list.map(async n => n.stop()))
+}
+
 async function shutdown (code: number): Promise<void> {
   clearInterval(flushTimer)
-  try {
-    await node?.stop()
-  } catch {}
+  await stopAll()
   process.exit(code)
 }
 
@@ -94,12 +106,13 @@ lines.on('line', (line) => {
   try {
     req = JSON.parse(line)
   } catch (err: any) {
-    process.stderr.write(`worker: not JSON: ${err.message}\n`)
+    process.stderr.write(`node host: not JSON: ${err.message}\n`)
     return
   }
   handle(req).then(
     (result) => {
-      if (req.cmd === 'stop') {
+      if (req.cmd === 'exit') {
+        flushDeliveries()
         send({ id: req.id, ok: true, result }, () => { void shutdown(0) })
       } else {
         send({ id: req.id, ok: true, result })
@@ -108,7 +121,7 @@ lines.on('line', (line) => {
     (err: any) => { send({ id: req.id, ok: false, error: `${err.name ?? 'Error'}: ${err.message}` }) }
   )
 })
-// the harness went away: stop the node and leave
+// the harness went away: stop the nodes and leave
 lines.on('close', () => { void shutdown(0) })
 process.on('SIGTERM', () => { void shutdown(0) })
 

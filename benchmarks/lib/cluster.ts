@@ -1,112 +1,51 @@
 /**
- * A benchmark network of one system: its nodes, created in this process
- * (`InProcessCluster`) or one OS process per node (`ProcessCluster`, with
- * `--procs`), and what its processes use.
+ * A benchmark network of one system: its nodes and what its processes use.
+ *
+ * Nodes live in node hosts (benchmarks/worker.ts), never in the harness's own
+ * process: by default one fresh host runs every node of the network
+ * (`inproc`: N nodes in one process), with `--procs` every node has a host of
+ * its own. A fresh process per system keeps the comparison fair — the second
+ * system does not inherit the first one's JIT warm-up or its allocator's
+ * retained pages, and the harness's own work (scheduling, recording) is not
+ * counted in the nodes' CPU, memory or event-loop delay.
  */
 
 import { spawn } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { bytesToHex } from './hex.ts'
-import { LocalNode } from './node.ts'
 import { systemSpec } from './systems.ts'
-import { processUsage, startUsageMonitors } from './usage.ts'
-import type { BenchNode, Delivery, DeliverySink, PublishOutcome, PublishRequest } from './node.ts'
+import type { BenchNode, DeliverySink, PublishOutcome, PublishRequest } from './node.ts'
 import type { PeerInit, SystemName, SystemSpec } from './systems.ts'
 import type { ProcessUsage } from './usage.ts'
-import type { WorkerEvent, WorkerReply, WorkerRequest, WorkerResults } from './worker-protocol.ts'
+import type { DeliveryTuple, WorkerEvent, WorkerReply, WorkerRequest, WorkerResults } from './worker-protocol.ts'
 import type { ChildProcessWithoutNullStreams } from 'node:child_process'
 
+/** `inproc`: every node in one process; `procs`: one process per node */
 export type ClusterMode = 'inproc' | 'procs'
 
-export interface Cluster {
-  readonly system: SystemSpec
-  readonly mode: ClusterMode
-  readonly nodes: readonly BenchNode[]
-  /** Creates and starts nodes; `inits[k]` is node `nodes.length + k` */
-  addNodes(inits: PeerInit[], onNode?: () => void): Promise<BenchNode[]>
-  /** What each process of the network uses: one entry in-process, one per node with --procs */
-  usage(options?: { resetEventLoopDelay?: boolean }): Promise<ProcessUsage[]>
-  /** Returns once every delivery the nodes have seen so far has reached the sink */
-  flush(): Promise<void>
-  stop(): Promise<void>
+export interface UsageOptions {
+  resetEventLoopDelay?: boolean
+  /** a full garbage collection first, for memory readings of live objects only */
+  collectGarbage?: boolean
 }
 
 export interface ClusterInit {
   system: SystemName
   mode: ClusterMode
   onDelivery: DeliverySink
-  /** how many nodes start at once */
-  concurrency?: number
-}
-
-export function createCluster (init: ClusterInit): Cluster {
-  return init.mode === 'procs' ? new ProcessCluster(init) : new InProcessCluster(init)
-}
-
-/**
- * Creates nodes `size` at a time and adds each to `into` as soon as it exists,
- * so that a failure half-way leaves every started node where `stop()` finds it
- */
-async function createInBatches<T, N extends BenchNode> (items: T[], size: number, into: N[], fn: (item: T) => Promise<N>): Promise<N[]> {
-  const out: N[] = []
-  for (let i = 0; i < items.length; i += size) {
-    const settled = await Promise.allSettled(items.slice(i, i + size).map(async (item) => {
-      const node = await fn(item)
-      into.push(node)
-      out.push(node)
-    }))
-    into.sort((a, b) => a.index - b.index)
-    const failed = settled.find(s => s.status === 'rejected')
-    if (failed != null) {
-      throw failed.reason
-    }
-  }
-  return out.sort((a, b) => a.index - b.index)
-}
-
-export class InProcessCluster implements Cluster {
-  readonly system: SystemSpec
-  readonly mode = 'inproc' as const
-  readonly nodes: LocalNode[] = []
-  private readonly sink: DeliverySink
-  private readonly concurrency: number
-
-  constructor (init: ClusterInit) {
-    this.system = systemSpec(init.system)
-    this.sink = init.onDelivery
-    this.concurrency = init.concurrency ?? 16
-    startUsageMonitors()
-  }
-
-  async addNodes (inits: PeerInit[], onNode?: () => void): Promise<BenchNode[]> {
-    return createInBatches(inits, this.concurrency, this.nodes, async (init) => {
-      const peer = await this.system.create(init)
-      onNode?.()
-      return new LocalNode(init.index, this.system.name, peer, this.sink)
-    })
-  }
-
-  async usage (options: { resetEventLoopDelay?: boolean } = {}): Promise<ProcessUsage[]> {
-    return [processUsage(options)]
-  }
-
-  async flush (): Promise<void> {
-    // deliveries reach the sink synchronously
-  }
-
-  async stop (): Promise<void> {
-    await Promise.allSettled(this.nodes.map(async n => n.stop()))
-    this.nodes.length = 0
-  }
 }
 
 const WORKER_PATH = fileURLToPath(new URL('../worker.ts', import.meta.url))
 const STDERR_TAIL_BYTES = 4096
-const WORKER_CALL_TIMEOUT_MS = 120_000
+const CALL_TIMEOUT_MS = 120_000
+/** nodes started at once in one host */
+const START_CONCURRENCY = 16
+/** hosts spawned at once: a host spends its first second loading modules, more only queue on the CPUs */
+const SPAWN_CONCURRENCY = 4
 
-/** The harness's end of one worker process */
-class WorkerProcess {
+/** The harness's end of one node host process */
+class NodeHost {
   readonly child: ChildProcessWithoutNullStreams
   readonly ready: Promise<void>
   private nextId = 1
@@ -114,10 +53,12 @@ class WorkerProcess {
   private stderrTail = ''
   private exited: Error | undefined
 
-  constructor (onDeliveries: (items: Array<[number, number, number, number]>) => void) {
+  constructor (onDeliveries: (items: DeliveryTuple[]) => void) {
     this.child = spawn(process.execPath, [WORKER_PATH], { stdio: ['pipe', 'pipe', 'pipe'] })
     const { promise, resolve, reject } = Promise.withResolvers<void>()
     this.ready = promise
+    // an unhandled rejection here would end the harness: failures reach callers through call()
+    promise.catch(() => {})
     this.child.stderr.setEncoding('utf8')
     this.child.stderr.on('data', (chunk: string) => {
       this.stderrTail = (this.stderrTail + chunk).slice(-STDERR_TAIL_BYTES)
@@ -146,12 +87,16 @@ class WorkerProcess {
       if (msg.ok) {
         call.resolve(msg.result)
       } else {
-        call.reject(new Error(`worker ${this.child.pid} ${call.cmd}: ${msg.error}`))
+        call.reject(new Error(`node host ${this.child.pid} ${call.cmd}: ${msg.error}`))
       }
     })
-    this.child.on('error', (err) => { this.fail(err); reject(err) })
+    this.child.stdin.on('error', () => {})
+    this.child.on('error', (err) => {
+      this.fail(err)
+      reject(err)
+    })
     this.child.on('exit', (code, signal) => {
-      const err = new Error(`worker ${this.child.pid} exited (code ${code}, signal ${signal})${this.stderrTail !== '' ? `; its stderr ends with:\n${this.stderrTail}` : ''}`)
+      const err = new Error(`node host ${this.child.pid} exited (code ${code}, signal ${signal})${this.stderrTail !== '' ? `; its stderr ends with:\n${this.stderrTail}` : ''}`)
       this.fail(err)
       reject(err)
     })
@@ -166,7 +111,6 @@ class WorkerProcess {
   }
 
   async call<C extends WorkerRequest['cmd']> (cmd: C, args: Omit<Extract<WorkerRequest, { cmd: C }>, 'id' | 'cmd'>): Promise<WorkerResults[C]> {
-    const request = { ...args, cmd }
     if (this.exited != null) {
       throw this.exited
     }
@@ -174,28 +118,29 @@ class WorkerProcess {
     const { promise, resolve, reject } = Promise.withResolvers<unknown>()
     const timer = setTimeout(() => {
       this.calls.delete(id)
-      reject(new Error(`worker ${this.child.pid} did not answer "${request.cmd}" within ${WORKER_CALL_TIMEOUT_MS} ms`))
-    }, WORKER_CALL_TIMEOUT_MS)
+      reject(new Error(`node host ${this.child.pid} did not answer "${cmd}" within ${CALL_TIMEOUT_MS} ms`))
+    }, CALL_TIMEOUT_MS)
     this.calls.set(id, {
-      cmd: request.cmd,
+      cmd,
       resolve: (v) => { clearTimeout(timer); resolve(v) },
       reject: (e) => { clearTimeout(timer); reject(e) }
     })
-    this.child.stdin.write(JSON.stringify({ ...request, id }) + '\n')
+    this.child.stdin.write(JSON.stringify({ ...args, cmd, id }) + '\n')
     return promise as Promise<WorkerResults[C]>
   }
 
-  async stop (): Promise<void> {
+  /** Stops the host's nodes and waits for the process to end (killing it if it hangs) */
+  async exit (): Promise<void> {
     if (this.exited != null) {
       return
     }
     const gone = new Promise<void>(resolve => this.child.once('exit', () => { resolve() }))
+    const timer = setTimeout(() => { this.child.kill('SIGKILL') }, 30_000)
     try {
-      await this.call('stop', {})
+      await this.call('exit', {})
     } catch {
       this.child.kill('SIGKILL')
     }
-    const timer = setTimeout(() => { this.child.kill('SIGKILL') }, 10_000)
     await gone
     clearTimeout(timer)
   }
@@ -206,94 +151,130 @@ class RemoteNode implements BenchNode {
   readonly system: SystemName
   readonly peerId: string
   readonly addr: string
-  readonly worker: WorkerProcess
+  readonly host: NodeHost
 
-  constructor (index: number, system: SystemName, worker: WorkerProcess, started: { peerId: string, addr: string }) {
+  constructor (index: number, system: SystemName, host: NodeHost, started: { peerId: string, addr: string }) {
     this.index = index
     this.system = system
-    this.worker = worker
+    this.host = host
     this.peerId = started.peerId
     this.addr = started.addr
   }
 
   async connect (addr: string): Promise<void> {
-    await this.worker.call('connect', { addr })
+    await this.host.call('connect', { node: this.index, addr })
   }
 
   async subscribe (topic: string): Promise<void> {
-    await this.worker.call('subscribe', { topic })
+    await this.host.call('subscribe', { node: this.index, topic })
   }
 
   async publish (request: PublishRequest): Promise<PublishOutcome> {
-    return this.worker.call('publish', { request })
+    return this.host.call('publish', { node: this.index, request })
   }
 
   async peers (): Promise<string[]> {
-    return this.worker.call('peers', {})
+    return this.host.call('peers', { node: this.index })
   }
 
   async meshPeers (topic: string): Promise<number> {
-    return this.worker.call('mesh', { topic })
-  }
-
-  async stop (): Promise<void> {
-    await this.worker.stop()
+    return this.host.call('mesh', { node: this.index, topic })
   }
 }
 
-/**
- * One worker process per node (benchmarks/worker.ts), on the same Node binary
- * as the harness. Workers stamp and read payloads themselves; the harness
- * only collects their reports.
- */
-export class ProcessCluster implements Cluster {
+export class Cluster {
   readonly system: SystemSpec
-  readonly mode = 'procs' as const
+  readonly mode: ClusterMode
   readonly nodes: RemoteNode[] = []
+  private readonly hosts: NodeHost[] = []
   private readonly sink: DeliverySink
-  private readonly concurrency: number
+  private shared: NodeHost | undefined
 
   constructor (init: ClusterInit) {
     this.system = systemSpec(init.system)
+    this.mode = init.mode
     this.sink = init.onDelivery
-    // a worker spends its first second loading modules; more at once only queues on the CPUs
-    this.concurrency = init.concurrency ?? 4
   }
 
-  async addNodes (inits: PeerInit[], onNode?: () => void): Promise<BenchNode[]> {
-    return createInBatches(inits, this.concurrency, this.nodes, async (init) => {
-      const worker = new WorkerProcess((items) => {
-        for (const [tag, seq, sentAt, receivedAt] of items) {
-          const delivery: Delivery = { node: init.index, tag, seq, sentAt, receivedAt }
-          this.sink(delivery)
-        }
-      })
-      try {
-        await worker.ready
-        const started = await worker.call('start', {
-          system: this.system.name,
-          init: { ...init, keySeed: bytesToHex(init.keySeed) }
-        })
-        onNode?.()
-        return new RemoteNode(init.index, this.system.name, worker, started)
-      } catch (err) {
-        await worker.stop()
-        throw err
+  private spawnHost (): NodeHost {
+    const host = new NodeHost((items) => {
+      for (const [node, tag, seq, sentAt, receivedAt] of items) {
+        this.sink({ node, tag, seq, sentAt, receivedAt })
       }
     })
+    this.hosts.push(host)
+    return host
   }
 
-  async usage (options: { resetEventLoopDelay?: boolean } = {}): Promise<ProcessUsage[]> {
-    return Promise.all(this.nodes.map(async n => n.worker.call('usage', { resetEventLoopDelay: options.resetEventLoopDelay === true })))
+  /**
+   * Starts the host that will run every node (in `inproc` mode) and loads the
+   * system's modules into it, so that memory read now is the baseline to
+   * subtract. Does nothing with `--procs`, where hosts come with their nodes.
+   */
+  async prepare (): Promise<void> {
+    if (this.mode === 'inproc' && this.shared == null) {
+      const host = this.spawnHost()
+      this.shared = host
+      await host.ready
+      await host.call('load', { system: this.system.name })
+    }
   }
 
+  /** Creates and starts nodes; `inits[k]` is node `nodes.length + k` */
+  async addNodes (inits: PeerInit[], onNode?: () => void): Promise<BenchNode[]> {
+    await this.prepare()
+    const start = async (host: NodeHost, init: PeerInit): Promise<RemoteNode> => {
+      const started = await host.call('start', { system: this.system.name, init: { ...init, keySeed: bytesToHex(init.keySeed) } })
+      const node = new RemoteNode(init.index, this.system.name, host, started)
+      this.nodes.push(node)
+      onNode?.()
+      return node
+    }
+    const created: RemoteNode[] = []
+    const batch = this.mode === 'inproc' ? START_CONCURRENCY : SPAWN_CONCURRENCY
+    for (let i = 0; i < inits.length; i += batch) {
+      // every started node is in this.nodes at once, so a failure half-way leaves nothing stop() cannot find
+      const settled = await Promise.allSettled(inits.slice(i, i + batch).map(async (init) => {
+        if (this.shared != null) {
+          return start(this.shared, init)
+        }
+        const host = this.spawnHost()
+        await host.ready
+        return start(host, init)
+      }))
+      this.nodes.sort((a, b) => a.index - b.index)
+      for (const s of settled) {
+        if (s.status === 'rejected') {
+          throw s.reason
+        }
+        created.push(s.value)
+      }
+    }
+    return created.sort((a, b) => a.index - b.index)
+  }
+
+  /** What each host process uses: one entry in `inproc` mode, one per node with `--procs` */
+  async usage (options: UsageOptions = {}): Promise<ProcessUsage[]> {
+    return Promise.all(this.hosts.map(async h => h.call('usage', {
+      resetEventLoopDelay: options.resetEventLoopDelay === true,
+      collectGarbage: options.collectGarbage === true
+    })))
+  }
+
+  /** Returns once every delivery the nodes have seen so far has reached the sink */
   async flush (): Promise<void> {
-    // a worker writes its buffered deliveries before its reply, on the same pipe
-    await Promise.all(this.nodes.map(async n => n.worker.call('flush', {})))
+    // a host writes its buffered deliveries before its reply, on the same pipe
+    await Promise.all(this.hosts.map(async h => h.call('flush', {})))
   }
 
   async stop (): Promise<void> {
-    await Promise.allSettled(this.nodes.map(async n => n.stop()))
+    await Promise.allSettled(this.hosts.map(async h => h.exit()))
+    this.hosts.length = 0
     this.nodes.length = 0
+    this.shared = undefined
   }
+}
+
+export function createCluster (init: ClusterInit): Cluster {
+  return new Cluster(init)
 }

@@ -3,8 +3,8 @@
  * live deployment's `/metrics` can be set side by side. Every figure is a
  * gauge named `murmur_bench_<scenario>_<what>_<unit>` in base units
  * (seconds, bytes), labelled with the system it measures. A comparison with
- * the baseline is the same name with its unit replaced by `baseline_ratio`
- * (system / baseline, unitless).
+ * the baseline is the same name followed by `_baseline_ratio` (system /
+ * baseline, unitless).
  */
 
 import { ratio } from './stats.ts'
@@ -35,18 +35,12 @@ export interface Comparison {
 
 export const METRIC_PREFIX = 'murmur_bench'
 
-const UNIT_SUFFIXES = ['_seconds', '_bytes', '_per_second', '_total']
-
 /**
- * murmur_bench_gossip_latency_p50_seconds → murmur_bench_gossip_latency_p50_baseline_ratio;
- * murmur_bench_gossip_delivery_ratio → murmur_bench_gossip_delivery_ratio_baseline_ratio
+ * The name of a figure's ratio to the baseline: the figure's own name (unit
+ * included, so it is clear what was divided) with `_baseline_ratio` after it,
+ * e.g. murmur_bench_gossip_latency_p50_seconds_baseline_ratio
  */
 export function ratioMetricName (metric: string): string {
-  for (const suffix of UNIT_SUFFIXES) {
-    if (metric.endsWith(suffix)) {
-      return `${metric.slice(0, -suffix.length)}_baseline_ratio`
-    }
-  }
   return `${metric}_baseline_ratio`
 }
 

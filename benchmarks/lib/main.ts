@@ -16,7 +16,7 @@ import type { Scenario } from './scenario.ts'
 
 export interface MainIo {
   stdout: NodeJS.WritableStream
-  stderr: NodeJS.WriteStream
+  stderr: NodeJS.WritableStream
 }
 
 const BENCH_DIR = fileURLToPath(new URL('../', import.meta.url))
@@ -72,9 +72,12 @@ function shellWord (w: string): string {
 export async function main (argv: string[], io: MainIo = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
   const [name, ...args] = argv
   try {
-    if (name == null || name === '--help' || name === '-h' || name === 'help') {
+    if (name == null) {
+      throw new UsageError('no scenario given')
+    }
+    if (name === '--help' || name === '-h' || name === 'help') {
       io.stdout.write(`${usage()}\n`)
-      return name == null ? UsageError.exitCode : 0
+      return 0
     }
     if (name === 'list') {
       return listScenarios(args, io)

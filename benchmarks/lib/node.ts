@@ -1,7 +1,8 @@
 /**
- * A node as a scenario sees it, wherever it runs: in this process
- * (`LocalNode`) or in a worker process (`RemoteNode`, in cluster.ts). Both
- * report deliveries the same way, with times taken by the receiver.
+ * A node as a scenario sees it (`BenchNode`; the harness holds `RemoteNode`s,
+ * cluster.ts) and the node itself inside its host process (`LocalNode`),
+ * which stamps outgoing payloads and reports deliveries with the receiver's
+ * clock.
  */
 
 import { multiaddr } from '@multiformats/multiaddr'
@@ -44,7 +45,6 @@ export interface BenchNode {
   /** peer ids with an open connection */
   peers(): Promise<string[]>
   meshPeers(topic: string): Promise<number>
-  stop(): Promise<void>
 }
 
 export type DeliverySink = (delivery: Delivery) => void

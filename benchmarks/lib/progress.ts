@@ -16,12 +16,12 @@ export interface PhaseBar {
 export interface ProgressInit {
   /** print nothing at all */
   quiet?: boolean
-  stream?: NodeJS.WriteStream
+  stream?: NodeJS.WritableStream
 }
 
 export class Progress {
   private readonly quiet: boolean
-  private readonly stream: NodeJS.WriteStream
+  private readonly stream: NodeJS.WritableStream
   private current: cliProgress.SingleBar | undefined
 
   constructor (init: ProgressInit = {}) {
@@ -65,8 +65,8 @@ export class Progress {
         value = v
         bar.update(Math.min(v, total))
       },
+      // the bar stays where the work got to: a drain that timed out shows how far it came
       done: () => {
-        bar.update(total)
         bar.stop()
         if (this.current === bar) {
           this.current = undefined

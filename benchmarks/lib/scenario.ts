@@ -105,10 +105,22 @@ function parseNumber (name: string, spec: { type: 'int' | 'number', min?: number
  * `UsageError`s. Answers camelCased keys.
  */
 export function parseOptions (args: string[], specs: Record<string, OptionSpec>): Record<string, OptionValue> {
+  // "--rate -1" is a value for --rate, not an option "-1": join it so that the range check speaks
+  const joined: string[] = []
+  for (let i = 0; i < args.length; i++) {
+    const name = args[i].startsWith('--') ? args[i].slice(2) : undefined
+    const spec = name != null ? specs[name] : undefined
+    if (spec != null && spec.type !== 'boolean' && /^-\d/.test(args[i + 1] ?? '')) {
+      joined.push(`${args[i]}=${args[i + 1]}`)
+      i++
+    } else {
+      joined.push(args[i])
+    }
+  }
   let parsed: ReturnType<typeof parseArgs>
   try {
     parsed = parseArgs({
-      args,
+      args: joined,
       strict: true,
       allowPositionals: true,
       options: Object.fromEntries(Object.entries(specs).map(([name, spec]) => [name, { type: spec.type === 'boolean' ? 'boolean' as const : 'string' as const }]))

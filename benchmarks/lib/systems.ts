@@ -47,11 +47,40 @@ export interface SystemSpec {
   description: string
   /** whether the system finds peers itself from a bootstrap list (otherwise the harness dials a given graph) */
   discovers: boolean
+  /** loads the system's modules (a node host does it before measuring its memory without nodes) */
+  load(): Promise<void>
   create(init: PeerInit): Promise<PubsubPeer>
 }
 
 /** Everything listens on 127.0.0.1 only: benchmark traffic never leaves the host */
 export const LOOPBACK_LISTEN = ['/ip4/127.0.0.1/tcp/0']
+
+// Modules are imported when a system is used, so that a host of one system
+// does not load (and count the memory of) the other
+async function loadMurmur (): Promise<typeof import('../../src/node/index.ts')> {
+  return import('../../src/node/index.ts')
+}
+
+async function loadBaseline (): Promise<[
+  typeof import('@chainsafe/libp2p-noise'),
+  typeof import('@chainsafe/libp2p-yamux'),
+  typeof import('@libp2p/gossipsub'),
+  typeof import('@libp2p/identify'),
+  typeof import('@libp2p/tcp'),
+  typeof import('libp2p'),
+  typeof import('../../src/node/profiles.ts')
+]> {
+  return Promise.all([
+    import('@chainsafe/libp2p-noise'),
+    import('@chainsafe/libp2p-yamux'),
+    import('@libp2p/gossipsub'),
+    import('@libp2p/identify'),
+    import('@libp2p/tcp'),
+    import('libp2p'),
+    // profiles.ts imports nothing but types: loading it does not load the Murmur node
+    import('../../src/node/profiles.ts')
+  ])
+}
 
 class GossipPeer implements PubsubPeer {
   readonly libp2p: Libp2p<{ pubsub: GossipSub }>
@@ -98,9 +127,11 @@ export const murmurSystem: SystemSpec = {
   name: 'murmur',
   description: 'Murmur node (createMurmur): gossipsub StrictNoSign, msg id = sha256(data), peer scoring, Murmur Kad-DHT; loopback profile',
   discovers: true,
+  async load () {
+    await loadMurmur()
+  },
   async create (init) {
-    // imported here so that a --procs worker of another system does not load Murmur (its memory is measured)
-    const { createMurmur, loopbackProfile } = await import('../../src/node/index.ts')
+    const { createMurmur, loopbackProfile } = await loadMurmur()
     const node = await createMurmur({
       privateKey: await generateKeyPairFromSeed('Ed25519', init.keySeed),
       listen: LOOPBACK_LISTEN,
@@ -126,17 +157,11 @@ export const baselineSystem: SystemSpec = {
   name: 'baseline',
   description: 'plain libp2p 3 + @libp2p/gossipsub defaults (StrictSign), tcp/noise/yamux/identify, unencrypted payloads; loopback profile',
   discovers: false,
+  async load () {
+    await loadBaseline()
+  },
   async create (init) {
-    const [{ noise }, { yamux }, { gossipsub }, { identify }, { tcp }, { createLibp2p }, { loopbackProfile }] = await Promise.all([
-      import('@chainsafe/libp2p-noise'),
-      import('@chainsafe/libp2p-yamux'),
-      import('@libp2p/gossipsub'),
-      import('@libp2p/identify'),
-      import('@libp2p/tcp'),
-      import('libp2p'),
-      // profiles.ts imports nothing but types: loading it does not load the Murmur node
-      import('../../src/node/profiles.ts')
-    ])
+    const [{ noise }, { yamux }, { gossipsub }, { identify }, { tcp }, { createLibp2p }, { loopbackProfile }] = await loadBaseline()
     const profile = loopbackProfile()
     const libp2p = await createLibp2p({
       privateKey: await generateKeyPairFromSeed('Ed25519', init.keySeed),

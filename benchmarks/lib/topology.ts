@@ -34,46 +34,88 @@ function key (a: number, b: number): string {
 }
 
 /**
- * A connected random graph in which every node has `degree` neighbours (a few
- * may end with one fewer when no partner is left): a ring through a random
- * permutation, for connectivity, then random edges between nodes still short
- * of `degree`.
+ * A connected random `degree`-regular graph (one node has one neighbour fewer
+ * when n × degree is odd; the degree is capped at n − 1). Drawn by the pairing
+ * algorithm of Steger and Wormald (1999): join random free half-edges of
+ * distinct, not yet adjacent nodes, and start over when stuck or when the
+ * result is not connected. Degree 2 is a ring through a random permutation.
  */
 export function regularGraph (n: number, degree: number, prng: Prng): Edge[] {
   if (!Number.isInteger(n) || n < 1) {
     throw new RangeError(`a graph needs at least one node, got ${n}`)
   }
+  if (!Number.isInteger(degree) || degree < 1) {
+    throw new RangeError(`degree must be a positive integer, got ${degree}`)
+  }
   const d = Math.min(degree, n - 1)
-  const edges: Edge[] = []
-  const seen = new Set<string>()
-  const deg = new Array<number>(n).fill(0)
-  const add = (a: number, b: number): void => {
-    if (a === b || seen.has(key(a, b))) {
-      return
+  const sorted = (edges: Edge[]): Edge[] => edges.sort((x, y) => x[0] - y[0] || x[1] - y[1])
+  if (d === n - 1) {
+    const all: Edge[] = []
+    for (let a = 0; a < n; a++) {
+      for (let b = a + 1; b < n; b++) {
+        all.push([a, b])
+      }
     }
-    seen.add(key(a, b))
-    edges.push(a < b ? [a, b] : [b, a])
-    deg[a]++
-    deg[b]++
+    return all
   }
   const order = prng.shuffle(Array.from({ length: n }, (_, i) => i))
-  if (n === 2) {
-    add(order[0], order[1])
-  } else if (n > 2) {
-    for (let i = 0; i < n; i++) {
-      add(order[i], order[(i + 1) % n])
+  if (d <= 2) {
+    // n ≥ 4 here (d < n - 1): a ring through a random order
+    return sorted(order.map((a, i) => {
+      const b = order[(i + 1) % n]
+      return a < b ? [a, b] : [b, a]
+    }))
+  }
+  for (let attempt = 0; attempt < 1000; attempt++) {
+    const edges = pairing(n, d, prng)
+    if (edges != null && graphStats(n, edges).components === 1) {
+      return sorted(edges)
     }
   }
-  for (const u of prng.shuffle(order)) {
-    while (deg[u] < d) {
-      const candidates = order.filter(v => v !== u && deg[v] < d && !seen.has(key(u, v)))
-      if (candidates.length === 0) {
-        break
+  throw new Error(`could not draw a connected ${d}-regular graph on ${n} nodes`)
+}
+
+function pairing (n: number, d: number, prng: Prng): Edge[] | null {
+  const stubs: number[] = []
+  for (let v = 0; v < n; v++) {
+    for (let k = 0; k < d; k++) {
+      stubs.push(v)
+    }
+  }
+  if (stubs.length % 2 === 1) {
+    stubs.pop()
+  }
+  const seen = new Set<string>()
+  const edges: Edge[] = []
+  let misses = 0
+  while (stubs.length > 0) {
+    const i = prng.int(stubs.length)
+    const j = prng.int(stubs.length)
+    const u = stubs[i]
+    const v = stubs[j]
+    if (i === j || u === v || seen.has(key(u, v))) {
+      misses++
+      if (misses > 20 * stubs.length) {
+        // stuck? only if no two free half-edges can still be joined
+        const free = [...new Set(stubs)]
+        const possible = free.some((a, x) => free.slice(x + 1).some(b => !seen.has(key(a, b))))
+        if (!possible) {
+          return null
+        }
+        misses = 0
       }
-      add(u, prng.pick(candidates))
+      continue
     }
+    seen.add(key(u, v))
+    edges.push(u < v ? [u, v] : [v, u])
+    // remove both half-edges, the later index first
+    for (const k of i > j ? [i, j] : [j, i]) {
+      stubs[k] = stubs[stubs.length - 1]
+      stubs.pop()
+    }
+    misses = 0
   }
-  return edges.sort((x, y) => x[0] - y[0] || x[1] - y[1])
+  return edges
 }
 
 /**

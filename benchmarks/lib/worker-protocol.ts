@@ -1,8 +1,9 @@
 /**
- * The line protocol between the harness and a `--procs` worker
- * (benchmarks/worker.ts): one JSON object per line, requests on the worker's
- * stdin, replies and events on its stdout. Each request carries an `id` that
- * its reply repeats; events have no id.
+ * The line protocol between the harness and a node host (benchmarks/worker.ts):
+ * one JSON object per line, requests on the host's stdin, replies and events
+ * on its stdout. Each request carries an `id` that its reply repeats; events
+ * have no id. A host runs any number of nodes of one system: all of a
+ * network's nodes by default, one with `--procs`.
  *
  * It is the harness's own and not the daemon's control API on purpose: the
  * control API has no pubsub endpoints yet, and a benchmark needs to stamp and
@@ -25,17 +26,21 @@ export interface WorkerPeerInit {
 }
 
 export type WorkerRequest =
+  /** loads the system's modules, so that memory measured after it is the nodes' alone */
+  | { id: number, cmd: 'load', system: SystemName }
   | { id: number, cmd: 'start', system: SystemName, init: WorkerPeerInit }
-  | { id: number, cmd: 'connect', addr: string }
-  | { id: number, cmd: 'subscribe', topic: string }
-  | { id: number, cmd: 'publish', request: PublishRequest }
-  | { id: number, cmd: 'peers' }
-  | { id: number, cmd: 'mesh', topic: string }
-  | { id: number, cmd: 'usage', resetEventLoopDelay: boolean }
+  | { id: number, cmd: 'connect', node: number, addr: string }
+  | { id: number, cmd: 'subscribe', node: number, topic: string }
+  | { id: number, cmd: 'publish', node: number, request: PublishRequest }
+  | { id: number, cmd: 'peers', node: number }
+  | { id: number, cmd: 'mesh', node: number, topic: string }
+  | { id: number, cmd: 'usage', resetEventLoopDelay: boolean, collectGarbage: boolean }
   | { id: number, cmd: 'flush' }
-  | { id: number, cmd: 'stop' }
+  /** stops every node of the host; the host exits after replying */
+  | { id: number, cmd: 'exit' }
 
 export interface WorkerResults {
+  load: null
   start: { peerId: string, addr: string }
   connect: null
   subscribe: null
@@ -44,19 +49,19 @@ export interface WorkerResults {
   mesh: number
   usage: ProcessUsage
   flush: null
-  stop: null
+  exit: null
 }
 
 export type WorkerReply =
   | { id: number, ok: true, result: unknown }
   | { id: number, ok: false, error: string }
 
-/** [tag, seq, sentAt, receivedAt] */
-export type DeliveryTuple = [number, number, number, number]
+/** [node, tag, seq, sentAt, receivedAt] */
+export type DeliveryTuple = [number, number, number, number, number]
 
 export type WorkerEvent =
   | { event: 'ready', pid: number }
   | { event: 'deliveries', items: DeliveryTuple[] }
 
-/** How often a worker sends the deliveries it has buffered */
+/** How often a host sends the deliveries it has buffered */
 export const DELIVERY_FLUSH_MS = 100

@@ -9,7 +9,6 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { createCluster } from './cluster.ts'
 import { now } from './payload.ts'
 import { dialEdges, graphStats, liveGraph } from './topology.ts'
-import { collectGarbage } from './usage.ts'
 import type { Cluster, ClusterMode } from './cluster.ts'
 import type { BenchNode, Delivery } from './node.ts'
 import type { Prng } from './prng.ts'
@@ -94,7 +93,7 @@ export interface BuiltNetwork {
   edges: Edge[]
   graph: GraphStats
   buildSeconds: number
-  /** what the process(es) used before any node existed (in-process runs only; else null) */
+  /** what the host used before any node existed (`inproc` runs only; else null) */
   before: ProcessUsage | null
   /** discovery did not reach its target before the timeout */
   settleTimedOut: boolean
@@ -110,8 +109,9 @@ export async function buildNetwork (init: BuildInit): Promise<BuiltNetwork> {
   const label = init.system
   let before: ProcessUsage | null = null
   if (init.mode === 'inproc') {
-    await collectGarbage()
-    before = (await cluster.usage())[0]
+    // the host with the system's modules loaded and no node yet
+    await cluster.prepare()
+    before = (await cluster.usage({ collectGarbage: true }))[0]
   }
   const started = performance.now()
   let settleTimedOut = false

@@ -16,9 +16,8 @@ import { compare, metricName } from '../lib/figures.ts'
 import { latencyCdfPlot, deliveryOverTimePlot, memoryPerNodePlot } from '../lib/plots.ts'
 import { cdfPoints, distribution } from '../lib/stats.ts'
 import { SYSTEMS } from '../lib/systems.ts'
-import { regularGraph, TOPOLOGIES } from '../lib/topology.ts'
+import { graphStats, liveGraph, regularGraph, TOPOLOGIES } from '../lib/topology.ts'
 import { aggregate, buildNetwork, DeliveryRecorder, keySeeds, MEASURE_TAG, memoryPerNode, publishOnSchedule, Sampler, subscribeAndWaitForMesh, waitUntil, WARMUP_TAG } from '../lib/workload.ts'
-import { collectGarbage } from '../lib/usage.ts'
 import { PAYLOAD_HEADER_BYTES } from '../lib/payload.ts'
 import type { Comparison } from '../lib/figures.ts'
 import type { Plot } from '../lib/plots.ts'
@@ -47,7 +46,9 @@ export interface GossipParams {
 
 export interface SystemRun {
   system: SystemName
+  /** the graph when the network was ready, and after the measured window */
   graph: GraphStats
+  graphAtEnd: GraphStats
   edges: Edge[]
   buildSeconds: number
   settleTimedOut: boolean
@@ -134,10 +135,7 @@ async function runOneSystem (system: SystemName, p: GossipParams, ctx: ScenarioC
       bar.done()
     }
 
-    if (cluster.mode === 'inproc') {
-      await collectGarbage()
-    }
-    const u0 = aggregate(await cluster.usage())
+    const u0 = aggregate(await cluster.usage({ collectGarbage: true }))
     const sampler = new Sampler(cluster, p.sampleInterval, () => recorder.count(MEASURE_TAG))
     await sampler.begin()
     const expected = p.messages * expectedPer
@@ -155,18 +153,18 @@ async function runOneSystem (system: SystemName, p: GossipParams, ctx: ScenarioC
       return recorder.count(MEASURE_TAG) >= expected
     }, p.drain * 1000, 100)
     await cluster.flush()
+    drain.set(recorder.count(MEASURE_TAG))
     const endedAt = performance.timeOrigin + performance.now()
     const u1 = aggregate(await cluster.usage())
     await sampler.end()
     drain.done()
+    const graphAtEnd = graphStats(p.nodes, await liveGraph(nodes))
     // memory of live objects, read after the CPU window closed so the collection does not count in it
-    if (cluster.mode === 'inproc') {
-      await collectGarbage()
-    }
-    const mem = memoryPerNode(net, await cluster.usage(), p.nodes)
+    const mem = memoryPerNode(net, await cluster.usage({ collectGarbage: true }), p.nodes)
     return {
       system,
       graph: net.graph,
+      graphAtEnd,
       edges: net.edges,
       buildSeconds: net.buildSeconds,
       settleTimedOut: net.settleTimedOut,
@@ -183,8 +181,8 @@ async function runOneSystem (system: SystemName, p: GossipParams, ctx: ScenarioC
       rssBytesPerNode: mem.rssBytes,
       heapBytesPerNode: mem.heapBytes,
       memoryBasis: cluster.mode === 'inproc'
-        ? 'growth of the one process since before the first node, / nodes'
-        : 'mean of the worker processes (each a whole Node process)',
+        ? 'growth of the node host since before the first node (modules loaded), / nodes, after a full GC'
+        : 'mean of the node hosts (each a whole Node process with one node), after a full GC',
       samples: sampler.samples,
       beforeRss: net.before?.rssBytes ?? 0,
       beforeHeap: net.before?.heapUsedBytes ?? 0
@@ -192,6 +190,7 @@ async function runOneSystem (system: SystemName, p: GossipParams, ctx: ScenarioC
   } finally {
     const stop = progress.phase(`${system}: stop`, 1)
     await cluster.stop()
+    stop.tick()
     stop.done()
   }
 }
@@ -320,7 +319,7 @@ export function pubsubPlots (runs: readonly SystemRun[], nodes: number): Plot[] 
 export function pubsubNotes (runs: readonly SystemRun[], p: GossipParams, mode: string): string[] {
   const notes = [
     'Both systems run with Murmur\'s loopback profile (src/node/profiles.ts): no per-IP inbound connection limit in libp2p\'s connection manager and no gossipsub IP-colocation penalty, because every node shares 127.0.0.1. Nothing else is relaxed.',
-    `The systems ran one after the other in this order: ${runs.map(r => r.system).join(', ')}; each was stopped before the next was built.`,
+    `The systems ran one after the other in this order: ${runs.map(r => r.system).join(', ')}, each in fresh node-host processes apart from the harness, stopped before the next was built.`,
     'Murmur\'s side is the Murmur node\'s own gossipsub (StrictNoSign, message id = sha256(data), peer scoring) with its DHT running; payloads are not yet encrypted (groups do not exist yet).',
     `Wire bytes are bytes written to TCP sockets, every protocol included (for Murmur, its DHT traffic during the window too).`
   ]
@@ -331,9 +330,9 @@ export function pubsubNotes (runs: readonly SystemRun[], p: GossipParams, mode: 
     notes.push(`Topology "degree": a seeded random graph of degree ${p.degree} was dialled directly for every system. Murmur's DHT may open further connections; the graph column of the summary shows each system's graph when ready.`)
   }
   if (mode === 'procs') {
-    notes.push('One OS process per node (benchmarks/worker.ts). Latency is computed across processes from each process\'s performance.timeOrigin + performance.now(), which agree to well under a millisecond on one host. Memory per node is a whole Node process each.')
+    notes.push('One OS process per node (benchmarks/worker.ts). Latency is computed across processes from each process\'s performance.timeOrigin + performance.now(), which agree to well under a millisecond on one host. Memory per node is a whole Node process each; CPU is summed over the processes, event-loop delay is the worst process\'s.')
   } else {
-    notes.push('All nodes in one process: memory per node is the growth of the process since before the first node, divided by the node count; CPU and event-loop delay are the whole process\'s.')
+    notes.push('All nodes of a system in one node-host process: memory per node is the growth of that process since before the first node (modules loaded), divided by the node count; CPU and event-loop delay are that process\'s, on one thread, whatever the core count.')
   }
   for (const run of runs) {
     if (run.settleTimedOut) {
@@ -356,6 +355,7 @@ export function pubsubSummary (runs: readonly SystemRun[], nodes: number): Recor
     const f = systemFigures(run, nodes)
     out[run.system] = {
       graph: run.graph,
+      graphAtEnd: run.graphAtEnd,
       buildSeconds: Math.round(run.buildSeconds * 100) / 100,
       meshReadySeconds: Math.round(run.mesh.waitedSeconds * 100) / 100,
       meanMeshPeers: Math.round(run.mesh.meanMeshPeers * 100) / 100,
