@@ -35,6 +35,7 @@ export interface GossipParams {
   size: number
   topology: Topology
   degree: number
+  dht: 'client' | 'server'
   minConnections: number
   publishers: number
   warmup: number
@@ -46,10 +47,13 @@ export interface GossipParams {
 
 export interface SystemRun {
   system: SystemName
-  /** the graph when the network was ready, and after the measured window */
+  /** the graph when the network was built */
+  graphBuilt: GraphStats
+  /** the graph when measuring began, and its edges (given to the systems that run later) */
   graph: GraphStats
-  graphAtEnd: GraphStats
   edges: Edge[]
+  /** the graph after the measured window */
+  graphAtEnd: GraphStats
   buildSeconds: number
   settleTimedOut: boolean
   mesh: MeshState
@@ -83,17 +87,20 @@ export interface PubsubRunInit {
 /** Runs every system in turn on the same topology and publish schedule */
 export async function runPubsubComparison ({ systems, params: p, ctx }: PubsubRunInit): Promise<SystemRun[]> {
   const keys = keySeeds(ctx.prng, p.nodes)
-  let edges: Edge[] | undefined = p.topology === 'degree' ? regularGraph(p.nodes, p.degree, ctx.prng.fork('topology')) : undefined
-  // the systems that discover go first, so that their graph can be given to the others
+  // the systems that discover go first: the graph the first one had when measuring began (the
+  // dialled random graph plus what its DHT opened, or what bootstrap discovery found) is the
+  // graph every later system is given, so that all are measured on the same topology
   const order = [...systems].sort((a, b) => Number(SYSTEMS[b].discovers) - Number(SYSTEMS[a].discovers))
   const runs: SystemRun[] = []
   for (const system of order) {
-    if (p.topology === 'bootstrap' && edges == null && !SYSTEMS[system].discovers) {
+    let edges: Edge[] | undefined = runs[0]?.edges
+    if (edges == null && p.topology === 'degree') {
+      edges = regularGraph(p.nodes, p.degree, ctx.prng.fork('topology'))
+    }
+    if (edges == null && !SYSTEMS[system].discovers) {
       throw new Error(`bootstrap topology needs a system that discovers peers to run before ${system}`)
     }
-    const run = await runOneSystem(system, p, ctx, keys, edges)
-    edges ??= run.edges
-    runs.push(run)
+    runs.push(await runOneSystem(system, p, ctx, keys, edges))
   }
   return systems.map(s => runs.find(r => r.system === s) as SystemRun)
 }
@@ -109,6 +116,7 @@ async function runOneSystem (system: SystemName, p: GossipParams, ctx: ScenarioC
     edges,
     keySeeds: keys,
     minConnections: p.minConnections,
+    dhtClientMode: p.dht === 'client',
     settleTimeoutMs: p.settleTimeout * 1000,
     recorder,
     progress
@@ -135,6 +143,7 @@ async function runOneSystem (system: SystemName, p: GossipParams, ctx: ScenarioC
       bar.done()
     }
 
+    const edgesMeasured = await liveGraph(nodes)
     const u0 = aggregate(await cluster.usage({ collectGarbage: true }))
     const sampler = new Sampler(cluster, p.sampleInterval, () => recorder.count(MEASURE_TAG))
     await sampler.begin()
@@ -163,9 +172,10 @@ async function runOneSystem (system: SystemName, p: GossipParams, ctx: ScenarioC
     const mem = memoryPerNode(net, await cluster.usage({ collectGarbage: true }), p.nodes)
     return {
       system,
-      graph: net.graph,
+      graphBuilt: net.graph,
+      graph: graphStats(p.nodes, edgesMeasured),
+      edges: edgesMeasured,
       graphAtEnd,
-      edges: net.edges,
       buildSeconds: net.buildSeconds,
       settleTimedOut: net.settleTimedOut,
       mesh,
@@ -323,11 +333,12 @@ export function pubsubNotes (runs: readonly SystemRun[], p: GossipParams, mode: 
     'Murmur\'s side is the Murmur node\'s own gossipsub (StrictNoSign, message id = sha256(data), peer scoring) with its DHT running; payloads are not yet encrypted (groups do not exist yet).',
     `Wire bytes are bytes written to TCP sockets, every protocol included (for Murmur, its DHT traffic during the window too).`
   ]
+  const [first] = [...runs].sort((a, b) => Number(SYSTEMS[b.system].discovers) - Number(SYSTEMS[a.system].discovers))
+  const others = runs.filter(r => r !== first).map(r => r.system).join(', ')
   if (p.topology === 'bootstrap') {
-    const first = runs.find(r => SYSTEMS[r.system].discovers)
-    notes.push(`Topology "bootstrap": ${first?.system ?? 'the discovering system'} found its peers through node 0 and its DHT; the graph it had when ready (${first?.graph.edges ?? '?'} edges) was dialled directly for the systems without discovery.`)
+    notes.push(`Topology "bootstrap": ${first.system} found its peers through node 0 and its DHT (${first.system} dials discovered peers up to ${p.minConnections} connections). The graph it had when measuring began (${first.graph.edges} edges, mean degree ${first.graph.meanDegree.toFixed(1)}) was dialled directly for ${others}.`)
   } else {
-    notes.push(`Topology "degree": a seeded random graph of degree ${p.degree} was dialled directly for every system. Murmur's DHT may open further connections; the graph column of the summary shows each system's graph when ready.`)
+    notes.push(`Topology "degree": ${first.system} was given a seeded random graph of degree ${p.degree} (${first.graphBuilt.edges} edges); ${first.graph.edges > first.graphBuilt.edges ? `its DHT (${p.dht} mode) opened further connections, and ` : ''}the graph it had when measuring began (${first.graph.edges} edges, mean degree ${first.graph.meanDegree.toFixed(1)}) was dialled directly for ${others}.`)
   }
   if (mode === 'procs') {
     notes.push('One OS process per node (benchmarks/worker.ts). Latency is computed across processes from each process\'s performance.timeOrigin + performance.now(), which agree to well under a millisecond on one host. Memory per node is a whole Node process each; CPU is summed over the processes, event-loop delay is the worst process\'s.')
@@ -354,6 +365,7 @@ export function pubsubSummary (runs: readonly SystemRun[], nodes: number): Recor
   for (const run of runs) {
     const f = systemFigures(run, nodes)
     out[run.system] = {
+      graphBuilt: run.graphBuilt,
       graph: run.graph,
       graphAtEnd: run.graphAtEnd,
       buildSeconds: Math.round(run.buildSeconds * 100) / 100,
@@ -380,8 +392,9 @@ export const gossipScenario: Scenario<GossipParams> = {
     rate: { type: 'number', default: 5, min: 0.01, max: 10_000, help: 'messages per second, over the whole network' },
     messages: { type: 'int', default: 500, min: 1, max: 1_000_000, help: 'measured messages' },
     size: { type: 'int', default: 1024, min: PAYLOAD_HEADER_BYTES, max: 1_000_000, help: 'payload bytes per message' },
-    topology: { type: 'enum', values: TOPOLOGIES, default: 'bootstrap', help: 'bootstrap: discovery from node 0 (the baseline gets the same graph); degree: random graph of --degree' },
+    topology: { type: 'enum', values: TOPOLOGIES, default: 'degree', help: 'degree: a seeded random graph of --degree; bootstrap: discovery from node 0. Later systems get the graph the first had when measuring began' },
     degree: { type: 'int', default: 6, min: 2, max: 1000, help: 'neighbours per node with --topology degree' },
+    dht: { type: 'enum', values: ['server', 'client'], default: 'server', help: 'Murmur DHT mode (client mode opens no DHT connections of its own)' },
     'min-connections': { type: 'int', default: 8, min: 1, max: 1000, help: 'bootstrap topology: Murmur nodes dial discovered peers up to this many connections' },
     publishers: { type: 'int', default: 0, min: 0, max: 5000, help: 'distinct publishers, drawn at random (0: every node)' },
     warmup: { type: 'int', default: 10, min: 0, max: 100_000, help: 'warm-up messages before measuring (not counted)' },

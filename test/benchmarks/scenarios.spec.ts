@@ -71,7 +71,7 @@ describe('benchmark scenarios (small runs)', function () {
     const nodes = 4
     const messages = 6
     const { code, summary, stderr } = await runInProcess(['gossip', '--nodes', String(nodes), '--messages', String(messages), '--rate', '20',
-      '--warmup', '2', '--drain', '5', '--min-connections', '2', '--settle-timeout', '20', '--seed', '3', '--out', dir])
+      '--warmup', '2', '--drain', '5', '--topology', 'bootstrap', '--min-connections', '2', '--settle-timeout', '20', '--seed', '3', '--out', dir])
     expect(code, stderr).to.equal(0)
     expect(summary?.scenario).to.equal('gossip')
     expect(summary?.seed).to.equal(3)
