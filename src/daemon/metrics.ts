@@ -5,8 +5,8 @@
  */
 
 import { createServer } from 'node:http'
+import { closeServer, listenOn } from './http.ts'
 import type { Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import type { Registry } from 'prom-client'
 
 export class MetricsServer {
@@ -31,16 +31,8 @@ export class MetricsServer {
       })
     })
     this.server = server
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject)
-      server.listen(port, host, () => {
-        server.off('error', reject)
-        resolve()
-      })
-    })
-    const addr = server.address() as AddressInfo
-    const urlHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address
-    return { url: `http://${urlHost}:${addr.port}/metrics` }
+    const { url } = await listenOn(server, host, port)
+    return { url: `${url}/metrics` }
   }
 
   async close (): Promise<void> {
@@ -49,9 +41,6 @@ export class MetricsServer {
     if (server == null) {
       return
     }
-    await new Promise<void>(resolve => {
-      server.close(() => { resolve() })
-      server.closeAllConnections()
-    })
+    await closeServer(server)
   }
 }

@@ -6,9 +6,9 @@
 
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { createServer } from 'node:http'
+import { closeServer, listenOn } from '../http.ts'
 import type { Logger } from '../../node/logger.ts'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
 
 /** Bodies above this are refused with 413 */
 export const MAX_BODY_BYTES = 1024 * 1024
@@ -121,22 +121,14 @@ export class ControlApi {
       })
     })
     this.server = server
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject)
-      server.listen(port, host, () => {
-        server.off('error', reject)
-        resolve()
-      })
-    })
+    const where = await listenOn(server, host, port)
     this.keepalive = setInterval(() => {
       for (const res of this.streams) {
         res.write(': keepalive\n\n')
       }
     }, SSE_KEEPALIVE_MS)
     this.keepalive.unref()
-    const addr = server.address() as AddressInfo
-    const urlHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address
-    return { host: addr.address, port: addr.port, url: `http://${urlHost}:${addr.port}` }
+    return where
   }
 
   async close (): Promise<void> {
@@ -150,10 +142,7 @@ export class ControlApi {
       return
     }
     this.server = undefined
-    await new Promise<void>(resolve => {
-      server.close(() => { resolve() })
-      server.closeAllConnections()
-    })
+    await closeServer(server)
   }
 
   private authorized (req: IncomingMessage): boolean {
