@@ -70,7 +70,9 @@ export function software (): Software {
   let murmur = 'unknown'
   try {
     murmur = JSON.parse(readFileSync(new URL('package.json', ROOT), 'utf8')).version
-  } catch {}
+  } catch {
+    // not run from a checkout: the version stays unknown
+  }
   const status = git(['status', '--porcelain'])
   return {
     node: process.version,

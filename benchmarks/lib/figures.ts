@@ -117,6 +117,8 @@ export function formatValue (value: number | null | undefined, unit: Unit): stri
       return Number.isInteger(value) ? String(value) : value.toFixed(2)
     case 'cpu_fraction':
       return `${(value * 100).toFixed(2)} %`
+    default:
+      return String(value)
   }
 }
 

@@ -6,13 +6,14 @@
 
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { SCENARIOS } from '../scenarios/index.ts'
 import { machine, software } from './environment.ts'
 import { Prng, randomSeed } from './prng.ts'
 import { Progress } from './progress.ts'
 import { runSummary, textTable, writeReport } from './report.ts'
 import { camelCase, COMMON_OPTIONS, optionsHelp, parseOptions, UsageError } from './scenario.ts'
-import { SCENARIOS } from '../scenarios/index.ts'
-import type { Scenario } from './scenario.ts'
+import type { ClusterMode } from './cluster.ts'
+import type { OptionValue, Scenario } from './scenario.ts'
 
 export interface MainIo {
   stdout: NodeJS.WritableStream
@@ -69,6 +70,66 @@ function shellWord (w: string): string {
   return /^[\w@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, "'\\''")}'`
 }
 
+/** The command that repeats a run: every scenario option spelled out, the seed fixed */
+function repeatCommand (scenario: Scenario<any>, params: Record<string, OptionValue>, seed: number, mode: ClusterMode): string {
+  const words = [scenario.name]
+  for (const [k, spec] of Object.entries(scenario.options)) {
+    const v = params[camelCase(k)]
+    if (spec.type === 'boolean') {
+      if (v === true) {
+        words.push(`--${k}`)
+      }
+    } else if (v != null) {
+      words.push(`--${k}`, String(v))
+    }
+  }
+  words.push('--seed', String(seed))
+  if (mode === 'procs') {
+    words.push('--procs')
+  }
+  return `npm run bench -- ${words.map(shellWord).join(' ')}`
+}
+
+/** Runs a scenario whose options are read, writes its files and prints its summary */
+async function runScenario (scenario: Scenario<any>, all: Record<string, OptionValue>, io: MainIo): Promise<void> {
+  const name = scenario.name
+  const { seed: seedOpt, out, procs, json, quiet, help: _help, ...params } = all
+  const seed = typeof seedOpt === 'number' && seedOpt >= 0 ? seedOpt : randomSeed()
+  const mode = procs === true ? 'procs' : 'inproc'
+  const startedAt = new Date()
+  const outDir = typeof out === 'string' ? resolve(out) : join(BENCH_DIR, 'results', `${name}-${timestamp(startedAt)}`)
+  const progress = new Progress({ quiet: quiet === true, stream: io.stderr })
+  const env = { machine: machine(), software: software() }
+
+  const command = repeatCommand(scenario, params, seed, mode)
+  progress.note(`${name}: seed ${seed}, ${mode === 'procs' ? 'one process per node' : 'in one process'}, results in ${outDir}`)
+  let output
+  try {
+    output = await scenario.run({ params, seed, prng: new Prng(seed), mode, progress })
+  } finally {
+    progress.stop()
+  }
+  const result = await writeReport({
+    outDir,
+    scenario: name,
+    command,
+    seed,
+    mode,
+    params,
+    startedAt,
+    finishedAt: new Date(),
+    ...env,
+    output
+  })
+  const table = `\n${textTable(result.comparisons)}\n\nresults: ${outDir}\n`
+  if (json === true) {
+    io.stderr.write(table)
+    io.stdout.write(JSON.stringify(runSummary(result, outDir), null, 2) + '\n')
+  } else {
+    io.stdout.write(table)
+  }
+}
+
 export async function main (argv: string[], io: MainIo = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
   const [name, ...args] = argv
   try {
@@ -95,51 +156,7 @@ export async function main (argv: string[], io: MainIo = { stdout: process.stdou
     if (all.procs === true && !scenario.supportsProcs) {
       throw new UsageError(`scenario "${name}" does not support --procs`)
     }
-    const { seed: seedOpt, out, procs, json, quiet, help: _help, ...params } = all
-    const seed = typeof seedOpt === 'number' && seedOpt >= 0 ? seedOpt : randomSeed()
-    const mode = procs === true ? 'procs' : 'inproc'
-    const startedAt = new Date()
-    const outDir = typeof out === 'string' ? resolve(out) : join(BENCH_DIR, 'results', `${name}-${timestamp(startedAt)}`)
-    const progress = new Progress({ quiet: quiet === true, stream: io.stderr })
-    const env = { machine: machine(), software: software() }
-
-    // the command that repeats this run: every scenario option spelled out, the seed fixed
-    const command = 'npm run bench -- ' + [name,
-      ...Object.entries(scenario.options).flatMap(([k, spec]) => {
-        const v = params[camelCase(k)]
-        if (spec.type === 'boolean') {
-          return v === true ? [`--${k}`] : []
-        }
-        return v == null ? [] : [`--${k}`, String(v)]
-      }),
-      '--seed', String(seed), ...(mode === 'procs' ? ['--procs'] : [])].map(shellWord).join(' ')
-
-    progress.note(`${name}: seed ${seed}, ${mode === 'procs' ? 'one process per node' : 'in one process'}, results in ${outDir}`)
-    let output
-    try {
-      output = await scenario.run({ params, seed, prng: new Prng(seed), mode, progress })
-    } finally {
-      progress.stop()
-    }
-    const result = await writeReport({
-      outDir,
-      scenario: name,
-      command,
-      seed,
-      mode,
-      params,
-      startedAt,
-      finishedAt: new Date(),
-      ...env,
-      output
-    })
-    const table = `\n${textTable(result.comparisons)}\n\nresults: ${outDir}\n`
-    if (json === true) {
-      io.stderr.write(table)
-      io.stdout.write(JSON.stringify(runSummary(result, outDir), null, 2) + '\n')
-    } else {
-      io.stdout.write(table)
-    }
+    await runScenario(scenario, all, io)
     return 0
   } catch (err: any) {
     if (err instanceof UsageError) {

@@ -9,9 +9,9 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { join, relative } from 'node:path'
 import { figuresOf, formatRatio, formatValue, ratioMetricName, toPrometheusText } from './figures.ts'
 import { renderSvg } from './plots.ts'
+import type { ClusterMode } from './cluster.ts'
 import type { Machine, Software } from './environment.ts'
 import type { Comparison, Figure } from './figures.ts'
-import type { ClusterMode } from './cluster.ts'
 import type { OptionValue, ScenarioOutput, Table } from './scenario.ts'
 
 export const RESULT_SCHEMA_VERSION = 1

@@ -174,6 +174,8 @@ export function optionsHelp (specs: Record<string, OptionSpec>): string {
         flag += ' VALUE'
         dflt = spec.default != null ? ` (default ${spec.default})` : ''
         break
+      default:
+        break
     }
     lines.push(`  ${flag.padEnd(34)} ${spec.help}${dflt}`)
   }

@@ -1,12 +1,10 @@
 /**
- * Who is connected to whom. A benchmark network is wired in one of two ways:
- *
- * - `bootstrap`: every node knows only node 0 and finds the rest through the
- *   system's own discovery (Murmur's DHT). The graph that results is then
- *   read back (`liveGraph`) so that a system without discovery (the baseline)
- *   is wired the same way by direct dials.
- * - `degree`: a seeded random graph in which every node has `degree`
- *   neighbours (`regularGraph`), dialled directly.
+ * Who is connected to whom. A benchmark network is wired in one of two ways.
+ * With `bootstrap`, every node knows only node 0 and finds the rest through
+ * the system's own discovery (Murmur's DHT). With `degree`, a seeded random
+ * graph in which every node has `degree` neighbours (`regularGraph`) is
+ * dialled directly. Either way the graph is read back (`liveGraph`), so that
+ * a system without discovery (the baseline) can be wired the same way.
  *
  * Edges are pairs of node indexes `[a, b]` with a < b.
  */

@@ -13,20 +13,20 @@
  */
 
 import { compare, metricName } from '../lib/figures.ts'
+import { PAYLOAD_HEADER_BYTES } from '../lib/payload.ts'
 import { latencyCdfPlot, deliveryOverTimePlot, memoryPerNodePlot } from '../lib/plots.ts'
 import { cdfPoints, distribution } from '../lib/stats.ts'
 import { SYSTEMS } from '../lib/systems.ts'
 import { graphStats, liveGraph, regularGraph, TOPOLOGIES } from '../lib/topology.ts'
 import { aggregate, buildNetwork, DeliveryRecorder, keySeeds, MEASURE_TAG, memoryPerNode, publishOnSchedule, Sampler, subscribeAndWaitForMesh, waitUntil, WARMUP_TAG } from '../lib/workload.ts'
-import { PAYLOAD_HEADER_BYTES } from '../lib/payload.ts'
 import type { Comparison } from '../lib/figures.ts'
+import type { Delivery } from '../lib/node.ts'
 import type { Plot } from '../lib/plots.ts'
 import type { Scenario, ScenarioContext, ScenarioOutput, Table } from '../lib/scenario.ts'
 import type { Distribution } from '../lib/stats.ts'
 import type { SystemName } from '../lib/systems.ts'
 import type { Edge, GraphStats, Topology } from '../lib/topology.ts'
 import type { MeshState, PublishRecord, UsageSample } from '../lib/workload.ts'
-import type { Delivery } from '../lib/node.ts'
 
 export interface GossipParams {
   nodes: number
@@ -133,8 +133,15 @@ async function runOneSystem (system: SystemName, p: GossipParams, ctx: ScenarioC
     if (p.warmup > 0) {
       const bar = progress.phase(`${system}: warm-up`, p.warmup)
       await publishOnSchedule({
-        nodes, publishers, tag: WARMUP_TAG, count: p.warmup, rate: p.rate, size: p.size, seed: ctx.seed,
-        prng: ctx.prng.fork('warmup-publishers'), onPublished: () => { bar.tick() }
+        nodes,
+        publishers,
+        tag: WARMUP_TAG,
+        count: p.warmup,
+        rate: p.rate,
+        size: p.size,
+        seed: ctx.seed,
+        prng: ctx.prng.fork('warmup-publishers'),
+        onPublished: () => { bar.tick() }
       })
       await waitUntil(async () => {
         await cluster.flush()
@@ -151,8 +158,15 @@ async function runOneSystem (system: SystemName, p: GossipParams, ctx: ScenarioC
     const pub = progress.phase(`${system}: publish`, p.messages)
     const startedAt = performance.timeOrigin + performance.now()
     const publishes = await publishOnSchedule({
-      nodes, publishers, tag: MEASURE_TAG, count: p.messages, rate: p.rate, size: p.size, seed: ctx.seed,
-      prng: ctx.prng.fork('publishers'), onPublished: () => { pub.tick() }
+      nodes,
+      publishers,
+      tag: MEASURE_TAG,
+      count: p.messages,
+      rate: p.rate,
+      size: p.size,
+      seed: ctx.seed,
+      prng: ctx.prng.fork('publishers'),
+      onPublished: () => { pub.tick() }
     })
     pub.done()
     const drain = progress.phase(`${system}: deliveries`, expected)
@@ -331,7 +345,7 @@ export function pubsubNotes (runs: readonly SystemRun[], p: GossipParams, mode: 
     'Both systems run with Murmur\'s loopback profile (src/node/profiles.ts): no per-IP inbound connection limit in libp2p\'s connection manager and no gossipsub IP-colocation penalty, because every node shares 127.0.0.1. Nothing else is relaxed.',
     `The systems ran one after the other in this order: ${runs.map(r => r.system).join(', ')}, each in fresh node-host processes apart from the harness, stopped before the next was built.`,
     'Murmur\'s side is the Murmur node\'s own gossipsub (StrictNoSign, message id = sha256(data), peer scoring) with its DHT running; payloads are not yet encrypted (groups do not exist yet).',
-    `Wire bytes are bytes written to TCP sockets, every protocol included (for Murmur, its DHT traffic during the window too).`
+    'Wire bytes are bytes written to TCP sockets, every protocol included (for Murmur, its DHT traffic during the window too).'
   ]
   const [first] = [...runs].sort((a, b) => Number(SYSTEMS[b.system].discovers) - Number(SYSTEMS[a.system].discovers))
   const others = runs.filter(r => r !== first).map(r => r.system).join(', ')

@@ -1,14 +1,12 @@
 /**
  * `scale`: how many nodes fit on this machine. The network grows by `--step`
  * nodes up to `--nodes`; each new node dials ⌈degree/2⌉ nodes that joined
- * before it (so the graph stays connected at every size). After each step:
- *
- * 1. idle: with nothing published for `--idle` seconds, the CPU the processes
- *    spend, their event-loop delay and the bytes they write (heartbeats, DHT
- *    upkeep, pings);
- * 2. memory: RSS and V8 heap per node after a full garbage collection;
- * 3. delivery: `--probe-messages` messages at `--rate` per second, each of
- *    which every other node should receive.
+ * before it (so the graph stays connected at every size). After each step
+ * it measures the idle network (CPU, event-loop delay and bytes written over
+ * `--idle` seconds with nothing published: heartbeats, DHT upkeep, pings),
+ * memory (RSS and V8 heap per node after a full garbage collection) and
+ * delivery (`--probe-messages` messages at `--rate` per second, each of which
+ * every other node should receive).
  *
  * Growth stops at the first step where a limit is crossed (total RSS, idle
  * event-loop delay p99, delivery ratio); the figure "nodes that fit" is the
@@ -19,8 +17,8 @@
 
 import { setTimeout as sleep } from 'node:timers/promises'
 import { compare, metricName } from '../lib/figures.ts'
-import { latencyCdfPlot, linePlot, memoryPerNodePlot } from '../lib/plots.ts'
 import { PAYLOAD_HEADER_BYTES } from '../lib/payload.ts'
+import { latencyCdfPlot, linePlot, memoryPerNodePlot } from '../lib/plots.ts'
 import { cdfPoints, distribution } from '../lib/stats.ts'
 import { dialEdges, graphStats, growthEdges, liveGraph } from '../lib/topology.ts'
 import { aggregate, buildNetwork, DeliveryRecorder, keySeeds, memoryPerNode, publishOnSchedule, subscribeAndWaitForMesh, waitUntil } from '../lib/workload.ts'
@@ -134,15 +132,16 @@ async function growSystem (system: SystemName, p: ScaleParams, ctx: ScenarioCont
     for (const [stepIndex, size] of sizes.entries()) {
       if (size > built) {
         const started = performance.now()
-        const bar = progress.phase(`${system}: start nodes`, size - built)
-        await cluster.addNodes(Array.from({ length: size - built }, (_, k) => ({
-          index: built + k,
-          keySeed: keys[built + k],
+        const from = built
+        const bar = progress.phase(`${system}: start nodes`, size - from)
+        await cluster.addNodes(Array.from({ length: size - from }, (_, k) => ({
+          index: from + k,
+          keySeed: keys[from + k],
           dhtClientMode: p.dht === 'client',
           minConnections: 0
         })), () => { bar.tick() })
         bar.done()
-        const newEdges = edges.filter(([, b]) => b >= built && b < size)
+        const newEdges = edges.filter(([, b]) => b >= from && b < size)
         const dials = progress.phase(`${system}: dial ${newEdges.length} edges`, newEdges.length)
         await dialEdges(cluster.nodes, newEdges, { onEdge: () => { dials.tick() } })
         dials.done()
