@@ -360,6 +360,9 @@ export function pubsubNotes (runs: readonly SystemRun[], p: GossipParams, mode: 
     notes.push('All nodes of a system in one node-host process: memory per node is the growth of that process since before the first node (modules loaded), divided by the node count; CPU and event-loop delay are that process\'s, on one thread, whatever the core count.')
   }
   for (const run of runs) {
+    if (run.graph.components > 1) {
+      notes.push(`${run.system}: the graph had ${run.graph.components} connected components when measuring began (smallest degree ${run.graph.minDegree}); messages cannot cross between components, so the delivery ratio cannot reach 1.`)
+    }
     if (run.settleTimedOut) {
       notes.push(`${run.system}: discovery did not give every node ${p.minConnections} connections within ${p.settleTimeout} s; the run went on with the graph it had.`)
     }

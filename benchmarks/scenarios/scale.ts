@@ -66,6 +66,12 @@ export interface ScaleStep {
   deliveryRatio: number
   latencyP50Seconds: number
   latencyP99Seconds: number
+  /**
+   * Least-squares slope of each probe message's median latency against its
+   * position: about 0 when the network keeps up with the rate, positive (seconds
+   * of extra latency per message) when a backlog builds
+   */
+  latencyTrendSeconds: number
   deliveries: Delivery[]
   publishErrors: number
   /** the limits this step crossed, e.g. "delivery ratio 0.98 < 1" */
@@ -89,6 +95,23 @@ function stepSizes (p: ScaleParams): number[] {
   }
   sizes.push(p.nodes)
   return sizes.filter(n => n >= 2)
+}
+
+/** Slope (seconds per message) of each message's median latency against its sequence number */
+export function latencyTrend (deliveries: readonly Delivery[]): number {
+  const bySeq = new Map<number, number[]>()
+  for (const d of deliveries) {
+    bySeq.set(d.seq, [...(bySeq.get(d.seq) ?? []), (d.receivedAt - d.sentAt) / 1000])
+  }
+  const points = [...bySeq.entries()].map(([seq, list]) => [seq, distribution(list).p50])
+  if (points.length < 2) {
+    return NaN
+  }
+  const mx = points.reduce((s, [x]) => s + x, 0) / points.length
+  const my = points.reduce((s, [, y]) => s + y, 0) / points.length
+  const sxx = points.reduce((s, [x]) => s + (x - mx) ** 2, 0)
+  const sxy = points.reduce((s, [x, y]) => s + (x - mx) * (y - my), 0)
+  return sxx > 0 ? sxy / sxx : NaN
 }
 
 function limitsCrossed (step: Omit<ScaleStep, 'crossed'>, p: ScaleParams): string[] {
@@ -209,6 +232,7 @@ async function growSystem (system: SystemName, p: ScaleParams, ctx: ScenarioCont
         deliveryRatio: expected > 0 ? deliveries.length / expected : 0,
         latencyP50Seconds: latency.p50,
         latencyP99Seconds: latency.p99,
+        latencyTrendSeconds: latencyTrend(deliveries),
         deliveries,
         publishErrors: publishes.filter(r => !r.ok).length
       }
@@ -269,7 +293,8 @@ function scaleComparisons (runs: ScaleRun[]): { comparisons: Comparison[], atNod
     row(`idle event-loop delay p99 @${common}`, 'event_loop_delay_p99_seconds', 'Event-loop delay, 99th percentile, over the idle window (worst process)', 'seconds', s => s.eventLoopDelayP99Ms / 1000),
     row(`delivery ratio @${common}`, 'delivery_ratio', 'Probe deliveries received / expected', 'ratio', s => s.deliveryRatio),
     row(`latency p50 @${common}`, 'latency_p50_seconds', 'Probe publish-to-delivery latency, median', 'seconds', s => s.latencyP50Seconds),
-    row(`latency p99 @${common}`, 'latency_p99_seconds', 'Probe publish-to-delivery latency, 99th percentile', 'seconds', s => s.latencyP99Seconds)
+    row(`latency p99 @${common}`, 'latency_p99_seconds', 'Probe publish-to-delivery latency, 99th percentile', 'seconds', s => s.latencyP99Seconds),
+    row(`latency trend per message @${common}`, 'latency_trend_seconds_per_message', 'Slope of the probe messages\' median latency over the probe: about 0 when the network keeps up with the rate, positive when a backlog builds', 'seconds', s => s.latencyTrendSeconds)
   ]
   return { comparisons, atNodes: common > 0 ? common : null }
 }
@@ -315,11 +340,12 @@ export const scaleScenario: Scenario<ScaleParams> = {
     const r3 = (v: number): number => Math.round(v * 1000) / 1000
     const samples: Table = {
       columns: ['system', 'nodes', 'edges', 'mean_degree', 'build_s', 'mesh_ready', 'mesh_s', 'rss_bytes_total', 'rss_bytes_per_node', 'heap_bytes_per_node',
-        'idle_cpu_cores', 'idle_wire_bytes_per_s', 'eld_p50_ms', 'eld_p99_ms', 'eld_max_ms', 'delivery_ratio', 'latency_p50_ms', 'latency_p99_ms', 'publish_errors', 'limits_crossed'],
+        'idle_cpu_cores', 'idle_wire_bytes_per_s', 'eld_p50_ms', 'eld_p99_ms', 'eld_max_ms', 'delivery_ratio', 'latency_p50_ms', 'latency_p99_ms', 'latency_trend_ms_per_msg', 'publish_errors', 'limits_crossed'],
       rows: runs.flatMap(r => r.steps.map(s => [s.system, s.nodes, s.graph.edges, r3(s.graph.meanDegree), r3(s.buildSeconds), s.meshReady, r3(s.meshSeconds),
         s.rssBytesTotal, Math.round(s.rssBytesPerNode), Math.round(s.heapBytesPerNode), r3(s.idleCpu), Math.round(s.idleWireBytesPerSecond),
         r3(s.eventLoopDelayP50Ms), r3(s.eventLoopDelayP99Ms), r3(s.eventLoopDelayMaxMs), r3(s.deliveryRatio * 1000) / 1000,
         Number.isFinite(s.latencyP50Seconds) ? r3(s.latencyP50Seconds * 1000) : null, Number.isFinite(s.latencyP99Seconds) ? r3(s.latencyP99Seconds * 1000) : null,
+        Number.isFinite(s.latencyTrendSeconds) ? r3(s.latencyTrendSeconds * 1000) : null,
         s.publishErrors, s.crossed.join('; ')]))
     }
     const deliveries: Table = {

@@ -6,6 +6,7 @@ import { toCsv } from '../../benchmarks/lib/report.ts'
 import { parseOptions, UsageError } from '../../benchmarks/lib/scenario.ts'
 import { distribution, quantile } from '../../benchmarks/lib/stats.ts'
 import { graphStats, growthEdges, regularGraph } from '../../benchmarks/lib/topology.ts'
+import { latencyTrend } from '../../benchmarks/scenarios/scale.ts'
 import type { OptionSpec } from '../../benchmarks/lib/scenario.ts'
 
 describe('benchmark harness: building blocks', () => {
@@ -163,6 +164,15 @@ describe('benchmark harness: building blocks', () => {
       expect(compare({ label: 'x', metric: 'm_x', help: '', unit: 'count', values: { murmur: 1, baseline: null } }).ratio).to.equal(null)
       expect(compare({ label: 'x', metric: 'm_x', help: '', unit: 'count', values: { murmur: 1, baseline: 0 } }).ratio).to.equal(null)
     })
+  })
+
+  it('latencyTrend is the slope of per-message median latency: 0 when keeping up, positive under a backlog', () => {
+    const deliveries = (latencyMs: (seq: number) => number): Array<{ node: number, tag: number, seq: number, sentAt: number, receivedAt: number }> =>
+      Array.from({ length: 10 }, (_, seq) => [1, 2, 3].map(node => ({ node, tag: 100, seq, sentAt: seq * 1000, receivedAt: seq * 1000 + latencyMs(seq) + node }))).flat()
+    expect(latencyTrend(deliveries(() => 50))).to.be.closeTo(0, 1e-9)
+    // each message waits 200 ms longer than the one before
+    expect(latencyTrend(deliveries(seq => 50 + 200 * seq))).to.be.closeTo(0.2, 1e-9)
+    expect(latencyTrend(deliveries(() => 50).filter(d => d.seq === 0))).to.be.NaN()
   })
 
   it('writes CSV with quoting where needed', () => {
