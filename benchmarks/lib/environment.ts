@@ -32,7 +32,7 @@ export interface Software {
   v8: string
   murmur: string
   gitCommit: string | null
-  /** uncommitted changes in the work tree when the run started */
+  /** changes to tracked files, not yet committed, when the run started */
   gitDirty: boolean | null
   packages: Record<string, string | null>
 }
@@ -73,7 +73,7 @@ export function software (): Software {
   } catch {
     // not run from a checkout: the version stays unknown
   }
-  const status = git(['status', '--porcelain'])
+  const status = git(['status', '--porcelain', '--untracked-files=no'])
   return {
     node: process.version,
     v8: process.versions.v8,
