@@ -1,6 +1,6 @@
-import { access } from 'node:fs/promises'
 import { join } from 'node:path'
-import { loadOrCreatePeerKey, PEER_KEY_FILE } from '../../node/index.ts'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { loadOrCreatePeerKey } from '../../node/index.ts'
 import { mergeConfig, readConfigFile, writeConfigFile } from '../config.ts'
 import { UsageError } from '../errors.ts'
 import { CONFIG_FILE, ensureHome, loadOrCreateToken, TOKEN_FILE } from '../home.ts'
@@ -25,9 +25,7 @@ export const init: Command = {
     }
     const { key, created } = await loadOrCreatePeerKey(ctx.home)
     await loadOrCreateToken(ctx.home)
-    const { peerIdFromPrivateKey } = await import('@libp2p/peer-id')
     const peerId = peerIdFromPrivateKey(key).toString()
-    await access(join(ctx.home, PEER_KEY_FILE))
     const result = {
       home: ctx.home,
       peerId,
