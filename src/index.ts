@@ -8,9 +8,10 @@
  * ```TypeScript
  * import { createMurmur } from 'murmur'
  *
- * const node = await createMurmur({ home: './murmur-home' })
- * await node.start()
+ * const murmur = await createMurmur({ home: './murmur-home' })
+ * await murmur.start()
  * ```
  */
 
+export * from './app/index.ts'
 export * from './node/index.ts'

@@ -118,21 +118,21 @@ class GossipPeer implements PubsubPeer {
 }
 
 /**
- * A Murmur node as `createMurmur` builds it (gossipsub with StrictNoSign,
+ * A Murmur node as `createNode` builds it (gossipsub with StrictNoSign,
  * message id = sha256(data), peer scoring; Murmur's DHT; every transport),
  * listening on loopback TCP, with the loopback profile (no per-IP inbound
  * limit, no gossipsub IP-colocation penalty) that many nodes on one host need.
  */
 export const murmurSystem: SystemSpec = {
   name: 'murmur',
-  description: 'Murmur node (createMurmur): gossipsub StrictNoSign, msg id = sha256(data), peer scoring, Murmur Kad-DHT; loopback profile',
+  description: 'Murmur node (createNode): gossipsub StrictNoSign, msg id = sha256(data), peer scoring, Murmur Kad-DHT; loopback profile',
   discovers: true,
   async load () {
     await loadMurmur()
   },
   async create (init) {
-    const { createMurmur, loopbackProfile } = await loadMurmur()
-    const node = await createMurmur({
+    const { createNode, loopbackProfile } = await loadMurmur()
+    const node = await createNode({
       privateKey: await generateKeyPairFromSeed('Ed25519', init.keySeed),
       listen: LOOPBACK_LISTEN,
       ...loopbackProfile(),

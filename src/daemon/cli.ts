@@ -1,5 +1,7 @@
 /**
- * The `murmur` command line: `murmur <command> [args] [flags]`. Parses the
+ * The `murmur` command line: `murmur <command> [subcommand] [args] [flags]`.
+ * A command's name may have several words (`group send`), one file each under
+ * `commands/<group>/`. Parses the
  * grammar, builds a context and runs the command; returns the exit code
  * (0 done, 1 failed, 2 bad usage or configuration — nothing done).
  */
@@ -18,15 +20,15 @@ import type { Command, CommandIo, OptionSpec } from './commands/command.ts'
 
 export const COMMANDS: readonly Command[] = [init, daemon, id, status, peers, connect, stop]
 
-export function mainHelp (): string {
-  const width = Math.max(...COMMANDS.map(c => c.name.length))
+export function mainHelp (commands: readonly Command[] = COMMANDS): string {
+  const width = Math.max(...commands.map(c => c.name.length))
   return [
     'Usage: murmur <command> [options]',
     '',
     'Murmur: a metadata-private messaging network on libp2p.',
     '',
     'Commands:',
-    ...COMMANDS.map(c => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    ...commands.map(c => `  ${c.name.padEnd(width)}  ${c.summary}`),
     '',
     'Every command takes --home DIR, --json and --help.',
     'Run `murmur <command> --help` for its options.',
@@ -43,7 +45,7 @@ function toParseArgs (options: Record<string, OptionSpec>): Record<string, { typ
 }
 
 export async function main (argv: string[], io: CommandIo): Promise<number> {
-  const [name, ...rest] = argv
+  const [name] = argv
   if (name == null || name === '--help' || name === '-h' || name === 'help') {
     io.stdout.write(mainHelp())
     return name == null ? 2 : 0
@@ -53,11 +55,21 @@ export async function main (argv: string[], io: CommandIo): Promise<number> {
     io.stdout.write(VERSION + '\n')
     return 0
   }
-  const command = COMMANDS.find(c => c.name === name)
-  if (command == null) {
+  const found = findCommand(argv)
+  if (found == null) {
+    // `murmur group` alone, or with an unknown subcommand: list that family
+    const family = COMMANDS.filter(c => c.name.startsWith(`${name} `))
+    if (family.length > 0) {
+      const sub = argv[1]
+      const asksHelp = sub === '--help' || sub === '-h'
+      const complaint = sub == null || asksHelp ? '' : `murmur: unknown command "${name} ${sub}"\n\n`
+      ;(asksHelp ? io.stdout : io.stderr).write(complaint + mainHelp(family))
+      return asksHelp ? 0 : 2
+    }
     io.stderr.write(`murmur: unknown command "${name}"\n\n${mainHelp()}`)
     return 2
   }
+  const { command, rest } = found
 
   try {
     return await runCommand(command, rest, io)
@@ -71,6 +83,18 @@ export async function main (argv: string[], io: CommandIo): Promise<number> {
     }
     return code
   }
+}
+
+/** The command whose (possibly multi-word) name starts argv, the longest first */
+export function findCommand (argv: string[]): { command: Command, rest: string[] } | undefined {
+  let best: { command: Command, rest: string[] } | undefined
+  for (const command of COMMANDS) {
+    const words = command.name.split(' ')
+    if (words.every((w, i) => argv[i] === w) && (best == null || words.length > best.command.name.split(' ').length)) {
+      best = { command, rest: argv.slice(words.length) }
+    }
+  }
+  return best
 }
 
 async function runCommand (command: Command, args: string[], io: CommandIo): Promise<number> {

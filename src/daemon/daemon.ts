@@ -5,7 +5,7 @@
  */
 
 import { Registry } from 'prom-client'
-import { createMurmur } from '../node/index.ts'
+import { createMurmur } from '../app/index.ts'
 import { nodeRoutes } from './api/routes/node.ts'
 import { ControlApi } from './api/server.ts'
 import { isLoopback, parseHostPort } from './config.ts'
@@ -13,7 +13,8 @@ import { HomeInUseError } from './errors.ts'
 import { loadOrCreateToken, removeApiFile, writeApiFile } from './home.ts'
 import { MetricsServer } from './metrics.ts'
 import type { DaemonConfig } from './config.ts'
-import type { Murmur, MurmurInit, MurmurLogger } from '../node/index.ts'
+import type { Murmur, MurmurInit } from '../app/index.ts'
+import type { MurmurNode, MurmurLogger } from '../node/index.ts'
 import type { Logger } from '../node/logger.ts'
 
 export interface DaemonInit {
@@ -25,7 +26,9 @@ export interface DaemonInit {
 }
 
 export class Daemon {
-  readonly node: Murmur
+  /** The whole peer: the node and the layers above it */
+  readonly murmur: Murmur
+  readonly node: MurmurNode
   readonly api: ControlApi
   readonly home: string
   apiUrl = ''
@@ -36,13 +39,14 @@ export class Daemon {
   private stopping?: Promise<void>
   private readonly stoppedSignal = Promise.withResolvers<void>()
 
-  private constructor (init: DaemonInit, node: Murmur, token: string, registry?: Registry) {
+  private constructor (init: DaemonInit, murmur: Murmur, token: string, registry?: Registry) {
     this.home = init.home
     this.config = init.config
-    this.node = node
+    this.murmur = murmur
+    this.node = murmur.node
     this.log = init.logger.forComponent('daemon')
     this.api = new ControlApi({ token, logger: init.logger.forComponent('daemon:api') })
-    this.api.addRoutes(nodeRoutes(node))
+    this.api.addRoutes(nodeRoutes(murmur.node))
     this.api.addRoutes([{
       method: 'POST',
       path: '/v1/stop',
@@ -61,7 +65,7 @@ export class Daemon {
     const { config, home } = init
     const token = await loadOrCreateToken(home)
     const registry = config.metrics != null ? new Registry() : undefined
-    const node = await createMurmur({
+    const murmur = await createMurmur({
       home,
       listen: config.listen,
       announce: config.announce,
@@ -73,7 +77,7 @@ export class Daemon {
       ...init.node
     })
     try {
-      await node.start()
+      await murmur.start()
     } catch (err: any) {
       if (err?.code === 'LEVEL_DATABASE_NOT_OPEN' && /lock/i.test(String(err?.cause?.message ?? ''))) {
         throw new HomeInUseError(home)
@@ -81,7 +85,7 @@ export class Daemon {
       throw err
     }
 
-    const daemon = new Daemon(init, node, token, registry)
+    const daemon = new Daemon(init, murmur, token, registry)
     try {
       await daemon.listen()
     } catch (err) {
@@ -102,7 +106,7 @@ export class Daemon {
       await removeApiFile(this.home)
       await this.api.close()
       await this.metrics?.close()
-      await this.node.stop()
+      await this.murmur.stop()
       this.log.info('stopped')
       this.stoppedSignal.resolve()
     })()

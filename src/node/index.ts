@@ -9,9 +9,9 @@
  * @example
  *
  * ```TypeScript
- * import { createMurmur } from 'murmur'
+ * import { createNode } from 'murmur/node'
  *
- * const node = await createMurmur({
+ * const node = await createNode({
  *   home: '/var/lib/murmur',
  *   listen: ['/ip4/0.0.0.0/tcp/7400'],
  *   bootstrap: ['/ip4/203.0.113.7/tcp/7400/p2p/12D3Koo…']
@@ -22,12 +22,12 @@
  * ```
  */
 
-import { MurmurNode } from './murmur.ts'
+import { DefaultMurmurNode } from './murmur.ts'
 import type { MurmurLogger } from './logger.ts'
 import type { GossipSub, GossipsubOpts } from '@libp2p/gossipsub'
 import type { Identify } from '@libp2p/identify'
 import type { PeerId, PrivateKey, Startable, Libp2p, TypedEventTarget } from '@libp2p/interface'
-import type { KadDHT } from '@libp2p/kad-dht'
+import type { KadDHT, Selectors, Validators } from '@libp2p/kad-dht'
 import type { Ping } from '@libp2p/ping'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Datastore } from 'interface-datastore'
@@ -70,7 +70,7 @@ export type MurmurServices = {
   relay?: unknown
 }
 
-export interface MurmurInit {
+export interface NodeInit {
   /**
    * Data directory: the peer key (`peer.key`) and the datastore (`datastore/`,
    * LevelDB) live here, so a restarted node keeps its peer id and the peers it
@@ -136,6 +136,22 @@ export interface MurmurInit {
    * @default false
    */
   dhtPublicAddressesOnly?: boolean
+
+  /**
+   * DHT record validators by key namespace (`/<namespace>/…`). Layers that
+   * publish signed records in the DHT (relay descriptors, prekey bundles)
+   * register theirs here, so that every node refuses forged records.
+   *
+   * @default {}
+   */
+  dhtValidators?: Validators
+
+  /**
+   * DHT record selectors by key namespace: which of several valid records wins
+   *
+   * @default {}
+   */
+  dhtSelectors?: Selectors
 
   /**
    * STUN/TURN servers for WebRTC. None by default: no public STUN server is
@@ -222,12 +238,21 @@ export interface MurmurEvents {
   'peer:disconnect': CustomEvent<{ peerId: string }>
 }
 
-export interface Murmur extends Startable, TypedEventTarget<MurmurEvents> {
+export interface MurmurNode extends Startable, TypedEventTarget<MurmurEvents> {
   readonly peerId: PeerId
   readonly roles: ReadonlySet<Role>
   readonly libp2p: Libp2p<MurmurServices>
   readonly logger: MurmurLogger
   readonly metricsRegistry?: Registry
+
+  /**
+   * The node's datastore (LevelDB under `home`, or in memory). Layers above
+   * keep their state here under their own key prefix (`/murmur/<layer>/…`).
+   */
+  readonly datastore: Datastore
+
+  /** The data directory, when the node has one */
+  readonly home?: string
 
   isStarted(): boolean
 
@@ -252,6 +277,6 @@ export interface Murmur extends Startable, TypedEventTarget<MurmurEvents> {
 /**
  * Creates a Murmur node. It is not started: call `start()`.
  */
-export async function createMurmur (init: MurmurInit = {}): Promise<Murmur> {
-  return MurmurNode.create(init)
+export async function createNode (init: NodeInit = {}): Promise<MurmurNode> {
+  return DefaultMurmurNode.create(init)
 }

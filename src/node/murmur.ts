@@ -26,7 +26,7 @@ import { loadOrCreatePeerKey } from './identity.ts'
 import { DEFAULT_LISTEN, DHT_PROTOCOL, ROLES } from './index.ts'
 import { silentLogger } from './logger.ts'
 import { VERSION } from './version.ts'
-import type { FindPeerOptions, Murmur, MurmurEvents, MurmurInit, MurmurServices, NodeStatus, PeerSummary, Role } from './index.ts'
+import type { FindPeerOptions, MurmurNode, MurmurEvents, NodeInit, MurmurServices, NodeStatus, PeerSummary, Role } from './index.ts'
 import type { Logger, MurmurLogger } from './logger.ts'
 import type { Connection, Libp2p, PeerId, PeerInfo, PrivateKey } from '@libp2p/interface'
 import type { SingleKadDHT } from '@libp2p/kad-dht'
@@ -40,28 +40,29 @@ const REDIAL_KNOWN_PEERS = 20
 const REDIAL_TIMEOUT_MS = 10_000
 
 interface Parts {
-  init: MurmurInit
+  init: NodeInit
   key: PrivateKey
   datastore: Datastore
   ownsDatastore: boolean
   roles: Set<Role>
 }
 
-export class MurmurNode extends TypedEventEmitter<MurmurEvents> implements Murmur {
+export class DefaultMurmurNode extends TypedEventEmitter<MurmurEvents> implements MurmurNode {
   readonly peerId: PeerId
   readonly roles: ReadonlySet<Role>
   readonly libp2p: Libp2p<MurmurServices>
   readonly logger: MurmurLogger
   readonly metricsRegistry?: Registry
   private readonly log: Logger
-  private readonly datastore: Datastore
+  readonly datastore: Datastore
+  readonly home?: string
   private readonly ownsDatastore: boolean
   private readonly minConnections: number
   private readonly dhtClientMode: boolean
   private startedAt = 0
   private started = false
 
-  static async create (init: MurmurInit): Promise<MurmurNode> {
+  static async create (init: NodeInit): Promise<DefaultMurmurNode> {
     const roles = validateInit(init)
     const key = init.privateKey ?? (init.home != null ? (await loadOrCreatePeerKey(init.home)).key : await generateKeyPair('Ed25519'))
 
@@ -74,7 +75,7 @@ export class MurmurNode extends TypedEventEmitter<MurmurEvents> implements Murmu
 
     const parts: Parts = { init, key, datastore, ownsDatastore, roles }
     const libp2p = await createLibp2p(libp2pOptions(parts))
-    return new MurmurNode(parts, libp2p)
+    return new DefaultMurmurNode(parts, libp2p)
   }
 
   private constructor (parts: Parts, libp2p: Libp2p<MurmurServices>) {
@@ -84,6 +85,7 @@ export class MurmurNode extends TypedEventEmitter<MurmurEvents> implements Murmu
     this.peerId = libp2p.peerId
     this.roles = parts.roles
     this.datastore = parts.datastore
+    this.home = init.home
     this.ownsDatastore = parts.ownsDatastore
     this.minConnections = init.minConnections ?? 8
     this.dhtClientMode = init.dhtClientMode ?? false
@@ -294,7 +296,7 @@ export function parseDialable (addr: string | Multiaddr): Multiaddr {
   return ma
 }
 
-function validateInit (init: MurmurInit): Set<Role> {
+function validateInit (init: NodeInit): Set<Role> {
   const roles = new Set<Role>()
   for (const role of init.roles ?? []) {
     if (!ROLES.includes(role)) {
@@ -336,6 +338,8 @@ function libp2pOptions ({ init, key, datastore, roles }: Parts): Parameters<type
       protocol: DHT_PROTOCOL,
       clientMode: init.dhtClientMode ?? false,
       peerInfoMapper: init.dhtPublicAddressesOnly === true ? removePrivateAddressesMapper : passthroughMapper,
+      validators: { ...init.dhtValidators },
+      selectors: { ...init.dhtSelectors },
       logPrefix: 'libp2p:murmur:kad',
       metricsPrefix: 'murmur_kad'
     }),

@@ -1,4 +1,4 @@
-import type { MurmurInit } from './index.ts'
+import type { NodeInit } from './index.ts'
 
 /**
  * Settings for many nodes on one host (tests, the testnet script, the
@@ -7,7 +7,7 @@ import type { MurmurInit } from './index.ts'
  * so both would cut the network apart. Never use this profile on a real
  * network: there those limits are what stops a sybil from one host.
  */
-export function loopbackProfile (): Pick<MurmurInit, 'connectionManager' | 'gossipsub'> {
+export function loopbackProfile (): Pick<NodeInit, 'connectionManager' | 'gossipsub'> {
   return {
     connectionManager: {
       inboundConnectionThreshold: Infinity,

@@ -8,14 +8,14 @@ import { readToken } from '../../src/daemon/home.ts'
 import { loopbackProfile, silentLogger } from '../../src/node/index.ts'
 import { tempDir } from '../fixtures/cli.ts'
 import { loopbackNode, stopAll } from '../fixtures/nodes.ts'
-import type { Murmur } from '../../src/node/index.ts'
+import type { MurmurNode } from '../../src/node/index.ts'
 
 describe('control API', function () {
   this.timeout(60_000)
   let tmp: Awaited<ReturnType<typeof tempDir>>
   let daemon: Daemon
   let token: string
-  let peer: Murmur | undefined
+  let peer: MurmurNode | undefined
 
   before(async () => {
     tmp = await tempDir()

@@ -3,14 +3,14 @@ import { join } from 'node:path'
 import { expect } from 'aegir/chai'
 import { runCli, spawnDaemon, tempDir } from '../fixtures/cli.ts'
 import { loopbackNode, stopAll, waitFor } from '../fixtures/nodes.ts'
-import type { Murmur } from '../../src/node/index.ts'
+import type { MurmurNode } from '../../src/node/index.ts'
 
 const LOOPBACK = ['--api', '127.0.0.1:0', '--metrics', '127.0.0.1:0', '--listen', '/ip4/127.0.0.1/tcp/0']
 
 describe('murmur CLI end to end', function () {
   this.timeout(120_000)
   let tmp: Awaited<ReturnType<typeof tempDir>>
-  let peer: Murmur | undefined
+  let peer: MurmurNode | undefined
   let running: ReturnType<typeof spawnDaemon> | undefined
 
   before(async () => {

@@ -1,11 +1,11 @@
 import { expect } from 'aegir/chai'
 import { loopbackNode, stopAll, waitFor } from '../fixtures/nodes.ts'
-import type { Murmur } from '../../src/node/index.ts'
+import type { MurmurNode } from '../../src/node/index.ts'
 
 describe('DHT discovery', function () {
   this.timeout(120_000)
   const N = 20
-  let nodes: Murmur[] = []
+  let nodes: MurmurNode[] = []
 
   after(async () => {
     await stopAll(nodes)

@@ -1,5 +1,6 @@
 import { join } from 'node:path'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { loadOrCreateIdentity } from '../../identity/index.ts'
 import { loadOrCreatePeerKey } from '../../node/index.ts'
 import { mergeConfig, readConfigFile, writeConfigFile } from '../config.ts'
 import { UsageError } from '../errors.ts'
@@ -9,7 +10,7 @@ import type { Command } from './command.ts'
 
 export const init: Command = {
   name: 'init',
-  summary: 'Create a Murmur home: a config file, a peer key and an API token (0600). Creates only what is missing.',
+  summary: 'Create a Murmur home: a config file, a peer key, a messaging identity and an API token (0600). Creates only what is missing.',
   usage: 'init [--home DIR] [config flags] [--json]',
   options: { ...CONFIG_OPTIONS },
   async run (ctx) {
@@ -24,18 +25,20 @@ export const init: Command = {
       await writeConfigFile(ctx.home, config)
     }
     const { key, created } = await loadOrCreatePeerKey(ctx.home)
+    const { identity } = await loadOrCreateIdentity({ home: ctx.home })
     await loadOrCreateToken(ctx.home)
     const peerId = peerIdFromPrivateKey(key).toString()
     const result = {
       home: ctx.home,
       peerId,
+      identity: identity.id,
       created: created || existing == null,
       config: join(ctx.home, CONFIG_FILE),
       token: join(ctx.home, TOKEN_FILE)
     }
     ctx.print(result.created
-      ? `initialised ${ctx.home}\npeer id: ${peerId}\nconfig:  ${result.config}\nstart it with: murmur daemon --home ${ctx.home}`
-      : `${ctx.home} is already initialised\npeer id: ${peerId}`, result)
+      ? `initialised ${ctx.home}\npeer id:  ${peerId}\nidentity: ${identity.id}\nconfig:   ${result.config}\nstart it with: murmur daemon --home ${ctx.home}`
+      : `${ctx.home} is already initialised\npeer id:  ${peerId}\nidentity: ${identity.id}`, result)
     return 0
   }
 }

@@ -1,9 +1,9 @@
 import { stringField } from '../server.ts'
-import type { Murmur } from '../../../node/index.ts'
+import type { MurmurNode } from '../../../node/index.ts'
 import type { Route } from '../server.ts'
 
 /** The node's own endpoints: identity, status, peers, dialling, lookups */
-export function nodeRoutes (node: Murmur): Route[] {
+export function nodeRoutes (node: MurmurNode): Route[] {
   return [{
     method: 'GET',
     path: '/v1/id',

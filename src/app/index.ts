@@ -1,0 +1,51 @@
+/**
+ * @packageDocumentation
+ *
+ * A whole Murmur peer: the node (libp2p, DHT discovery, gossipsub) and the
+ * layers above it, started bottom-up and stopped top-down. This is what an
+ * application, the daemon and the web page use.
+ *
+ * @example
+ *
+ * ```TypeScript
+ * import { createMurmur } from 'murmur'
+ *
+ * const murmur = await createMurmur({ home: './murmur-home' })
+ * await murmur.start()
+ * console.info(murmur.peerId.toString())
+ * await murmur.stop()
+ * ```
+ */
+
+import { DefaultMurmur } from './murmur.ts'
+import type { MessagingIdentity } from '../identity/index.ts'
+import type { MurmurNode, NodeInit } from '../node/index.ts'
+import type { PeerId, Startable } from '@libp2p/interface'
+
+/**
+ * Options for a whole peer: the node's options, and one field per layer
+ * (`groups`, `onion`, `store`, `contacts`) with that layer's options.
+ */
+export interface MurmurInit extends NodeInit {
+  /**
+   * The user's messaging identity, instead of the one kept in `home`
+   * (`identity.key`) or, without a home, in the datastore
+   */
+  identity?: MessagingIdentity
+}
+
+export interface Murmur extends Startable {
+  /** The node below every layer: libp2p, discovery, peers */
+  readonly node: MurmurNode
+  readonly peerId: PeerId
+  /** Who the user is to other users; never the peer id */
+  readonly identity: MessagingIdentity
+  isStarted(): boolean
+}
+
+/**
+ * Creates a Murmur peer. It is not started: call `start()`.
+ */
+export async function createMurmur (init: MurmurInit = {}): Promise<Murmur> {
+  return DefaultMurmur.create(init)
+}
