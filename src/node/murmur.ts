@@ -28,7 +28,7 @@ import { silentLogger } from './logger.ts'
 import { VERSION } from './version.ts'
 import type { FindPeerOptions, MurmurNode, MurmurEvents, NodeInit, MurmurServices, NodeStatus, PeerSummary, Role } from './index.ts'
 import type { Logger, MurmurLogger } from './logger.ts'
-import type { Connection, Libp2p, PeerId, PeerInfo, PrivateKey } from '@libp2p/interface'
+import type { Connection, Libp2p, PeerId, PeerInfo, PrivateKey, TypedEventTarget } from '@libp2p/interface'
 import type { SingleKadDHT } from '@libp2p/kad-dht'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Datastore } from 'interface-datastore'
@@ -38,6 +38,18 @@ import type { Registry } from 'prom-client'
 /** How many known peers a restarted node redials, those from its DHT routing table first */
 const REDIAL_KNOWN_PEERS = 20
 const REDIAL_TIMEOUT_MS = 10_000
+
+/**
+ * A node short of connections looks itself up in the DHT and dials what it
+ * finds. kad-dht runs its first self-query one second after start and the next
+ * five minutes later: a node whose bootstrap connection came up after that
+ * first query knew nobody but the bootstrap node until then (the `gossip
+ * --topology bootstrap` benchmark lost 4 % of deliveries to such nodes).
+ */
+const TOP_UP_INTERVAL_MS = 15_000
+/** How soon after a new connection a node still short of peers tops up */
+const TOP_UP_DEBOUNCE_MS = 500
+const TOP_UP_TIMEOUT_MS = 20_000
 
 interface Parts {
   init: NodeInit
@@ -58,9 +70,13 @@ export class DefaultMurmurNode extends TypedEventEmitter<MurmurEvents> implement
   readonly home?: string
   private readonly ownsDatastore: boolean
   private readonly minConnections: number
+  private readonly bootstrapList: Multiaddr[]
   private readonly dhtClientMode: boolean
   private startedAt = 0
   private started = false
+  private topUpTimer?: ReturnType<typeof setTimeout>
+  private topUpInterval?: ReturnType<typeof setInterval>
+  private topUpRunning?: AbortController
 
   static async create (init: NodeInit): Promise<DefaultMurmurNode> {
     const roles = validateInit(init)
@@ -88,6 +104,7 @@ export class DefaultMurmurNode extends TypedEventEmitter<MurmurEvents> implement
     this.home = init.home
     this.ownsDatastore = parts.ownsDatastore
     this.minConnections = init.minConnections ?? 8
+    this.bootstrapList = (init.bootstrap ?? []).map(a => multiaddr(a))
     this.dhtClientMode = init.dhtClientMode ?? false
     this.metricsRegistry = init.metricsRegistry
     const base = init.logger ?? silentLogger()
@@ -99,6 +116,7 @@ export class DefaultMurmurNode extends TypedEventEmitter<MurmurEvents> implement
     this.onPeerConnect = this.onPeerConnect.bind(this)
     this.onPeerDisconnect = this.onPeerDisconnect.bind(this)
     this.onPeerDiscovery = this.onPeerDiscovery.bind(this)
+    this.onRoutingTablePeer = this.onRoutingTablePeer.bind(this)
     this.registerMetrics()
   }
 
@@ -116,6 +134,7 @@ export class DefaultMurmurNode extends TypedEventEmitter<MurmurEvents> implement
     this.libp2p.addEventListener('peer:connect', this.onPeerConnect)
     this.libp2p.addEventListener('peer:disconnect', this.onPeerDisconnect)
     this.libp2p.addEventListener('peer:discovery', this.onPeerDiscovery)
+    this.routingTable().addEventListener('peer:add', this.onRoutingTablePeer)
     await this.libp2p.start()
     if (this.libp2p.services.dht.getMode() !== 'server' && this.dhtServes()) {
       // kad-dht stays a client until it believes it is publicly dialable; a
@@ -126,6 +145,10 @@ export class DefaultMurmurNode extends TypedEventEmitter<MurmurEvents> implement
     this.startedAt = Date.now()
     this.log.info({ peerId: this.peerId.toString(), addresses: this.getMultiaddrs().map(String), roles: [...this.roles] }, 'node started')
     void this.redialKnownPeers().catch(err => { this.log.debug({ err }, 'redialling known peers failed') })
+    if (this.minConnections > 0) {
+      this.topUpInterval = setInterval(() => { this.scheduleTopUp(0) }, TOP_UP_INTERVAL_MS)
+      this.topUpInterval.unref?.()
+    }
   }
 
   async stop (): Promise<void> {
@@ -133,9 +156,14 @@ export class DefaultMurmurNode extends TypedEventEmitter<MurmurEvents> implement
       return
     }
     this.started = false
+    clearInterval(this.topUpInterval)
+    clearTimeout(this.topUpTimer)
+    this.topUpTimer = undefined
+    this.topUpRunning?.abort()
     this.libp2p.removeEventListener('peer:connect', this.onPeerConnect)
     this.libp2p.removeEventListener('peer:disconnect', this.onPeerDisconnect)
     this.libp2p.removeEventListener('peer:discovery', this.onPeerDiscovery)
+    this.routingTable().removeEventListener('peer:add', this.onRoutingTablePeer)
     await this.libp2p.stop()
     if (this.ownsDatastore && this.datastore instanceof LevelDatastore) {
       await this.datastore.close()
@@ -148,7 +176,12 @@ export class DefaultMurmurNode extends TypedEventEmitter<MurmurEvents> implement
   }
 
   routingTableSize (): number {
-    return (this.libp2p.services.dht as unknown as SingleKadDHT).routingTable.size
+    return this.routingTable().size
+  }
+
+  /** kad-dht's routing table class is an event emitter; its exported interface does not say so */
+  private routingTable (): SingleKadDHT['routingTable'] & TypedEventTarget<{ 'peer:add': CustomEvent<PeerId> }> {
+    return (this.libp2p.services.dht as unknown as SingleKadDHT).routingTable as any
   }
 
   async status (): Promise<NodeStatus> {
@@ -222,6 +255,11 @@ export class DefaultMurmurNode extends TypedEventEmitter<MurmurEvents> implement
     this.safeDispatchEvent('peer:connect', { detail: { peerId: evt.detail.toString() } })
   }
 
+  /** The first DHT peers are what a top-up needs: look around as soon as they come */
+  private onRoutingTablePeer (): void {
+    this.scheduleTopUp(TOP_UP_DEBOUNCE_MS)
+  }
+
   private onPeerDisconnect (evt: CustomEvent<PeerId>): void {
     this.safeDispatchEvent('peer:disconnect', { detail: { peerId: evt.detail.toString() } })
   }
@@ -236,6 +274,61 @@ export class DefaultMurmurNode extends TypedEventEmitter<MurmurEvents> implement
     this.libp2p.dial(id, { signal: AbortSignal.timeout(REDIAL_TIMEOUT_MS) }).catch(err => {
       this.log.debug({ peer: id.toString(), err: err.message }, 'dialling a discovered peer failed')
     })
+  }
+
+  private shortOfPeers (): boolean {
+    return this.libp2p.getPeers().length < this.minConnections
+  }
+
+  private scheduleTopUp (delayMs: number): void {
+    if (!this.started || this.topUpTimer != null || this.topUpRunning != null || !this.shortOfPeers()) {
+      return
+    }
+    this.topUpTimer = setTimeout(() => {
+      this.topUpTimer = undefined
+      this.topUp().catch(err => { this.log.debug({ err: err.message }, 'topping up connections failed') })
+    }, delayMs)
+  }
+
+  /**
+   * Looks this node up in the DHT and dials the closest peers it is not
+   * connected to, until it has enough. A node alone (its bootstrap dial failed,
+   * or every peer went away) dials its bootstrap list again first: the
+   * bootstrap module dials once, and a node that is nobody's neighbour is
+   * found by nobody.
+   */
+  private async topUp (): Promise<void> {
+    if (!this.started || !this.shortOfPeers()) {
+      return
+    }
+    const controller = new AbortController()
+    this.topUpRunning = controller
+    const signal = AbortSignal.any([controller.signal, AbortSignal.timeout(TOP_UP_TIMEOUT_MS)])
+    const dials: Array<Promise<unknown>> = []
+    try {
+      if (this.libp2p.getPeers().length === 0 && this.bootstrapList.length > 0) {
+        this.log.debug({ bootstrap: this.bootstrapList.length }, 'alone: dialling the bootstrap list again')
+        await Promise.allSettled(this.bootstrapList.map(async ma => this.libp2p.dial(ma, { signal: AbortSignal.any([signal, AbortSignal.timeout(REDIAL_TIMEOUT_MS)]) })))
+      }
+      if (this.routingTableSize() === 0) {
+        return
+      }
+      for await (const event of this.libp2p.services.dht.getClosestPeers(this.peerId.toMultihash().bytes, { signal })) {
+        if (event.name !== 'FINAL_PEER' || event.peer.id.equals(this.peerId) || this.libp2p.getConnections(event.peer.id).length > 0) {
+          continue
+        }
+        if (this.libp2p.getPeers().length + dials.length >= this.minConnections) {
+          break
+        }
+        dials.push(this.libp2p.dial(event.peer.id, { signal: AbortSignal.timeout(REDIAL_TIMEOUT_MS) }).catch(err => {
+          this.log.debug({ peer: event.peer.id.toString(), err: err.message }, 'dialling a close peer failed')
+        }))
+      }
+      await Promise.all(dials)
+      this.log.debug({ dialled: dials.length, peers: this.libp2p.getPeers().length }, 'topped up connections')
+    } finally {
+      this.topUpRunning = undefined
+    }
   }
 
   /** A restarted node goes back to the peers it knew, DHT neighbours first */
