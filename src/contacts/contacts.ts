@@ -271,8 +271,9 @@ export class Contacts extends TypedEventEmitter<ContactsEvents> implements Start
     const sealed = await this.exclusive(async () => {
       if (part.target != null) {
         const target = await this.book.getMessage(contact.id, part.target)
-        if (target == null || !target.self) {
-          throw new MessageNotFoundError(`No own message ${part.target} in this conversation`)
+        // only the author edits or deletes; either side reacts
+        if (target == null || (!target.self && part.type !== 'REACT')) {
+          throw new MessageNotFoundError(`No ${part.type === 'REACT' ? '' : 'own '}message ${part.target} in this conversation`)
         }
         own = this.apply(target, this.identity.id, part.type, part.content)
         await this.book.putMessage(own)
