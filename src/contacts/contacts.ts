@@ -12,9 +12,10 @@ import { SessionStore } from './sessions.ts'
 import { DirectLiveTransport } from './transport.ts'
 import { x3dhInitiate, x3dhRespond } from './x3dh.ts'
 import type { Contact, DirectMessage } from './book.ts'
-import type { Body, DirectMessageType } from './messages.ts'
+import type { Body, DecodedEnvelope, DirectMessageType } from './messages.ts'
 import type { Session } from './sessions.ts'
 import type { LiveTransport, MailboxTransport } from './transport.ts'
+import type { X3dhInit } from './x3dh.ts'
 import type { MessagingIdentity } from '../identity/index.ts'
 import type { MurmurNode } from '../node/index.ts'
 import type { Startable } from '@libp2p/interface'
@@ -361,105 +362,115 @@ export class Contacts extends TypedEventEmitter<ContactsEvents> implements Start
    * accepted silently, so the transport acks it and nothing shows twice.
    */
   async receive (sealed: Uint8Array): Promise<void> {
-    const opened = open(this.identity, sealed, SEAL_AD)
-    const env = decodeEnvelope(opened)
-    const senderId = identityId(env.sender)
+    const env = decodeEnvelope(open(this.identity, sealed, SEAL_AD))
     const events: Array<() => void> = []
-    let receipt: { contact: Contact, ids: string[] } | undefined
-    await this.exclusive(async () => {
-      let session = await this.sessions.get(senderId)
-      let fresh: { session: Session, oneTimePrekeyId?: number } | undefined
-      if (env.init != null && !equalBytes(encodePublicIdentity(env.init.identity), encodePublicIdentity(env.sender))) {
-        throw new UnknownPrekeyError('The first message names another identity than its sender')
+    const receipt = await this.exclusive(async () => {
+      const body = await this.decryptEnvelope(env)
+      if (body == null) {
+        return undefined
       }
-      if (env.init != null && (session?.remoteEphemeral == null || !equalBytes(session.remoteEphemeral, env.init.ephemeral))) {
-        // a new session from the contact (first contact, or they lost their state)
-        fresh = { session: await this.respond(env.init), oneTimePrekeyId: env.init.oneTimePrekeyId }
-        if (session != null && session.init != null && !session.confirmed && this.identity.id < senderId) {
-          // both sides started a session at once: the one started by the smaller identity id wins
-          fresh = undefined
-        }
-      }
-      const active = fresh?.session ?? session
-      if (active == null) {
-        throw new UnknownPrekeyError('A message in a session this identity does not hold')
-      }
-      let bodyBytes: Uint8Array
-      try {
-        bodyBytes = active.ratchet.decrypt({ header: env.header, ciphertext: env.ciphertext })
-      } catch (err) {
-        if (err instanceof DuplicateMessageError) {
-          return
-        }
-        throw err
-      }
-      const body = decodeBody(bodyBytes)
-      if (fresh != null) {
-        session?.ratchet.wipe()
-        if (fresh.oneTimePrekeyId != null) {
-          await this.prekeys.deleteOneTime(fresh.oneTimePrekeyId)
-          await this.prekeys.maintain()
-          await this.refreshBundle()
-        }
-      }
-      if (env.init == null || fresh == null) {
-        active.confirmed = active.confirmed || env.init == null
-      }
-      if (env.init == null) {
-        active.init = undefined
-        active.confirmed = true
-      }
-      session = active
-      await this.sessions.put(senderId, session)
-
-      let contact = await this.book.get(senderId)
-      const isNew = contact == null
-      if (contact == null) {
-        const card = body.card != null ? safeCard(body.card) : undefined
-        contact = { id: senderId, identity: env.sender, peers: card?.peers ?? [], mailbox: body.mailbox ?? card?.mailbox ?? new Uint8Array(32), pairwiseMailbox: body.mailbox != null, addedAt: Date.now() }
-        await this.book.put(contact)
-      } else if (body.mailbox != null && !equalBytes(body.mailbox, contact.mailbox)) {
-        contact.mailbox = body.mailbox
-        contact.pairwiseMailbox = true
-        await this.book.put(contact)
-      }
-      const c = contact
-      const ci = info(c, true)
-      if (isNew) {
-        events.push(() => { this.safeDispatch('contact', ci) })
-      }
-      if (body.type === 'MESSAGE') {
-        const existing = await this.book.getMessage(c.id, body.id)
-        if (existing == null) {
-          const m = await this.book.putMessage({ id: body.id, contact: c.id, self: false, timestamp: body.timestamp, content: body.content, replyTo: body.replyTo, edited: false, deleted: false, reactions: {}, delivered: true })
-          events.push(() => { this.safeDispatch('message', { contact: ci, message: m }) })
-        }
-        receipt = { contact: c, ids: [body.id] }
-      } else if (body.type === 'RECEIPT') {
-        for (const rid of body.receipts) {
-          const m = await this.book.getMessage(c.id, rid)
-          if (m?.self === true && !m.delivered) {
-            const updated = await this.book.putMessage({ ...m, delivered: true })
-            events.push(() => { this.safeDispatch('update', { contact: ci, message: updated }) })
-          }
-        }
-      } else {
-        const target = await this.book.getMessage(c.id, body.target as string)
-        // only the author may edit or delete; either side may react
-        if (target != null && (body.type === 'REACT' || !target.self)) {
-          const updated = await this.book.putMessage(this.apply(target, c.id, body.type, body.content))
-          events.push(() => { this.safeDispatch('update', { contact: ci, message: updated }) })
-        }
-      }
+      const contact = await this.learnSender(env, body, events)
+      return this.applyBody(contact, body, events)
     })
     for (const e of events) {
       e()
     }
     if (receipt != null) {
-      const r = receipt
       // receipts go out in the background: the sender's ack already happened
-      this.sendReceipt(r.contact, r.ids).catch(err => { this.log.debug({ err }, 'receipt not delivered') })
+      this.sendReceipt(receipt.contact, receipt.ids).catch(err => { this.log.debug({ err }, 'receipt not delivered') })
     }
+  }
+
+  /** Decrypts in the sender's session (setting one up from a first message); undefined for a duplicate */
+  private async decryptEnvelope (env: DecodedEnvelope): Promise<Body | undefined> {
+    const senderId = identityId(env.sender)
+    const session = await this.sessions.get(senderId)
+    let fresh: Session | undefined
+    if (env.init != null && !equalBytes(encodePublicIdentity(env.init.identity), encodePublicIdentity(env.sender))) {
+      throw new UnknownPrekeyError('The first message names another identity than its sender')
+    }
+    const sameSession = env.init != null && session?.remoteEphemeral != null && equalBytes(session.remoteEphemeral, env.init.ephemeral)
+    // both sides started a session at once: the one started by the smaller identity id wins
+    const oursWins = session?.init != null && !session.confirmed && this.identity.id < senderId
+    if (env.init != null && !sameSession && !oursWins) {
+      // a new session from the contact (first contact, or they lost their state)
+      fresh = await this.respond(env.init)
+    }
+    const active = fresh ?? session
+    if (active == null) {
+      throw new UnknownPrekeyError('A message in a session this identity does not hold')
+    }
+    let bodyBytes: Uint8Array
+    try {
+      bodyBytes = active.ratchet.decrypt({ header: env.header, ciphertext: env.ciphertext })
+    } catch (err) {
+      if (err instanceof DuplicateMessageError) {
+        return undefined
+      }
+      throw err
+    }
+    const body = decodeBody(bodyBytes)
+    if (fresh != null) {
+      session?.ratchet.wipe()
+      if (env.init?.oneTimePrekeyId != null) {
+        await this.prekeys.deleteOneTime(env.init.oneTimePrekeyId)
+        await this.prekeys.maintain()
+        await this.refreshBundle()
+      }
+    }
+    if (env.init == null) {
+      // the contact answers in this session: it holds it, no more init needed
+      active.init = undefined
+      active.confirmed = true
+    }
+    await this.sessions.put(senderId, active)
+    return body
+  }
+
+  /** The sender as a contact: added on first contact (from the card in the body), its pairwise mailbox noted */
+  private async learnSender (env: DecodedEnvelope, body: Body, events: Array<() => void>): Promise<Contact> {
+    const senderId = identityId(env.sender)
+    let contact = await this.book.get(senderId)
+    if (contact == null) {
+      const card = body.card != null ? safeCard(body.card) : undefined
+      contact = { id: senderId, identity: env.sender, peers: card?.peers ?? [], mailbox: body.mailbox ?? card?.mailbox ?? new Uint8Array(32), pairwiseMailbox: body.mailbox != null, addedAt: Date.now() }
+      await this.book.put(contact)
+      const ci = info(contact, true)
+      events.push(() => { this.safeDispatch('contact', ci) })
+    } else if (body.mailbox != null && !equalBytes(body.mailbox, contact.mailbox)) {
+      contact.mailbox = body.mailbox
+      contact.pairwiseMailbox = true
+      await this.book.put(contact)
+    }
+    return contact
+  }
+
+  private async applyBody (c: Contact, body: Body, events: Array<() => void>): Promise<{ contact: Contact, ids: string[] } | undefined> {
+    const ci = info(c, true)
+    if (body.type === 'MESSAGE') {
+      if (await this.book.getMessage(c.id, body.id) == null) {
+        const m = await this.book.putMessage({ id: body.id, contact: c.id, self: false, timestamp: body.timestamp, content: body.content, replyTo: body.replyTo, edited: false, deleted: false, reactions: {}, delivered: true })
+        events.push(() => { this.safeDispatch('message', { contact: ci, message: m }) })
+      }
+      return { contact: c, ids: [body.id] }
+    }
+    if (body.type === 'RECEIPT') {
+      for (const rid of body.receipts) {
+        const m = await this.book.getMessage(c.id, rid)
+        if (m?.self === true && !m.delivered) {
+          const updated = await this.book.putMessage({ ...m, delivered: true })
+          events.push(() => { this.safeDispatch('update', { contact: ci, message: updated }) })
+        }
+      }
+      return undefined
+    }
+    const target = await this.book.getMessage(c.id, body.target as string)
+    // only the author may edit or delete; either side may react
+    if (target != null && (body.type === 'REACT' || !target.self)) {
+      const updated = await this.book.putMessage(this.apply(target, c.id, body.type, body.content))
+      events.push(() => { this.safeDispatch('update', { contact: ci, message: updated }) })
+    }
+    return undefined
   }
 
   private async sendReceipt (contact: Contact, ids: string[]): Promise<void> {
@@ -467,7 +478,7 @@ export class Contacts extends TypedEventEmitter<ContactsEvents> implements Start
     await this.deliver(contact, sealed)
   }
 
-  private async respond (init: NonNullable<ReturnType<typeof decodeEnvelope>['init']>): Promise<Session> {
+  private async respond (init: X3dhInit): Promise<Session> {
     const spk = await this.prekeys.signedPrekey(init.signedPrekeyId)
     if (spk == null) {
       throw new UnknownPrekeyError(`Signed prekey ${init.signedPrekeyId} is not held (rotated out)`)

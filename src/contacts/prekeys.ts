@@ -140,7 +140,9 @@ export function selectBundleRecord (_key: Uint8Array, records: Uint8Array[]): nu
         best = i
         bestSeq = seq
       }
-    } catch {}
+    } catch {
+      // an invalid record never wins
+    }
   })
   return best
 }

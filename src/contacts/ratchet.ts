@@ -1,6 +1,6 @@
 import { chacha20poly1305 } from '@noble/ciphers/chacha.js'
-import { x25519 } from '@noble/curves/ed25519.js'
 import { equalBytes } from '@noble/ciphers/utils.js'
+import { x25519 } from '@noble/curves/ed25519.js'
 import { bytesToHex, concatBytes, hexToBytes } from '@noble/hashes/utils.js'
 import { DecryptionError, DuplicateMessageError, TooManySkippedMessagesError } from './errors.ts'
 import { kdfCk, kdfRk, messageCipherKeys } from './kdf.ts'

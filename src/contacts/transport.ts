@@ -16,12 +16,12 @@ import type { AbortOptions, Connection, Stream } from '@libp2p/interface'
  * Two transports, per DESIGN.md "1:1 messaging":
  *
  * - `live`: to the recipient while it is online. The final one is the onion
- *   layer (a Sphinx packet to the recipient, acknowledged by a SURB); until the
- *   lead wires `murmur.onion`, `DirectLiveTransport` below is the TRANSPARENT
- *   MODE: a direct libp2p stream `/murmur/dm/1.0.0` to one of the peers the
- *   recipient's card / bundle names. It hides contents, not who talks to whom.
+ * layer (a Sphinx packet to the recipient, acknowledged by a SURB); until the
+ * lead wires `murmur.onion`, `DirectLiveTransport` below is the TRANSPARENT
+ * MODE: a direct libp2p stream `/murmur/dm/1.0.0` to one of the peers the
+ * recipient's card / bundle names. It hides contents, not who talks to whom.
  * - `mailbox`: when live delivery fails, a deposit into the recipient's
- *   pairwise mailbox (store layer), fetched when the recipient comes back.
+ * pairwise mailbox (store layer), fetched when the recipient comes back.
  */
 
 /** Where a contact can be reached live */
@@ -48,15 +48,15 @@ export interface LiveTransport {
  * `murmur.store` by the lead):
  *
  * - `deposit(mailbox, sealed)`: put the sealed bytes into the mailbox named
- *   `mailbox` (32 bytes: SHA-256 of the mailbox public key) on the k store
- *   nodes responsible for it; resolve once durably written (DESIGN
- *   "Store-and-forward": acknowledged only after it is written). The bytes are
- *   opaque; the store must not need to parse them.
+ * `mailbox` (32 bytes: SHA-256 of the mailbox public key) on the k store
+ * nodes responsible for it; resolve once durably written (DESIGN
+ * "Store-and-forward": acknowledged only after it is written). The bytes are
+ * opaque; the store must not need to parse them.
  * - `fetch(key)`: prove possession of the mailbox key (`key.sign(challenge)`,
- *   Ed25519 over the store's fresh challenge; `key.publicKey` hashes to
- *   `key.name`) and return the pending items, each with a store-assigned `id`.
+ * Ed25519 over the store's fresh challenge; `key.publicKey` hashes to
+ * `key.name`) and return the pending items, each with a store-assigned `id`.
  * - `ack(key, ids)`: delete those items on every replica, after contacts has
- *   persisted what they carried.
+ * persisted what they carried.
  */
 export interface MailboxTransport {
   deposit(mailbox: Uint8Array, sealed: Uint8Array, options?: AbortOptions): Promise<void>
@@ -174,7 +174,9 @@ export class DirectLiveTransport implements LiveTransport {
         if (res.ok && res.bundle != null) {
           return res.bundle
         }
-      } catch {}
+      } catch {
+        // try the next peer
+      }
     }
     return undefined
   }

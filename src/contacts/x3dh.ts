@@ -1,7 +1,7 @@
+import { x25519 } from '@noble/curves/ed25519.js'
 import { hkdf } from '@noble/hashes/hkdf.js'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { concatBytes, utf8ToBytes } from '@noble/hashes/utils.js'
-import { x25519 } from '@noble/curves/ed25519.js'
 import { encodePublicIdentity } from '../identity/index.ts'
 import { DecryptionError } from './errors.ts'
 import { randomKeyPair } from './ratchet.ts'

@@ -1,4 +1,3 @@
-/* eslint-env mocha */
 import { sha256 } from '@noble/hashes/sha2.js'
 import { expect } from 'aegir/chai'
 import { MemoryDatastore } from 'datastore-core'

@@ -1,4 +1,3 @@
-/* eslint-env mocha */
 import { expect } from 'aegir/chai'
 import { Key } from 'interface-datastore'
 import { DeliveryError, UnknownPrekeyError } from '../../src/contacts/index.ts'

@@ -69,4 +69,4 @@ writeFileSync(new URL('x3dh-ratchet.json', dir), JSON.stringify({
   x3dh: { sharedKey: hex(skA), associatedData: hex(ad) },
   messages
 }, null, 2) + '\n')
-console.log('wrote kdf.json and x3dh-ratchet.json')
+process.stdout.write('wrote kdf.json and x3dh-ratchet.json\n')

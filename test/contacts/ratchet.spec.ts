@@ -1,4 +1,3 @@
-/* eslint-env mocha */
 import { readFileSync } from 'node:fs'
 import { x25519 } from '@noble/curves/ed25519.js'
 import { expect } from 'aegir/chai'

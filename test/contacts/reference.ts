@@ -1,6 +1,6 @@
 /**
  * A second, plain implementation of X3DH and the Double Ratchet, written
- * straight from Signal's pseudocode with node:crypto only (no @noble): HKDF,
+ * straight from Signal's pseudocode with node:crypto only (no noble): HKDF,
  * HMAC, X25519 and ChaCha20-Poly1305 from OpenSSL. No copying of state, no
  * wiping, no persistence: it exists to agree (or disagree) with
  * `src/contacts/` on the same fixed inputs.
