@@ -4,7 +4,7 @@ import { bytesToHex, randomBytes, utf8ToBytes } from '@noble/hashes/utils.js'
 import { encodePublicIdentity, identityId, open, seal } from '../identity/index.ts'
 import { ContactBook } from './book.ts'
 import { decodeCard, encodeCard } from './card.ts'
-import { DeliveryError, DuplicateMessageError, MessageNotFoundError, PrekeyBundleNotFoundError, SelfContactError, UnknownPrekeyError } from './errors.ts'
+import { DeliveryError, DuplicateMessageError, MessageFormatError, MessageNotFoundError, PrekeyBundleNotFoundError, SelfContactError, UnknownPrekeyError } from './errors.ts'
 import { decodeBody, decodeEnvelope, encodeBody, encodeEnvelope, MAX_CONTENT_CHARS } from './messages.ts'
 import { bundleKey, chooseFromBundle, decodeBundle, PrekeyStore, signBundle } from './prekeys.ts'
 import { DoubleRatchet } from './ratchet.ts'
@@ -247,7 +247,7 @@ export class Contacts extends TypedEventEmitter<ContactsEvents> implements Start
 
   async send (ref: string, content: string, opts: { replyTo?: string } = {}): Promise<SendResult> {
     if (typeof content !== 'string' || content.length === 0 || content.length > MAX_CONTENT_CHARS) {
-      throw new RangeError(`A message is 1 to ${MAX_CONTENT_CHARS} characters`)
+      throw new MessageFormatError(`A message is 1 to ${MAX_CONTENT_CHARS} characters`)
     }
     return this.sendBody(ref, { type: 'MESSAGE', content, replyTo: opts.replyTo })
   }
