@@ -117,6 +117,14 @@ export class Contacts extends TypedEventEmitter<ContactsEvents> implements Start
   private readonly log: ReturnType<MurmurNode['logger']['forComponent']>
   private lock: Promise<unknown> = Promise.resolve()
   private bundle?: Uint8Array
+  private published = false
+  private shutdown = new AbortController()
+  private publishing?: Promise<void>
+  private readonly onPeerConnect = (): void => {
+    if (!this.published) {
+      this.publish()
+    }
+  }
   private timer?: ReturnType<typeof setInterval>
   private started = false
 
@@ -145,6 +153,7 @@ export class Contacts extends TypedEventEmitter<ContactsEvents> implements Start
   }
 
   async start (): Promise<void> {
+    this.shutdown = new AbortController()
     await this.book.init()
     await this.prekeys.maintain()
     await this.refreshBundle()
@@ -156,15 +165,21 @@ export class Contacts extends TypedEventEmitter<ContactsEvents> implements Start
       this.exclusive(async () => {
         if (await this.prekeys.maintain()) {
           await this.refreshBundle()
+        } else {
+          this.publish()
         }
       }).catch(err => { this.log.error({ err }, 'prekey maintenance failed') })
     }, MAINTAIN_INTERVAL_MS)
     this.timer.unref?.()
+    this.node.addEventListener('peer:connect', this.onPeerConnect)
     this.started = true
   }
 
   async stop (): Promise<void> {
     clearInterval(this.timer)
+    this.node.removeEventListener('peer:connect', this.onPeerConnect)
+    this.shutdown.abort()
+    await this.publishing
     await this.direct?.stop()
     await this.lock.catch(() => {})
     this.started = false
@@ -180,12 +195,33 @@ export class Contacts extends TypedEventEmitter<ContactsEvents> implements Start
   private async refreshBundle (): Promise<void> {
     const contents = await this.prekeys.contents()
     this.bundle = signBundle(this.identity, { ...contents, peers: [this.node.peerId.toString()], sequence: Date.now() })
-    if (this.publishBundle) {
-      const bundle = this.bundle
-      // best effort: the bundle is also served directly to whoever holds the card
-      this.node.libp2p.contentRouting.put(bundleKey(this.identity.publicIdentity.signingKey), bundle, { signal: AbortSignal.timeout(this.bundleLookupTimeoutMs) })
-        .catch(err => { this.log.debug({ err }, 'prekey bundle not published in the DHT') })
+    this.published = false
+    this.publish()
+  }
+
+  /**
+   * Puts the current bundle in the DHT, in the background: best effort, since
+   * the bundle is also served directly to whoever holds the card. Retried on
+   * the next peer connection while it has not succeeded (a node that starts
+   * alone has nobody to store it), and republished with the maintenance timer.
+   */
+  private publish (): void {
+    if (!this.publishBundle || this.bundle == null || this.publishing != null) {
+      return
     }
+    const bundle = this.bundle
+    this.publishing = this.node.libp2p.contentRouting.put(bundleKey(this.identity.publicIdentity.signingKey), bundle, { signal: AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(this.bundleLookupTimeoutMs)]) })
+      .then(() => { this.published = this.bundle === bundle })
+      .catch(err => { this.log.debug({ err }, 'prekey bundle not published in the DHT (yet)') })
+      .finally(() => { this.publishing = undefined })
+  }
+
+  /** Resolves when the current bundle is in the DHT (for tests and tools); false when that failed */
+  async publishNow (): Promise<boolean> {
+    await this.publishing
+    this.publish()
+    await this.publishing
+    return this.published
   }
 
   /** This node's current signed prekey bundle record */
