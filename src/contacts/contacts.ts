@@ -6,13 +6,15 @@ import { ContactBook } from './book.ts'
 import { decodeCard, encodeCard } from './card.ts'
 import { DeliveryError, DuplicateMessageError, MessageFormatError, MessageNotFoundError, PrekeyBundleNotFoundError, SelfContactError, UnknownPrekeyError } from './errors.ts'
 import { decodeBody, decodeEnvelope, encodeBody, encodeEnvelope, MAX_CONTENT_CHARS } from './messages.ts'
-import { bundleKey, chooseFromBundle, decodeBundle, PrekeyStore, signBundle } from './prekeys.ts'
+import { contactsMetrics } from './metrics.ts'
+import { bundleKey, chooseFromBundle, decodeBundle, PrekeyStore, signBundle, SIGNED_PREKEY_GRACE_MS, SIGNED_PREKEY_ROTATION_MS } from './prekeys.ts'
 import { DoubleRatchet } from './ratchet.ts'
 import { SessionStore } from './sessions.ts'
 import { DirectLiveTransport } from './transport.ts'
 import { x3dhInitiate, x3dhRespond } from './x3dh.ts'
 import type { Contact, DirectMessage } from './book.ts'
 import type { Body, DecodedEnvelope, DirectMessageType } from './messages.ts'
+import type { ContactsMetrics } from './metrics.ts'
 import type { Session } from './sessions.ts'
 import type { LiveTransport, MailboxTransport } from './transport.ts'
 import type { X3dhInit } from './x3dh.ts'
@@ -62,6 +64,13 @@ export interface ContactsInit {
    * @default true
    */
   publishBundle?: boolean
+  /**
+   * How often the owned mailboxes are fetched, when a mailbox transport is
+   * set (also once at start)
+   *
+   * @default 60000
+   */
+  mailboxPollMs?: number
 }
 
 export interface ContactInfo {
@@ -114,6 +123,9 @@ export class Contacts extends TypedEventEmitter<ContactsEvents> implements Start
   private readonly sendTimeoutMs: number
   private readonly bundleLookupTimeoutMs: number
   private readonly publishBundle: boolean
+  private readonly mailboxPollMs: number
+  private readonly metrics?: ContactsMetrics
+  private pollTimer?: ReturnType<typeof setInterval>
   private readonly log: ReturnType<MurmurNode['logger']['forComponent']>
   private lock: Promise<unknown> = Promise.resolve()
   private bundle?: Uint8Array
@@ -145,6 +157,8 @@ export class Contacts extends TypedEventEmitter<ContactsEvents> implements Start
     this.sendTimeoutMs = init.sendTimeoutMs ?? 10_000
     this.bundleLookupTimeoutMs = init.bundleLookupTimeoutMs ?? 15_000
     this.publishBundle = init.publishBundle ?? true
+    this.mailboxPollMs = init.mailboxPollMs ?? 60_000
+    this.metrics = contactsMetrics(this.node.metricsRegistry)
     this.log = this.node.logger.forComponent('contacts')
   }
 
@@ -168,15 +182,25 @@ export class Contacts extends TypedEventEmitter<ContactsEvents> implements Start
         } else {
           this.publish()
         }
+        await this.sessions.forgetEphemeralsBefore(Date.now() - SIGNED_PREKEY_ROTATION_MS - SIGNED_PREKEY_GRACE_MS)
       }).catch(err => { this.log.error({ err }, 'prekey maintenance failed') })
     }, MAINTAIN_INTERVAL_MS)
     this.timer.unref?.()
     this.node.addEventListener('peer:connect', this.onPeerConnect)
+    if (this.mailbox != null) {
+      const poll = (): void => {
+        this.fetchMailboxes().catch(err => { this.log.warn({ err }, 'mailbox fetch failed') })
+      }
+      this.pollTimer = setInterval(poll, this.mailboxPollMs)
+      this.pollTimer.unref?.()
+      poll()
+    }
     this.started = true
   }
 
   async stop (): Promise<void> {
     clearInterval(this.timer)
+    clearInterval(this.pollTimer)
     this.node.removeEventListener('peer:connect', this.onPeerConnect)
     this.shutdown.abort()
     await this.publishing
@@ -356,6 +380,7 @@ export class Contacts extends TypedEventEmitter<ContactsEvents> implements Start
     const { sharedKey, associatedData, init } = x3dhInitiate(this.identity, chosen)
     const ratchet = DoubleRatchet.initAlice(sharedKey, chosen.signedPrekey, associatedData)
     sharedKey.fill(0)
+    this.metrics?.sessions.inc({ role: 'initiator' })
     if (bundle.peers.length > 0 && contact.peers.length === 0) {
       contact.peers = bundle.peers
       await this.book.put(contact)
@@ -380,6 +405,7 @@ export class Contacts extends TypedEventEmitter<ContactsEvents> implements Start
     let liveError: string
     try {
       await this.live.send({ peers: contact.peers, dhKey: contact.identity.dhKey }, sealed, { signal: AbortSignal.timeout(this.sendTimeoutMs) })
+      this.metrics?.sent.inc({ via: 'live' })
       return 'live'
     } catch (err: any) {
       liveError = err?.message ?? String(err)
@@ -388,6 +414,7 @@ export class Contacts extends TypedEventEmitter<ContactsEvents> implements Start
       throw new DeliveryError(`${liveError}; no mailbox transport to fall back on (the message is kept, undelivered)`)
     }
     await this.mailbox.deposit(contact.mailbox, sealed, { signal: AbortSignal.timeout(this.sendTimeoutMs) })
+    this.metrics?.sent.inc({ via: 'mailbox' })
     return 'mailbox'
   }
 
@@ -398,6 +425,15 @@ export class Contacts extends TypedEventEmitter<ContactsEvents> implements Start
    * accepted silently, so the transport acks it and nothing shows twice.
    */
   async receive (sealed: Uint8Array): Promise<void> {
+    try {
+      await this.receiveOne(sealed)
+    } catch (err: any) {
+      this.metrics?.rejected.inc({ reason: err?.name ?? 'Error' })
+      throw err
+    }
+  }
+
+  private async receiveOne (sealed: Uint8Array): Promise<void> {
     const env = decodeEnvelope(open(this.identity, sealed, SEAL_AD))
     const events: Array<() => void> = []
     const receipt = await this.exclusive(async () => {
@@ -429,6 +465,11 @@ export class Contacts extends TypedEventEmitter<ContactsEvents> implements Start
     // both sides started a session at once: the one started by the smaller identity id wins
     const oursWins = session?.init != null && !session.confirmed && this.identity.id < senderId
     if (env.init != null && !sameSession && !oursWins) {
+      if (await this.sessions.seenEphemeral(env.init.ephemeral)) {
+        // a replayed first message of a session already set up (and maybe replaced since)
+        this.metrics?.rejected.inc({ reason: DuplicateMessageError.name })
+        return undefined
+      }
       // a new session from the contact (first contact, or they lost their state)
       fresh = await this.respond(env.init)
     }
@@ -441,12 +482,16 @@ export class Contacts extends TypedEventEmitter<ContactsEvents> implements Start
       bodyBytes = active.ratchet.decrypt({ header: env.header, ciphertext: env.ciphertext })
     } catch (err) {
       if (err instanceof DuplicateMessageError) {
+        this.metrics?.rejected.inc({ reason: err.name })
         return undefined
       }
       throw err
     }
     const body = decodeBody(bodyBytes)
+    this.metrics?.received.inc({ type: body.type })
     if (fresh != null) {
+      this.metrics?.sessions.inc({ role: 'responder' })
+      await this.sessions.rememberEphemeral((env.init as X3dhInit).ephemeral)
       session?.ratchet.wipe()
       if (env.init?.oneTimePrekeyId != null) {
         await this.prekeys.deleteOneTime(env.init.oneTimePrekeyId)

@@ -18,6 +18,7 @@ export interface Session {
 }
 
 const PREFIX = '/murmur/contacts/sessions'
+const EPHEMERALS = '/murmur/contacts/ephemerals'
 
 /** Sessions persisted in the datastore: written before a message leaves and after one is accepted */
 export class SessionStore {
@@ -58,5 +59,27 @@ export class SessionStore {
 
   async has (contactId: string): Promise<boolean> {
     return this.datastore.has(new Key(`${PREFIX}/${contactId}`))
+  }
+
+  /**
+   * X3DH §4.2 (replay): a first message without a one-time prekey could be
+   * replayed to make the responder start the same session again, throwing
+   * away the one in use. Every initiator ephemeral key that set up a session is
+   * remembered until the signed prekey it used can no longer be held.
+   */
+  async seenEphemeral (ephemeral: Uint8Array): Promise<boolean> {
+    return this.datastore.has(new Key(`${EPHEMERALS}/${bytesToHex(ephemeral)}`))
+  }
+
+  async rememberEphemeral (ephemeral: Uint8Array, now = Date.now()): Promise<void> {
+    await this.datastore.put(new Key(`${EPHEMERALS}/${bytesToHex(ephemeral)}`), utf8ToBytes(String(now)))
+  }
+
+  async forgetEphemeralsBefore (time: number): Promise<void> {
+    for await (const { key, value } of this.datastore.query({ prefix: `${EPHEMERALS}/` })) {
+      if (Number(new TextDecoder().decode(value)) < time) {
+        await this.datastore.delete(key)
+      }
+    }
   }
 }

@@ -1,5 +1,6 @@
 import { expect } from 'aegir/chai'
 import { Key } from 'interface-datastore'
+import { Registry } from 'prom-client'
 import { DeliveryError, UnknownPrekeyError } from '../../src/contacts/index.ts'
 import { tempDir } from '../fixtures/cli.ts'
 import { loopbackPeer, stopAll, waitFor } from '../fixtures/nodes.ts'
@@ -90,6 +91,13 @@ describe('contacts: two peers on loopback, live over /murmur/dm/1.0.0 (transpare
   })
 })
 
+async function ephemeralOf (m: Murmur): Promise<string> {
+  for await (const key of m.node.datastore.queryKeys({ prefix: '/murmur/contacts/ephemerals/' })) {
+    return key.baseNamespace()
+  }
+  throw new Error('no ephemeral remembered')
+}
+
 /** Holds what alice sends, for the test to deliver in any order, twice, or not at all */
 class HeldLive implements LiveTransport {
   held: Uint8Array[] = []
@@ -138,7 +146,8 @@ describe('contacts: delivery order, duplicates and the mailbox contract', functi
 
   it('the receiver de-duplicates and takes out-of-order deliveries in session order', async () => {
     const held = new HeldLive()
-    const bob = await loopbackPeer()
+    const registry = new Registry()
+    const bob = await loopbackPeer({ metricsRegistry: registry })
     const alice = await loopbackPeer({ contacts: { live: Object.assign(held, { fetchBundle: async () => bob.contacts.currentBundle() }) } })
     peers.push(alice, bob)
     const got = inbox(bob)
@@ -164,9 +173,14 @@ describe('contacts: delivery order, duplicates and the mailbox contract', functi
     await expect(bob.contacts.receive(bad)).to.be.rejected()
     await bob.contacts.receive(five)
     expect(got.map(m => m.content)).to.include('five')
+    const metrics = await registry.metrics()
+    expect(metrics).to.match(/^murmur_contacts_received_total\{type="MESSAGE"\} 5$/m)
+    expect(metrics).to.match(/^murmur_contacts_rejected_total\{reason="DuplicateMessageError"\} 2$/m)
+    expect(metrics, metrics.split('\n').filter(l => l.startsWith('murmur_contacts')).join('\n')).to.match(/^murmur_contacts_rejected_total\{reason="DecryptionError"\} 1$/m)
+    expect(metrics).to.match(/^murmur_contacts_sessions_total\{role="responder"\} 1$/m)
   })
 
-  it('a first message naming a one-time prekey already used is refused clearly; a duplicate of an accepted one is taken silently', async () => {
+  it('a duplicate first message is taken silently, a replayed one never resets the session, a used one-time prekey is refused clearly', async () => {
     const held = new HeldLive()
     const bob = await loopbackPeer()
     const alice = await loopbackPeer({ contacts: { live: Object.assign(held, { fetchBundle: async () => bob.contacts.currentBundle() }) } })
@@ -177,8 +191,12 @@ describe('contacts: delivery order, duplicates and the mailbox contract', functi
     // the same first message again: a duplicate in a known session, nothing shows twice
     await bob.contacts.receive(held.held[0])
     expect(await bob.contacts.inbox()).to.have.length(1)
-    // bob loses the session: the first message now needs a one-time prekey he deleted when he used it
+    // a replayed first message never sets a session up again (X3DH §4.2): bob drops his session, the replay is ignored
     await bob.node.datastore.delete(new Key(`/murmur/contacts/sessions/${alice.identity.id}`))
+    await bob.contacts.receive(held.held[0])
+    expect((await bob.contacts.get(alice.identity.id)).session).to.equal(false)
+    // and were the replay not recognised, the one-time prekey it names is gone
+    await bob.node.datastore.delete(new Key('/murmur/contacts/ephemerals/' + await ephemeralOf(bob)))
     await expect(bob.contacts.receive(held.held[0])).to.be.rejectedWith(UnknownPrekeyError, /already used/)
   })
 
