@@ -3,15 +3,15 @@
  * to a baseline measured in the same run:
  *
  * - session setup (X3DH on both sides, both ratchets initialised, the first
- *   message encrypted and decrypted) vs a bare ephemeral X25519 agreement
- *   (key generation and one DH on each side);
+ * message encrypted and decrypted) vs a bare ephemeral X25519 agreement
+ * (key generation and one DH on each side);
  * - one message encrypted and decrypted in a running session, in one chain
- *   (KDF_CK + HKDF + AEAD) and with a reply each time (a DH ratchet step per
- *   message), vs the raw AEAD (ChaCha20-Poly1305 seal + open, fixed key) on the
- *   same payload;
+ * (KDF_CK + HKDF + AEAD) and with a reply each time (a DH ratchet step per
+ * message), vs the raw AEAD (ChaCha20-Poly1305 seal + open, fixed key) on the
+ * same payload;
  * - over the network, two whole peers on loopback: the first message to a new
- *   contact (prekey bundle fetched, X3DH, delivered live and acknowledged) vs a
- *   later message in the same session.
+ * contact (prekey bundle fetched, X3DH, delivered live and acknowledged) vs a
+ * later message in the same session.
  */
 
 import { chacha20poly1305 } from '@noble/ciphers/chacha.js'

@@ -137,6 +137,7 @@ export class Contacts extends TypedEventEmitter<ContactsEvents> implements Start
       this.publish()
     }
   }
+
   private timer?: ReturnType<typeof setInterval>
   private started = false
 
@@ -457,26 +458,11 @@ export class Contacts extends TypedEventEmitter<ContactsEvents> implements Start
   private async decryptEnvelope (env: DecodedEnvelope): Promise<Body | undefined> {
     const senderId = identityId(env.sender)
     const session = await this.sessions.get(senderId)
-    let fresh: Session | undefined
-    if (env.init != null && !equalBytes(encodePublicIdentity(env.init.identity), encodePublicIdentity(env.sender))) {
-      throw new UnknownPrekeyError('The first message names another identity than its sender')
+    const chosen = await this.sessionFor(env, senderId, session)
+    if (chosen == null) {
+      return undefined
     }
-    const sameSession = env.init != null && session?.remoteEphemeral != null && equalBytes(session.remoteEphemeral, env.init.ephemeral)
-    // both sides started a session at once: the one started by the smaller identity id wins
-    const oursWins = session?.init != null && !session.confirmed && this.identity.id < senderId
-    if (env.init != null && !sameSession && !oursWins) {
-      if (await this.sessions.seenEphemeral(env.init.ephemeral)) {
-        // a replayed first message of a session already set up (and maybe replaced since)
-        this.metrics?.rejected.inc({ reason: DuplicateMessageError.name })
-        return undefined
-      }
-      // a new session from the contact (first contact, or they lost their state)
-      fresh = await this.respond(env.init)
-    }
-    const active = fresh ?? session
-    if (active == null) {
-      throw new UnknownPrekeyError('A message in a session this identity does not hold')
-    }
+    const { active, fresh } = chosen
     let bodyBytes: Uint8Array
     try {
       bodyBytes = active.ratchet.decrypt({ header: env.header, ciphertext: env.ciphertext })
@@ -489,15 +475,8 @@ export class Contacts extends TypedEventEmitter<ContactsEvents> implements Start
     }
     const body = decodeBody(bodyBytes)
     this.metrics?.received.inc({ type: body.type })
-    if (fresh != null) {
-      this.metrics?.sessions.inc({ role: 'responder' })
-      await this.sessions.rememberEphemeral((env.init as X3dhInit).ephemeral)
-      session?.ratchet.wipe()
-      if (env.init?.oneTimePrekeyId != null) {
-        await this.prekeys.deleteOneTime(env.init.oneTimePrekeyId)
-        await this.prekeys.maintain()
-        await this.refreshBundle()
-      }
+    if (fresh && env.init != null) {
+      await this.adopt(env.init, session)
     }
     if (env.init == null) {
       // the contact answers in this session: it holds it, no more init needed
@@ -506,6 +485,42 @@ export class Contacts extends TypedEventEmitter<ContactsEvents> implements Start
     }
     await this.sessions.put(senderId, active)
     return body
+  }
+
+  /** The session a message belongs to: the one held, or a new one from a first message; undefined for a replay */
+  private async sessionFor (env: DecodedEnvelope, senderId: string, session?: Session): Promise<{ active: Session, fresh: boolean } | undefined> {
+    const init = env.init
+    if (init != null && !equalBytes(encodePublicIdentity(init.identity), encodePublicIdentity(env.sender))) {
+      throw new UnknownPrekeyError('The first message names another identity than its sender')
+    }
+    const sameSession = init != null && session?.remoteEphemeral != null && equalBytes(session.remoteEphemeral, init.ephemeral)
+    // both sides started a session at once: the one started by the smaller identity id wins
+    const oursWins = session?.init != null && !session.confirmed && this.identity.id < senderId
+    if (init != null && !sameSession && !oursWins) {
+      if (await this.sessions.seenEphemeral(init.ephemeral)) {
+        // a replayed first message of a session already set up (and maybe replaced since)
+        this.metrics?.rejected.inc({ reason: DuplicateMessageError.name })
+        return undefined
+      }
+      // a new session from the contact (first contact, or they lost their state)
+      return { active: await this.respond(init), fresh: true }
+    }
+    if (session == null) {
+      throw new UnknownPrekeyError('A message in a session this identity does not hold')
+    }
+    return { active: session, fresh: false }
+  }
+
+  /** A first message decrypted: its ephemeral is remembered, the one-time prekey deleted, the old session wiped */
+  private async adopt (init: X3dhInit, replaced?: Session): Promise<void> {
+    this.metrics?.sessions.inc({ role: 'responder' })
+    await this.sessions.rememberEphemeral(init.ephemeral)
+    replaced?.ratchet.wipe()
+    if (init.oneTimePrekeyId != null) {
+      await this.prekeys.deleteOneTime(init.oneTimePrekeyId)
+      await this.prekeys.maintain()
+      await this.refreshBundle()
+    }
   }
 
   /** The sender as a contact: added on first contact (from the card in the body), its pairwise mailbox noted */

@@ -7,8 +7,8 @@
  */
 
 import { parseArgs } from 'node:util'
-import { GLOBAL_OPTIONS, helpText, makeContext } from './commands/command.ts'
 import { chat } from './commands/chat.ts'
+import { GLOBAL_OPTIONS, helpText, makeContext } from './commands/command.ts'
 import { connect } from './commands/connect.ts'
 import { contactAdd } from './commands/contact/add.ts'
 import { contactCard } from './commands/contact/card.ts'
