@@ -202,6 +202,38 @@ describe('contacts: delivery order, duplicates and the mailbox contract', functi
     await expect(bob.contacts.receive(held.held[0])).to.be.rejectedWith(UnknownPrekeyError, /already used/)
   })
 
+  it('both sides start a session at once: the smaller identity id\'s session wins, and both then talk in it', async () => {
+    const toA = new HeldLive()
+    const toB = new HeldLive()
+    let a: Murmur | undefined
+    let b: Murmur | undefined
+    a = await loopbackPeer({ contacts: { live: Object.assign(toB, { fetchBundle: async () => b?.contacts.currentBundle() }) } })
+    b = await loopbackPeer({ contacts: { live: Object.assign(toA, { fetchBundle: async () => a?.contacts.currentBundle() }) } })
+    peers.push(a, b)
+    await a.contacts.add(await b.contacts.card(), { name: 'b' })
+    await b.contacts.add(await a.contacts.card(), { name: 'a' })
+    await a.contacts.send('b', 'from a')
+    await b.contacts.send('a', 'from b')
+    const [winner, loser, toWinner, toLoser] = a.identity.id < b.identity.id ? [a, b, toA, toB] : [b, a, toB, toA]
+    // the loser's first message is refused by the winner (it is in the losing session) …
+    await expect(winner.contacts.receive(toWinner.held[0])).to.be.rejected()
+    // … the winner's is taken by the loser, who switches to the winner's session
+    await loser.contacts.receive(toLoser.held[0])
+    await loser.contacts.send(winner.identity.id, 'loser again')
+    // everything held since (the loser's receipt, its new message), in the order it was sent
+    await waitFor(() => toWinner.held.length === 3, 'the loser\'s receipt and message', 5000)
+    for (const m of toWinner.held.slice(1)) {
+      await winner.contacts.receive(m)
+    }
+    await winner.contacts.send(loser.identity.id, 'winner again')
+    await waitFor(() => toLoser.held.length >= 3, 'the winner\'s receipt and message', 5000)
+    for (const m of toLoser.held.slice(1)) {
+      await loser.contacts.receive(m)
+    }
+    expect((await winner.contacts.inbox()).filter(m => !m.self).map(m => m.content)).to.deep.equal(['loser again'])
+    expect((await loser.contacts.inbox()).filter(m => !m.self).map(m => m.content)).to.deep.equal([winner === a ? 'from a' : 'from b', 'winner again'])
+  })
+
   it('offline: the message goes to the contact\'s mailbox and is delivered when the contact fetches', async () => {
     const mailboxes = new MemoryMailboxes()
     const bob = await loopbackPeer({ contacts: { mailbox: mailboxes } })
