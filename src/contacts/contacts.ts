@@ -361,8 +361,11 @@ export class Contacts extends TypedEventEmitter<ContactsEvents> implements Start
       session = await this.initiate(contact)
     }
     if (!session.confirmed) {
-      // until the contact answers, it may not have our card: say who we are and where to write
+      // until the contact answers, it may not have our card: say who we are
       body.card = encodeCard({ identity: this.identity.publicIdentity, mailbox: await this.book.pairwiseMailbox(contact.id), peers: [this.node.peerId.toString()] })
+    }
+    if (session.mailboxAcked !== true) {
+      // the mailbox only this contact deposits into, until a receipt shows it arrived
       body.mailbox = await this.book.pairwiseMailbox(contact.id)
     }
     const { header, ciphertext } = session.ratchet.encrypt(encodeBody(body))
@@ -482,6 +485,9 @@ export class Contacts extends TypedEventEmitter<ContactsEvents> implements Start
       // the contact answers in this session: it holds it, no more init needed
       active.init = undefined
       active.confirmed = true
+    }
+    if (body.type === 'RECEIPT') {
+      active.mailboxAcked = true
     }
     await this.sessions.put(senderId, active)
     return body

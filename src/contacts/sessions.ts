@@ -15,6 +15,8 @@ export interface Session {
   remoteEphemeral?: Uint8Array
   /** The contact has sent something in this session, so it holds the session too */
   confirmed: boolean
+  /** A receipt came back, so the contact has our pairwise mailbox name (sent in every message until then) */
+  mailboxAcked?: boolean
 }
 
 const PREFIX = '/murmur/contacts/sessions'
@@ -42,7 +44,8 @@ export class SessionStore {
         ? undefined
         : { identity: decodePublicIdentity(hexToBytes(o.init.identity)), ephemeral: hexToBytes(o.init.ephemeral), signedPrekeyId: o.init.signedPrekeyId, oneTimePrekeyId: o.init.oneTimePrekeyId },
       remoteEphemeral: o.remoteEphemeral != null ? hexToBytes(o.remoteEphemeral) : undefined,
-      confirmed: o.confirmed
+      confirmed: o.confirmed,
+      mailboxAcked: o.mailboxAcked === true
     }
   }
 
@@ -53,7 +56,8 @@ export class SessionStore {
         ? undefined
         : { identity: bytesToHex(encodePublicIdentity(s.init.identity)), ephemeral: bytesToHex(s.init.ephemeral), signedPrekeyId: s.init.signedPrekeyId, oneTimePrekeyId: s.init.oneTimePrekeyId },
       remoteEphemeral: s.remoteEphemeral != null ? bytesToHex(s.remoteEphemeral) : undefined,
-      confirmed: s.confirmed
+      confirmed: s.confirmed,
+      mailboxAcked: s.mailboxAcked === true
     })))
   }
 

@@ -1,7 +1,7 @@
 import { expect } from 'aegir/chai'
 import { Key } from 'interface-datastore'
 import { Registry } from 'prom-client'
-import { DeliveryError, UnknownPrekeyError } from '../../src/contacts/index.ts'
+import { decodeCard, DeliveryError, UnknownPrekeyError } from '../../src/contacts/index.ts'
 import { tempDir } from '../fixtures/cli.ts'
 import { loopbackPeer, stopAll, waitFor } from '../fixtures/nodes.ts'
 import type { Murmur } from '../../src/app/index.ts'
@@ -63,6 +63,13 @@ describe('contacts: two peers on loopback, live over /murmur/dm/1.0.0 (transpare
     expect(firstAtBob.reactions).to.deep.equal({ '👍': [bob.identity.id] })
     // bob's reply got a receipt from alice's node
     await waitFor(async () => (await bob?.contacts.inbox())?.find(m => m.id === reply.message.id)?.delivered === true, 'the receipt for bob\'s reply', 10_000)
+    // each side deposits into a mailbox the other minted for it alone (not the one in the card)
+    const book = async (m: Murmur, id: string): Promise<{ mailbox: string, pairwiseMailbox: boolean }> => JSON.parse(new TextDecoder().decode(await m.node.datastore.get(new Key(`/murmur/contacts/book/${id}`))))
+    const aliceToBob = await book(alice, bob.identity.id)
+    const bobToAlice = await book(bob, alice.identity.id)
+    expect(aliceToBob.pairwiseMailbox).to.equal(true)
+    expect(bobToAlice.pairwiseMailbox).to.equal(true)
+    expect(new Set([aliceToBob.mailbox, bobToAlice.mailbox, Buffer.from(decodeCard(bobCard).mailbox).toString('hex')]).size).to.equal(3)
     // only the author edits: bob cannot edit alice's message
     await expect(bob.contacts.edit(alice.identity.id, sent.message.id, 'forged')).to.be.rejectedWith(/No own message/)
 
