@@ -41,6 +41,8 @@ export interface DirectMessage {
   delivered: boolean
   /** Local arrival order within this node (the order the session accepted messages in) */
   seq: number
+  /** Set for a group invite (the code is the content) */
+  kind?: 'invite'
 }
 
 const enc = (o: unknown): Uint8Array => utf8ToBytes(JSON.stringify(o))

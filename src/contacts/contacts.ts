@@ -95,6 +95,8 @@ export interface ContactsEvents {
   update: CustomEvent<{ contact: ContactInfo, message: DirectMessage }>
   /** A contact added (by card, or by a first message from them) */
   contact: CustomEvent<ContactInfo>
+  /** A group invite from a contact (also a `message` with `kind: 'invite'`) */
+  invite: CustomEvent<{ contact: ContactInfo, invite: string, message: DirectMessage }>
 }
 
 function info (c: Contact, session: boolean): ContactInfo {
@@ -313,6 +315,14 @@ export class Contacts extends TypedEventEmitter<ContactsEvents> implements Start
     return this.sendBody(ref, { type: 'MESSAGE', content, replyTo: opts.replyTo })
   }
 
+  /** A group invite code (from `groups.invite()`) through the 1:1 session; the contact gets an `invite` event */
+  async sendInvite (ref: string, invite: string): Promise<SendResult> {
+    if (typeof invite !== 'string' || invite.length === 0 || invite.length > MAX_CONTENT_CHARS) {
+      throw new MessageFormatError(`An invite is 1 to ${MAX_CONTENT_CHARS} characters`)
+    }
+    return this.sendBody(ref, { type: 'INVITE', content: invite })
+  }
+
   async edit (ref: string, messageId: string, content: string): Promise<SendResult> {
     return this.sendBody(ref, { type: 'EDIT', content, target: messageId })
   }
@@ -340,7 +350,7 @@ export class Contacts extends TypedEventEmitter<ContactsEvents> implements Start
         own = this.apply(target, this.identity.id, part.type, part.content)
         await this.book.putMessage(own)
       } else {
-        own = await this.book.putMessage({ id, contact: contact.id, self: true, timestamp, content: part.content, replyTo: part.replyTo, edited: false, deleted: false, reactions: {}, delivered: false })
+        own = await this.book.putMessage({ id, contact: contact.id, self: true, timestamp, content: part.content, replyTo: part.replyTo, edited: false, deleted: false, reactions: {}, delivered: false, ...(part.type === 'INVITE' ? { kind: 'invite' as const } : {}) })
       }
       return this.encryptFor(contact, { type: part.type, id, timestamp, content: part.content, target: part.target, replyTo: part.replyTo, receipts: [] })
     })
@@ -549,10 +559,13 @@ export class Contacts extends TypedEventEmitter<ContactsEvents> implements Start
 
   private async applyBody (c: Contact, body: Body, events: Array<() => void>): Promise<{ contact: Contact, ids: string[] } | undefined> {
     const ci = info(c, true)
-    if (body.type === 'MESSAGE') {
+    if (body.type === 'MESSAGE' || body.type === 'INVITE') {
       if (await this.book.getMessage(c.id, body.id) == null) {
-        const m = await this.book.putMessage({ id: body.id, contact: c.id, self: false, timestamp: body.timestamp, content: body.content, replyTo: body.replyTo, edited: false, deleted: false, reactions: {}, delivered: true })
+        const m = await this.book.putMessage({ id: body.id, contact: c.id, self: false, timestamp: body.timestamp, content: body.content, replyTo: body.replyTo, edited: false, deleted: false, reactions: {}, delivered: true, ...(body.type === 'INVITE' ? { kind: 'invite' as const } : {}) })
         events.push(() => { this.safeDispatch('message', { contact: ci, message: m }) })
+        if (body.type === 'INVITE') {
+          events.push(() => { this.safeDispatch('invite', { contact: ci, invite: body.content, message: m }) })
+        }
       }
       return { contact: c, ids: [body.id] }
     }

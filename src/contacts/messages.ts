@@ -13,9 +13,10 @@ export const MAX_ENVELOPE_BYTES = 128 * 1024
 export const MAX_CONTENT_CHARS = 32 * 1024
 const MAX_ID_CHARS = 64
 const MAX_RECEIPTS = 255
-const TYPES: DirectMessageType[] = ['MESSAGE', 'EDIT', 'DELETE', 'REACT', 'RECEIPT']
+const TYPES: DirectMessageType[] = ['MESSAGE', 'EDIT', 'DELETE', 'REACT', 'RECEIPT', 'INVITE']
 
-export type DirectMessageType = 'MESSAGE' | 'EDIT' | 'DELETE' | 'REACT' | 'RECEIPT'
+/** INVITE carries a group invite code (groups' `invite()`), for the app to offer `join` */
+export type DirectMessageType = 'MESSAGE' | 'EDIT' | 'DELETE' | 'REACT' | 'RECEIPT' | 'INVITE'
 
 /** A ratchet message with what the responder needs for X3DH in a session's first messages */
 export interface DecodedEnvelope {

@@ -137,6 +137,7 @@ export class Daemon {
     this.murmur.contacts.addEventListener('message', (evt) => { this.api.publish('contact:message', evt.detail) })
     this.murmur.contacts.addEventListener('update', (evt) => { this.api.publish('contact:update', evt.detail) })
     this.murmur.contacts.addEventListener('contact', (evt) => { this.api.publish('contact:new', evt.detail) })
+    this.murmur.contacts.addEventListener('invite', (evt) => { this.api.publish('contact:invite', evt.detail) })
 
     this.log.info({
       peerId: this.node.peerId.toString(),

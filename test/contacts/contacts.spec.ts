@@ -73,6 +73,14 @@ describe('contacts: two peers on loopback, live over /murmur/dm/1.0.0 (transpare
     // only the author edits: bob cannot edit alice's message
     await expect(bob.contacts.edit(alice.identity.id, sent.message.id, 'forged')).to.be.rejectedWith(/No own message/)
 
+    // a group invite through the session
+    const invites: string[] = []
+    bob.contacts.addEventListener('invite', (e) => { invites.push(e.detail.invite) })
+    await alice.contacts.sendInvite('bob', 'murmur-invite:example')
+    await waitFor(() => invites.length === 1, 'bob to get the invite', 10_000)
+    expect(invites).to.deep.equal(['murmur-invite:example'])
+    expect(bobGot[bobGot.length - 1]).to.include({ kind: 'invite', content: 'murmur-invite:example' })
+
     // bob restarts from his home: same identity, same session, conversation kept
     await bob.stop()
     bob = await loopbackPeer({ home: bobHome.dir })
@@ -82,7 +90,7 @@ describe('contacts: two peers on loopback, live over /murmur/dm/1.0.0 (transpare
     await waitFor(() => bobGot2.length === 1, 'bob to get a message after his restart', 10_000)
     expect(bobGot2[0].content).to.equal('still there?')
     const all = await bob.contacts.inbox({ contact: alice.identity.id })
-    expect(all.map(m => m.content)).to.deep.equal(['', 'hi alice', 'still there?'])
+    expect(all.map(m => m.content)).to.deep.equal(['', 'hi alice', 'murmur-invite:example', 'still there?'])
   })
 
   it('a contact that cannot be reached live and no mailbox transport: DeliveryError, the message kept undelivered', async () => {

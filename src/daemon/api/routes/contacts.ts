@@ -53,6 +53,11 @@ export function contactsRoutes (murmur: Pick<Murmur, 'identity' | 'contacts'>): 
       return contacts.send(params.ref, stringField(b, 'content'), { replyTo: optionalString(b, 'replyTo') })
     }
   }, {
+    // for `group invite --to <contact>`: the code from groups.invite() through the 1:1 session
+    method: 'POST',
+    path: '/v1/contacts/:ref/invites',
+    handler: async ({ params, body }) => contacts.sendInvite(params.ref, stringField(await body(), 'invite'))
+  }, {
     method: 'POST',
     path: '/v1/contacts/:ref/messages/:id/edit',
     handler: async ({ params, body }) => contacts.edit(params.ref, params.id, stringField(await body(), 'content'))

@@ -10,7 +10,8 @@ export function formatMessage (m: DirectMessage, names: Map<string, string> = ne
     Object.entries(m.reactions).map(([r, ids]) => `${r}×${ids.length}`).join(' ')
   ].filter(s => s !== '').join(' ')
   const time = new Date(m.timestamp).toISOString().slice(0, 19).replace('T', ' ')
-  return `${time}  ${who}: ${m.content}${marks !== '' ? '  ' + marks : ''}  [${m.id.slice(0, 8)}]`
+  const text = m.kind === 'invite' ? `group invite: ${m.content}  (join with \`murmur group join <invite>\`)` : m.content
+  return `${time}  ${who}: ${text}${marks !== '' ? '  ' + marks : ''}  [${m.id.slice(0, 8)}]`
 }
 
 export function contactName (c: ContactInfo): string {
