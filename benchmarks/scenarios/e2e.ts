@@ -6,8 +6,9 @@
  * message encrypted and decrypted) vs a bare ephemeral X25519 agreement
  * (key generation and one DH on each side);
  * - one message encrypted and decrypted in a running session, in one chain
- * (KDF_CK + HKDF + AEAD) and with a reply each time (a DH ratchet step per
- * message), vs the raw AEAD (ChaCha20-Poly1305 seal + open, fixed key) on the
+ * (KDF_CK + HKDF + AEAD), as sent between nodes (in an envelope sealed to
+ * the recipient's identity key) and with a reply each time (a DH ratchet step
+ * per message), vs the raw AEAD (ChaCha20-Poly1305 seal + open, fixed key) on the
  * same payload;
  * - over the network, two whole peers on loopback: the first message to a new
  * contact (prekey bundle fetched, X3DH, delivered live and acknowledged) vs a
@@ -17,8 +18,9 @@
 import { chacha20poly1305 } from '@noble/ciphers/chacha.js'
 import { x25519 } from '@noble/curves/ed25519.js'
 import { createMurmur } from '../../src/app/index.ts'
-import { DoubleRatchet, randomKeyPair, x3dhInitiate, x3dhRespond } from '../../src/contacts/index.ts'
-import { MessagingIdentity } from '../../src/identity/index.ts'
+import { decodeEnvelope, DoubleRatchet, randomKeyPair, x3dhInitiate, x3dhRespond } from '../../src/contacts/index.ts'
+import { encodeEnvelope } from '../../src/contacts/messages.ts'
+import { encodePublicIdentity, MessagingIdentity, open, seal } from '../../src/identity/index.ts'
 import { loopbackProfile } from '../../src/node/index.ts'
 import { compare, figuresOf, metricName } from '../lib/figures.ts'
 import { distribution } from '../lib/stats.ts'
@@ -110,7 +112,7 @@ export const e2eScenario: Scenario<E2eParams> = {
     }, () => { bar.tick() })
     bar.done()
 
-    bar = ctx.progress.phase('messages', p.messages * 3)
+    bar = ctx.progress.phase('messages', p.messages * 4)
     const { alice, bob } = newSession()
     bob.decrypt(alice.encrypt(payload))
     const sameChain = timeEach(p.messages, () => {
@@ -122,6 +124,16 @@ export const e2eScenario: Scenario<E2eParams> = {
       } else {
         bob.decrypt(alice.encrypt(payload))
       }
+    }, () => { bar.tick() })
+    // as sent between nodes: ratchet message in an envelope, sealed to the recipient's identity key, and back
+    const aliceId = MessagingIdentity.generate()
+    const bobId = MessagingIdentity.generate()
+    const sender = encodePublicIdentity(aliceId.publicIdentity)
+    const sealedPath = timeEach(p.messages, () => {
+      const m = alice.encrypt(payload)
+      const sealed = seal(bobId.publicIdentity.dhKey, encodeEnvelope({ sender, header: m.header, ciphertext: m.ciphertext }, encodePublicIdentity))
+      const env = decodeEnvelope(open(bobId, sealed))
+      bob.decrypt({ header: env.header, ciphertext: env.ciphertext })
     }, () => { bar.tick() })
     const key = new Uint8Array(32).fill(7)
     const nonce = new Uint8Array(12).fill(1)
@@ -167,6 +179,7 @@ export const e2eScenario: Scenario<E2eParams> = {
     const comparisons = [
       cmp('session setup p50 (vs bare X25519 agreement)', 'session_setup_p50_seconds', 'X3DH both sides + ratchet init + first message, vs ephemeral X25519 both sides', setup, bareDh, 'session_setup', 'bare_x25519'),
       cmp(`message enc+dec p50, same chain (vs raw AEAD, ${p.size} B)`, 'message_same_chain_p50_seconds', 'one ratchet message encrypted and decrypted in one chain, vs ChaCha20-Poly1305 seal+open', sameChain, rawAead, 'message_same_chain', 'raw_aead'),
+      cmp(`message sealed in an envelope and opened p50 (vs raw AEAD, ${p.size} B)`, 'message_sealed_p50_seconds', 'ratchet message + envelope + sealed box to the identity key, and back, vs ChaCha20-Poly1305 seal+open', sealedPath, rawAead, 'message_sealed', 'raw_aead'),
       cmp(`message enc+dec p50, every message a reply (vs raw AEAD, ${p.size} B)`, 'message_reply_p50_seconds', 'one ratchet message with a DH ratchet step, vs ChaCha20-Poly1305 seal+open', replies, rawAead, 'message_reply', 'raw_aead')
     ]
     if (p.pairs > 0) {
@@ -180,6 +193,7 @@ export const e2eScenario: Scenario<E2eParams> = {
         bareX25519: distribution(bareDh),
         messageSameChain: distribution(sameChain),
         messageReply: distribution(replies),
+        messageSealed: distribution(sealedPath),
         rawAead: distribution(rawAead),
         loopbackFirstSend: first.length > 0 ? distribution(first) : null,
         loopbackLaterSend: later.length > 0 ? distribution(later) : null

@@ -20,6 +20,7 @@ describe('benchmark scenario e2e (small run)', function () {
     expect(metrics).to.deep.equal([
       'murmur_bench_e2e_session_setup_p50_seconds',
       'murmur_bench_e2e_message_same_chain_p50_seconds',
+      'murmur_bench_e2e_message_sealed_p50_seconds',
       'murmur_bench_e2e_message_reply_p50_seconds',
       'murmur_bench_e2e_loopback_send_p50_seconds'
     ])

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { x25519 } from '@noble/curves/ed25519.js'
 import { expect } from 'aegir/chai'
+import fc from 'fast-check'
 import { DecryptionError, DoubleRatchet, DuplicateMessageError, kdfCk, kdfRk, TooManySkippedMessagesError, x3dhInitiate, x3dhRespond } from '../../src/contacts/index.ts'
 import { MessagingIdentity } from '../../src/identity/index.ts'
 import { FIXED, h, hex, runScript, unhex } from './fixed.ts'
@@ -220,6 +221,28 @@ describe('contacts: Double Ratchet properties', () => {
     }
     expect(str(bob.decrypt(m))).to.equal('secret')
     expect(str(bob.decrypt(alice.encrypt(text('next'))))).to.equal('next')
+  })
+
+  it('fuzz: any header and ciphertext is refused with a ratchet error and leaves the session as it was', () => {
+    const { alice, bob } = session({ maxSkip: 64 })
+    bob.decrypt(alice.encrypt(text('warm up')))
+    alice.decrypt(bob.encrypt(text('warm up too')))
+    const honest = alice.encrypt(text('honest'))
+    const before = bob.serialize()
+    const mutated = fc.oneof(
+      fc.record({ header: fc.uint8Array({ minLength: 0, maxLength: 48 }), ciphertext: fc.uint8Array({ maxLength: 64 }) }),
+      fc.tuple(fc.nat({ max: 39 }), fc.integer({ min: 1, max: 255 })).map(([at, x]) => { const h = honest.header.slice(); h[at] ^= x; return { header: h, ciphertext: honest.ciphertext } }),
+      fc.tuple(fc.nat({ max: honest.ciphertext.length - 1 }), fc.integer({ min: 1, max: 255 })).map(([at, x]) => { const c = honest.ciphertext.slice(); c[at] ^= x; return { header: honest.header, ciphertext: c } })
+    )
+    fc.assert(fc.property(mutated, (m) => {
+      try {
+        bob.decrypt(m)
+        return false
+      } catch (err) {
+        return (err instanceof DecryptionError || err instanceof TooManySkippedMessagesError || err instanceof DuplicateMessageError) && bob.serialize() === before
+      }
+    }), { seed: 0x6d75726d, numRuns: 200 })
+    expect(str(bob.decrypt(honest))).to.equal('honest')
   })
 
   it('a session persisted and restored goes on where it was', () => {
