@@ -340,6 +340,8 @@ export class Contacts extends TypedEventEmitter<ContactsEvents> implements Start
     const id = bytesToHex(randomBytes(16))
     const timestamp = Date.now()
     let own: DirectMessage | undefined
+    // the bundle lookup (network, up to bundleLookupTimeoutMs) happens outside the lock, so receiving goes on meanwhile
+    const bundle = (await this.sessions.has(contact.id)) ? undefined : await this.findBundle(contact)
     const sealed = await this.exclusive(async () => {
       if (part.target != null) {
         const target = await this.book.getMessage(contact.id, part.target)
@@ -352,7 +354,7 @@ export class Contacts extends TypedEventEmitter<ContactsEvents> implements Start
       } else {
         own = await this.book.putMessage({ id, contact: contact.id, self: true, timestamp, content: part.content, replyTo: part.replyTo, edited: false, deleted: false, reactions: {}, delivered: false, ...(part.type === 'INVITE' ? { kind: 'invite' as const } : {}) })
       }
-      return this.encryptFor(contact, { type: part.type, id, timestamp, content: part.content, target: part.target, replyTo: part.replyTo, receipts: [] })
+      return this.encryptFor(contact, { type: part.type, id, timestamp, content: part.content, target: part.target, replyTo: part.replyTo, receipts: [] }, bundle)
     })
     const via = await this.deliver(contact, sealed)
     if (part.target == null && own != null && via === 'live') {
@@ -365,10 +367,11 @@ export class Contacts extends TypedEventEmitter<ContactsEvents> implements Start
   }
 
   /** Encrypts in the contact's session (setting one up through X3DH first); the session is persisted before the bytes leave */
-  private async encryptFor (contact: Contact, body: Body): Promise<Uint8Array> {
+  private async encryptFor (contact: Contact, body: Body, bundle?: Uint8Array): Promise<Uint8Array> {
     let session = await this.sessions.get(contact.id)
     if (session == null) {
-      session = await this.initiate(contact)
+      // a session may have appeared while the bundle was looked up (the contact wrote first): then it is used
+      session = await this.initiate(contact, bundle ?? await this.findBundle(contact))
     }
     if (!session.confirmed) {
       // until the contact answers, it may not have our card: say who we are
@@ -384,8 +387,7 @@ export class Contacts extends TypedEventEmitter<ContactsEvents> implements Start
     return seal(contact.identity.dhKey, envelope, SEAL_AD)
   }
 
-  private async initiate (contact: Contact): Promise<Session> {
-    const bytes = await this.findBundle(contact)
+  private async initiate (contact: Contact, bytes: Uint8Array): Promise<Session> {
     const bundle = decodeBundle(bytes)
     if (!equalBytes(encodePublicIdentity(bundle.identity), encodePublicIdentity(contact.identity))) {
       throw new PrekeyBundleNotFoundError('The prekey bundle found belongs to another identity')
