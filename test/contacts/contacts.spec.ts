@@ -220,10 +220,10 @@ describe('contacts: delivery order, duplicates and the mailbox contract', functi
   it('both sides start a session at once: the smaller identity id\'s session wins, and both then talk in it', async () => {
     const toA = new HeldLive()
     const toB = new HeldLive()
-    let a: Murmur | undefined
-    let b: Murmur | undefined
-    a = await loopbackPeer({ contacts: { live: Object.assign(toB, { fetchBundle: async () => b?.contacts.currentBundle() }) } })
-    b = await loopbackPeer({ contacts: { live: Object.assign(toA, { fetchBundle: async () => a?.contacts.currentBundle() }) } })
+    // each one's transport fetches the other's bundle, and each is made before the other exists
+    const made: { a?: Murmur, b?: Murmur } = {}
+    const a = made.a = await loopbackPeer({ contacts: { live: Object.assign(toB, { fetchBundle: async () => made.b?.contacts.currentBundle() }) } })
+    const b = made.b = await loopbackPeer({ contacts: { live: Object.assign(toA, { fetchBundle: async () => made.a?.contacts.currentBundle() }) } })
     peers.push(a, b)
     await a.contacts.add(await b.contacts.card(), { name: 'b' })
     await b.contacts.add(await a.contacts.card(), { name: 'a' })
