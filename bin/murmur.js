@@ -29,6 +29,7 @@ if (major < 22) {
   process.exitCode = await main(process.argv.slice(2), {
     stdout: process.stdout,
     stderr: process.stderr,
+    stdin: process.stdin,
     env: process.env,
     signals: process
   })

@@ -18,6 +18,7 @@
  */
 
 import { DefaultMurmur } from './murmur.ts'
+import type { Contacts, ContactsInit } from '../contacts/index.ts'
 import type { MessagingIdentity } from '../identity/index.ts'
 import type { MurmurNode, NodeInit } from '../node/index.ts'
 import type { PeerId, Startable } from '@libp2p/interface'
@@ -32,6 +33,13 @@ export interface MurmurInit extends NodeInit {
    * (`identity.key`) or, without a home, in the datastore
    */
   identity?: MessagingIdentity
+
+  /**
+   * Contacts and 1:1 messaging: transports and timeouts
+   *
+   * @default {}
+   */
+  contacts?: ContactsInit
 }
 
 export interface Murmur extends Startable {
@@ -40,6 +48,8 @@ export interface Murmur extends Startable {
   readonly peerId: PeerId
   /** Who the user is to other users; never the peer id */
   readonly identity: MessagingIdentity
+  /** Contact cards, X3DH + Double Ratchet sessions, 1:1 messages */
+  readonly contacts: Contacts
   isStarted(): boolean
 }
 

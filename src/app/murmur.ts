@@ -1,3 +1,4 @@
+import { bundleSelectors, bundleValidators, Contacts } from '../contacts/index.ts'
 import { loadOrCreateIdentity } from '../identity/index.ts'
 import { createNode } from '../node/index.ts'
 import type { Murmur, MurmurInit } from './index.ts'
@@ -14,24 +15,32 @@ export class DefaultMurmur implements Murmur {
   readonly node: MurmurNode
   readonly peerId: PeerId
   readonly identity: MessagingIdentity
+  readonly contacts: Contacts
   /** Layers above the node, in start order */
   private readonly layers: Startable[]
   private started = false
 
   static async create (init: MurmurInit): Promise<DefaultMurmur> {
-    const node = await createNode(init)
+    const node = await createNode({
+      ...init,
+      // prekey bundles are signed records: every node refuses forged ones
+      dhtValidators: { ...bundleValidators, ...init.dhtValidators },
+      dhtSelectors: { ...bundleSelectors, ...init.dhtSelectors }
+    })
     const identity = init.identity ?? (await loadOrCreateIdentity({
       home: init.home,
       // without a home (a browser) the identity lives beside the rest of the state
       datastore: init.home == null && init.datastore != null ? init.datastore : undefined
     })).identity
-    return new DefaultMurmur(node, identity, [])
+    const contacts = new Contacts({ node, identity }, init.contacts)
+    return new DefaultMurmur(node, identity, contacts, [contacts])
   }
 
-  private constructor (node: MurmurNode, identity: MessagingIdentity, layers: Startable[]) {
+  private constructor (node: MurmurNode, identity: MessagingIdentity, contacts: Contacts, layers: Startable[]) {
     this.node = node
     this.peerId = node.peerId
     this.identity = identity
+    this.contacts = contacts
     this.layers = layers
   }
 

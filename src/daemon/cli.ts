@@ -7,18 +7,31 @@
  */
 
 import { parseArgs } from 'node:util'
+import { chat } from './commands/chat.ts'
 import { GLOBAL_OPTIONS, helpText, makeContext } from './commands/command.ts'
 import { connect } from './commands/connect.ts'
+import { contactAdd } from './commands/contact/add.ts'
+import { contactCard } from './commands/contact/card.ts'
+import { contactList } from './commands/contact/list.ts'
 import { daemon } from './commands/daemon.ts'
 import { id } from './commands/id.ts'
+import { identityExport } from './commands/identity/export.ts'
+import { identityImport } from './commands/identity/import.ts'
+import { identityShow } from './commands/identity/show.ts'
+import { inbox } from './commands/inbox.ts'
 import { init } from './commands/init.ts'
 import { peers } from './commands/peers.ts'
+import { send } from './commands/send.ts'
 import { status } from './commands/status.ts'
 import { stop } from './commands/stop.ts'
 import { exitCodeOf, UsageError } from './errors.ts'
 import type { Command, CommandIo, OptionSpec } from './commands/command.ts'
 
-export const COMMANDS: readonly Command[] = [init, daemon, id, status, peers, connect, stop]
+export const COMMANDS: readonly Command[] = [
+  init, daemon, id, status, peers, connect, stop,
+  identityShow, identityExport, identityImport,
+  contactCard, contactAdd, contactList, send, inbox, chat
+]
 
 export function mainHelp (commands: readonly Command[] = COMMANDS): string {
   const width = Math.max(...commands.map(c => c.name.length))

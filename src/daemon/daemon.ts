@@ -6,6 +6,7 @@
 
 import { Registry } from 'prom-client'
 import { createMurmur } from '../app/index.ts'
+import { contactsRoutes } from './api/routes/contacts.ts'
 import { nodeRoutes } from './api/routes/node.ts'
 import { ControlApi } from './api/server.ts'
 import { isLoopback, parseHostPort } from './config.ts'
@@ -47,6 +48,7 @@ export class Daemon {
     this.log = init.logger.forComponent('daemon')
     this.api = new ControlApi({ token, logger: init.logger.forComponent('daemon:api') })
     this.api.addRoutes(nodeRoutes(murmur.node))
+    this.api.addRoutes(contactsRoutes(murmur))
     this.api.addRoutes([{
       method: 'POST',
       path: '/v1/stop',
@@ -132,6 +134,10 @@ export class Daemon {
 
     this.node.addEventListener('peer:connect', (evt) => { this.api.publish('peer:connect', evt.detail) })
     this.node.addEventListener('peer:disconnect', (evt) => { this.api.publish('peer:disconnect', evt.detail) })
+    this.murmur.contacts.addEventListener('message', (evt) => { this.api.publish('contact:message', evt.detail) })
+    this.murmur.contacts.addEventListener('update', (evt) => { this.api.publish('contact:update', evt.detail) })
+    this.murmur.contacts.addEventListener('contact', (evt) => { this.api.publish('contact:new', evt.detail) })
+    this.murmur.contacts.addEventListener('invite', (evt) => { this.api.publish('contact:invite', evt.detail) })
 
     this.log.info({
       peerId: this.node.peerId.toString(),

@@ -56,7 +56,15 @@ const STATUS_BY_ERROR: Record<string, number> = {
   NotFoundError: 404,
   NotStartedError: 503,
   AbortError: 504,
-  TimeoutError: 504
+  TimeoutError: 504,
+  // contacts
+  ContactCardError: 400,
+  SelfContactError: 400,
+  MessageFormatError: 400,
+  ContactNotFoundError: 404,
+  MessageNotFoundError: 404,
+  PrekeyBundleNotFoundError: 404,
+  DeliveryError: 502
 }
 
 export interface ControlApiInit {

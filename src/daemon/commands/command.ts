@@ -7,7 +7,7 @@
 
 import { ApiClient } from '../api/client.ts'
 import { resolveHome } from '../home.ts'
-import type { Writable } from 'node:stream'
+import type { Readable, Writable } from 'node:stream'
 
 export interface OptionSpec {
   type: 'string' | 'boolean'
@@ -21,6 +21,8 @@ export interface OptionSpec {
 export interface CommandIo {
   stdout: Writable
   stderr: Writable
+  /** Where interactive commands (`chat`) read lines; the binary's is process.stdin */
+  stdin?: Readable
   env: NodeJS.ProcessEnv
   /** Where signals come from; the binary passes `process` */
   signals?: { on(signal: 'SIGINT' | 'SIGTERM', fn: () => void): unknown, off(signal: 'SIGINT' | 'SIGTERM', fn: () => void): unknown }

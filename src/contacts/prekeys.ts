@@ -1,0 +1,261 @@
+import { x25519 } from '@noble/curves/ed25519.js'
+import { bytesToHex, concatBytes, hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js'
+import { Key } from 'interface-datastore'
+import { decodePublicIdentity, encodePublicIdentity, PUBLIC_IDENTITY_BYTES, verifySignature } from '../identity/index.ts'
+import { PrekeyBundleError } from './errors.ts'
+import { randomKeyPair } from './ratchet.ts'
+import { Reader, Writer } from './wire.ts'
+import type { KeyPair } from './ratchet.ts'
+import type { VerifiedBundle } from './x3dh.ts'
+import type { MessagingIdentity, PublicIdentity } from '../identity/index.ts'
+import type { Datastore } from 'interface-datastore'
+
+/** DHT namespace of prekey bundles: `/murmur-prekeys/<hex Ed25519 identity key>` */
+export const BUNDLE_NAMESPACE = 'murmur-prekeys'
+/** Signed prekeys are replaced after a week (X3DH §4.6 suggests "e.g. once a week") */
+export const SIGNED_PREKEY_ROTATION_MS = 7 * 24 * 3600_000
+/** A replaced signed prekey is kept this long for first messages already on their way (mailboxes keep 7 days) */
+export const SIGNED_PREKEY_GRACE_MS = 7 * 24 * 3600_000
+/** Below this many one-time prekeys the store makes more … */
+export const ONE_TIME_PREKEYS_LOW = 10
+/** … up to this many; each is published in the bundle */
+export const ONE_TIME_PREKEYS_TARGET = 20
+/** Largest bundle a validator accepts */
+export const MAX_BUNDLE_BYTES = 8192
+const SIGNATURE_DOMAIN = utf8ToBytes('murmur/prekey-bundle/v1')
+
+export function bundleKey (signingKey: Uint8Array): Uint8Array {
+  return utf8ToBytes(`/${BUNDLE_NAMESPACE}/${bytesToHex(signingKey)}`)
+}
+
+export interface BundleContents {
+  signedPrekeyId: number
+  signedPrekey: Uint8Array
+  oneTimePrekeys: Array<{ id: number, key: Uint8Array }>
+  peers: string[]
+  sequence: number
+}
+
+/**
+ * Bundle layout: version ‖ identity(64) ‖ signed prekey id (u32) ‖ signed
+ * prekey(32) ‖ count (u8) ‖ (id u32 ‖ key 32)* ‖ peer count (u8) ‖ (len ‖ peer
+ * id)* ‖ sequence (u64, ms) ‖ signature(64). The signature is Ed25519 by the
+ * identity over "murmur/prekey-bundle/v1" ‖ everything before it; it covers
+ * the signed prekey (X3DH's Sig(IK, Encode(SPK))) and the rest of the record.
+ */
+const BUNDLE_VERSION = 1
+const MAX_ONE_TIME_IN_BUNDLE = 100
+const MAX_PEERS_IN_BUNDLE = 8
+
+export function signBundle (identity: MessagingIdentity, contents: BundleContents): Uint8Array {
+  const w = new Writer()
+    .u8(BUNDLE_VERSION)
+    .bytes(encodePublicIdentity(identity.publicIdentity), PUBLIC_IDENTITY_BYTES)
+    .u32(contents.signedPrekeyId)
+    .bytes(contents.signedPrekey, 32)
+    .u8(contents.oneTimePrekeys.length)
+  for (const k of contents.oneTimePrekeys.slice(0, MAX_ONE_TIME_IN_BUNDLE)) {
+    w.u32(k.id).bytes(k.key, 32)
+  }
+  w.u8(contents.peers.length)
+  for (const p of contents.peers.slice(0, MAX_PEERS_IN_BUNDLE)) {
+    w.str8(p)
+  }
+  const body = w.u64(contents.sequence).finish()
+  return concatBytes(body, identity.sign(concatBytes(SIGNATURE_DOMAIN, body)))
+}
+
+export interface DecodedBundle extends BundleContents {
+  identity: PublicIdentity
+}
+
+/** Decodes and verifies a bundle record; `PrekeyBundleError` on anything wrong */
+export function decodeBundle (bytes: Uint8Array): DecodedBundle {
+  if (!(bytes instanceof Uint8Array) || bytes.length > MAX_BUNDLE_BYTES || bytes.length < 64) {
+    throw new PrekeyBundleError(`A prekey bundle is 64 to ${MAX_BUNDLE_BYTES} bytes`)
+  }
+  const body = bytes.subarray(0, bytes.length - 64)
+  let bundle: DecodedBundle
+  try {
+    const r = new Reader(body)
+    const version = r.u8()
+    if (version !== BUNDLE_VERSION) {
+      throw new Error(`version ${version} is not supported`)
+    }
+    const identity = decodePublicIdentity(r.bytes(PUBLIC_IDENTITY_BYTES))
+    const signedPrekeyId = r.u32()
+    const signedPrekey = r.bytes(32)
+    const oneTimePrekeys = []
+    const n = r.u8()
+    if (n > MAX_ONE_TIME_IN_BUNDLE) {
+      throw new Error('too many one-time prekeys')
+    }
+    for (let i = 0; i < n; i++) {
+      oneTimePrekeys.push({ id: r.u32(), key: r.bytes(32) })
+    }
+    const peers = []
+    const p = r.u8()
+    if (p > MAX_PEERS_IN_BUNDLE) {
+      throw new Error('too many peers')
+    }
+    for (let i = 0; i < p; i++) {
+      peers.push(r.str8())
+    }
+    const sequence = r.u64()
+    r.end()
+    bundle = { identity, signedPrekeyId, signedPrekey, oneTimePrekeys, peers, sequence }
+  } catch (err: any) {
+    throw new PrekeyBundleError(`Malformed prekey bundle: ${err?.message ?? err}`)
+  }
+  if (!verifySignature(bundle.identity.signingKey, concatBytes(SIGNATURE_DOMAIN, body), bytes.subarray(bytes.length - 64))) {
+    throw new PrekeyBundleError('The prekey bundle is not signed by its identity')
+  }
+  return bundle
+}
+
+/** Picks what an initiator uses: the signed prekey and one random one-time prekey, when any is left */
+export function chooseFromBundle (bundle: DecodedBundle): VerifiedBundle {
+  const otps = bundle.oneTimePrekeys
+  const one = otps.length > 0 ? otps[Math.floor(Math.random() * otps.length)] : undefined
+  return { identity: bundle.identity, signedPrekeyId: bundle.signedPrekeyId, signedPrekey: bundle.signedPrekey, oneTimePrekey: one }
+}
+
+/** DHT validator: the record must verify and belong to the identity its key names */
+export async function validateBundleRecord (key: Uint8Array, value: Uint8Array): Promise<void> {
+  const bundle = decodeBundle(value)
+  const expected = bundleKey(bundle.identity.signingKey)
+  if (key.length !== expected.length || !key.every((b, i) => b === expected[i])) {
+    throw new PrekeyBundleError('The prekey bundle is stored under another identity\'s key')
+  }
+}
+
+/** DHT selector: the newest valid bundle wins */
+export function selectBundleRecord (_key: Uint8Array, records: Uint8Array[]): number {
+  let best = 0
+  let bestSeq = -1
+  records.forEach((r, i) => {
+    try {
+      const seq = decodeBundle(r).sequence
+      if (seq > bestSeq) {
+        best = i
+        bestSeq = seq
+      }
+    } catch {
+      // an invalid record never wins
+    }
+  })
+  return best
+}
+
+interface StoredSignedPrekey { id: number, secret: string, createdAt: number, retiredAt?: number }
+
+const PREFIX = '/murmur/contacts/prekeys'
+
+/**
+ * This identity's prekeys, persisted in the datastore: the current signed
+ * prekey (rotated weekly, the previous ones kept for a grace period) and the
+ * one-time prekeys (each deleted when a first message uses it; replenished).
+ */
+export class PrekeyStore {
+  private readonly datastore: Datastore
+  private readonly now: () => number
+
+  constructor (datastore: Datastore, now: () => number = Date.now) {
+    this.datastore = datastore
+    this.now = now
+  }
+
+  /** Rotates the signed prekey when due and tops up the one-time prekeys; true when the bundle changed */
+  async maintain (): Promise<boolean> {
+    let changed = false
+    const now = this.now()
+    const signed = await this.signedPrekeys()
+    const current = signed.find(s => s.retiredAt == null)
+    if (current == null || now - current.createdAt >= SIGNED_PREKEY_ROTATION_MS) {
+      if (current != null) {
+        current.retiredAt = now
+        await this.putSigned(current)
+      }
+      await this.putSigned({ id: await this.nextId(), secret: bytesToHex(randomKeyPair().secretKey), createdAt: now })
+      changed = true
+    }
+    for (const old of signed) {
+      if (old.retiredAt != null && now - old.retiredAt > SIGNED_PREKEY_GRACE_MS) {
+        await this.datastore.delete(new Key(`${PREFIX}/signed/${old.id}`))
+      }
+    }
+    const otps = await this.oneTimeIds()
+    if (otps.length < ONE_TIME_PREKEYS_LOW) {
+      for (let i = otps.length; i < ONE_TIME_PREKEYS_TARGET; i++) {
+        const id = await this.nextId()
+        await this.datastore.put(new Key(`${PREFIX}/one-time/${id}`), randomKeyPair().secretKey)
+      }
+      changed = true
+    }
+    return changed
+  }
+
+  async contents (): Promise<Omit<BundleContents, 'peers' | 'sequence'>> {
+    const current = (await this.signedPrekeys()).find(s => s.retiredAt == null)
+    if (current == null) {
+      throw new PrekeyBundleError('No signed prekey yet: call maintain() first')
+    }
+    const oneTimePrekeys = []
+    for (const id of await this.oneTimeIds()) {
+      const secret = await this.datastore.get(new Key(`${PREFIX}/one-time/${id}`))
+      oneTimePrekeys.push({ id, key: x25519.getPublicKey(secret) })
+    }
+    return { signedPrekeyId: current.id, signedPrekey: x25519.getPublicKey(hexToBytes(current.secret)), oneTimePrekeys }
+  }
+
+  async signedPrekey (id: number): Promise<KeyPair | undefined> {
+    const found = (await this.signedPrekeys()).find(s => s.id === id)
+    if (found == null) {
+      return undefined
+    }
+    const secretKey = hexToBytes(found.secret)
+    return { secretKey, publicKey: x25519.getPublicKey(secretKey) }
+  }
+
+  /** The one-time prekey with this id; `deleteOneTime` once the first message decrypted (X3DH §3.4) */
+  async oneTime (id: number): Promise<KeyPair | undefined> {
+    const key = new Key(`${PREFIX}/one-time/${id}`)
+    if (!(await this.datastore.has(key))) {
+      return undefined
+    }
+    const secretKey = await this.datastore.get(key)
+    return { secretKey, publicKey: x25519.getPublicKey(secretKey) }
+  }
+
+  /** Deleted only after a first message decrypted, so a forged init cannot burn one-time prekeys */
+  async deleteOneTime (id: number): Promise<void> {
+    await this.datastore.delete(new Key(`${PREFIX}/one-time/${id}`))
+  }
+
+  private async signedPrekeys (): Promise<StoredSignedPrekey[]> {
+    const out: StoredSignedPrekey[] = []
+    for await (const { value } of this.datastore.query({ prefix: `${PREFIX}/signed/` })) {
+      out.push(JSON.parse(new TextDecoder().decode(value)))
+    }
+    return out.sort((a, b) => a.id - b.id)
+  }
+
+  private async putSigned (s: StoredSignedPrekey): Promise<void> {
+    await this.datastore.put(new Key(`${PREFIX}/signed/${s.id}`), utf8ToBytes(JSON.stringify(s)))
+  }
+
+  private async oneTimeIds (): Promise<number[]> {
+    const ids: number[] = []
+    for await (const key of this.datastore.queryKeys({ prefix: `${PREFIX}/one-time/` })) {
+      ids.push(Number(key.baseNamespace()))
+    }
+    return ids.sort((a, b) => a - b)
+  }
+
+  private async nextId (): Promise<number> {
+    const key = new Key(`${PREFIX}/next-id`)
+    const next = (await this.datastore.has(key)) ? Number(new TextDecoder().decode(await this.datastore.get(key))) : 1
+    await this.datastore.put(key, utf8ToBytes(String(next + 1)))
+    return next
+  }
+}

@@ -1,0 +1,235 @@
+import { peerIdFromString } from '@libp2p/peer-id'
+import { lpStream } from '@libp2p/utils'
+import { DeliveryError } from './errors.ts'
+import { MAX_ENVELOPE_BYTES } from './messages.ts'
+import { MAX_BUNDLE_BYTES } from './prekeys.ts'
+import { Reader, Writer } from './wire.ts'
+import type { MurmurNode } from '../node/index.ts'
+import type { AbortOptions, Connection, Stream } from '@libp2p/interface'
+
+/**
+ * Delivery of sealed direct messages. The contacts layer only ever hands a
+ * transport bytes already sealed to the recipient's identity key (a relay or
+ * store node sees neither the ratchet header nor who sent it) and gets sealed
+ * bytes back through `Contacts.receive`.
+ *
+ * Two transports, per DESIGN.md "1:1 messaging":
+ *
+ * - `live`: to the recipient while it is online. The final one is the onion
+ * layer (a Sphinx packet to the recipient, acknowledged by a SURB); until the
+ * lead wires `murmur.onion`, `DirectLiveTransport` below is the TRANSPARENT
+ * MODE: a direct libp2p stream `/murmur/dm/1.0.0` to one of the peers the
+ * recipient's card / bundle names. It hides contents, not who talks to whom.
+ * - `mailbox`: when live delivery fails, a deposit into the recipient's
+ * pairwise mailbox (store layer), fetched when the recipient comes back.
+ */
+
+/** Where a contact can be reached live */
+export interface LiveAddress {
+  /** Peer ids named by the contact's card or prekey bundle */
+  peers: string[]
+  /** The contact's public X25519 identity key (an onion transport may use it to address the exit) */
+  dhKey: Uint8Array
+}
+
+export interface LiveTransport {
+  /**
+   * Delivers one sealed envelope; resolves only once the recipient's node
+   * acknowledged it (for the onion transport: the SURB ack came back), rejects
+   * otherwise (then the sender falls back to the mailbox).
+   */
+  send(to: LiveAddress, sealed: Uint8Array, options?: AbortOptions): Promise<void>
+  /** A contact's prekey bundle straight from one of its peers (transparent mode); undefined when not offered */
+  fetchBundle?(peers: string[], signingKey: Uint8Array, options?: AbortOptions): Promise<Uint8Array | undefined>
+}
+
+/**
+ * What the store layer must provide for offline delivery (to be wired to
+ * `murmur.store` by the lead):
+ *
+ * - `deposit(mailbox, sealed)`: put the sealed bytes into the mailbox named
+ * `mailbox` (32 bytes: SHA-256 of the mailbox public key) on the k store
+ * nodes responsible for it; resolve once durably written (DESIGN
+ * "Store-and-forward": acknowledged only after it is written). The bytes are
+ * opaque; the store must not need to parse them.
+ * - `fetch(key)`: prove possession of the mailbox key (`key.sign(challenge)`,
+ * Ed25519 over the store's fresh challenge; `key.publicKey` hashes to
+ * `key.name`) and return the pending items, each with a store-assigned `id`.
+ * - `ack(key, ids)`: delete those items on every replica, after contacts has
+ * persisted what they carried.
+ */
+export interface MailboxTransport {
+  deposit(mailbox: Uint8Array, sealed: Uint8Array, options?: AbortOptions): Promise<void>
+  fetch(key: MailboxKey, options?: AbortOptions): Promise<Array<{ id: string, sealed: Uint8Array }>>
+  ack(key: MailboxKey, ids: string[], options?: AbortOptions): Promise<void>
+}
+
+/** A mailbox this identity owns: its name (SHA-256 of the public key), the Ed25519 public key and a signer */
+export interface MailboxKey {
+  name: Uint8Array
+  publicKey: Uint8Array
+  sign(challenge: Uint8Array): Uint8Array
+}
+
+export const DM_PROTOCOL = '/murmur/dm/1.0.0'
+
+export interface DirectTransportHandlers {
+  /** Takes one sealed envelope; throws to refuse it (the error text goes back to the sender) */
+  onSealed(sealed: Uint8Array): Promise<void>
+  /** This node's current bundle when asked for the identity with this Ed25519 key */
+  bundleFor(signingKey: Uint8Array): Uint8Array | undefined
+}
+
+export interface DirectLiveTransportInit {
+  /** @default 10000 */
+  timeoutMs?: number
+}
+
+/**
+ * The transparent live transport: one stream per request on
+ * `/murmur/dm/1.0.0`, a length-prefixed `DirectRequest` answered by a
+ * `DirectResponse` once the receiver has decrypted and persisted the message
+ * (that response is the ack). Also serves prekey bundles directly.
+ */
+export class DirectLiveTransport implements LiveTransport {
+  private readonly node: MurmurNode
+  private readonly timeoutMs: number
+  private handlers?: DirectTransportHandlers
+
+  constructor (node: MurmurNode, init: DirectLiveTransportInit = {}) {
+    this.node = node
+    this.timeoutMs = init.timeoutMs ?? 10_000
+  }
+
+  async start (handlers: DirectTransportHandlers): Promise<void> {
+    this.handlers = handlers
+    await this.node.libp2p.handle(DM_PROTOCOL, (stream, connection) => {
+      this.onStream(stream, connection).catch(() => { stream.abort(new Error('direct message handler failed')) })
+    }, { maxInboundStreams: 64 })
+  }
+
+  async stop (): Promise<void> {
+    await this.node.libp2p.unhandle(DM_PROTOCOL)
+    this.handlers = undefined
+  }
+
+  private async onStream (stream: Stream, _connection: Connection): Promise<void> {
+    const lp = lpStream(stream, { maxDataLength: MAX_ENVELOPE_BYTES + 64 })
+    const signal = AbortSignal.timeout(this.timeoutMs)
+    const response: DirectResponse = { ok: false }
+    try {
+      const req = decodeRequest((await lp.read({ signal })).subarray())
+      if (this.handlers == null) {
+        throw new DeliveryError('Not accepting direct messages')
+      }
+      if (req.sealed != null) {
+        await this.handlers.onSealed(req.sealed)
+        response.ok = true
+      } else if (req.bundleFor != null) {
+        response.bundle = this.handlers.bundleFor(req.bundleFor)
+        response.ok = response.bundle != null
+      }
+    } catch (err: any) {
+      response.error = `${err?.name ?? 'Error'}: ${err?.message ?? err}`.slice(0, 200)
+    }
+    await lp.write(encodeResponse(response), { signal })
+    await stream.close({ signal })
+  }
+
+  private async request (peer: string, req: DirectRequest, options?: AbortOptions): Promise<DirectResponse> {
+    const signal = options?.signal ?? AbortSignal.timeout(this.timeoutMs)
+    const stream = await this.node.libp2p.dialProtocol(peerIdFromString(peer), DM_PROTOCOL, { signal })
+    try {
+      const lp = lpStream(stream, { maxDataLength: MAX_BUNDLE_BYTES + 512 })
+      await lp.write(encodeRequest(req), { signal })
+      const res = decodeResponse((await lp.read({ signal })).subarray())
+      await stream.close({ signal })
+      return res
+    } catch (err) {
+      stream.abort(err as Error)
+      throw err
+    }
+  }
+
+  async send (to: LiveAddress, sealed: Uint8Array, options?: AbortOptions): Promise<void> {
+    const failures: string[] = []
+    for (const peer of to.peers) {
+      try {
+        const res = await this.request(peer, { sealed }, options)
+        if (res.ok) {
+          return
+        }
+        failures.push(`${peer}: ${res.error ?? 'refused'}`)
+      } catch (err: any) {
+        failures.push(`${peer}: ${err?.message ?? err}`)
+      }
+    }
+    throw new DeliveryError(to.peers.length === 0 ? 'The contact names no peer to reach it live' : `Live delivery failed (${failures.join('; ')})`)
+  }
+
+  async fetchBundle (peers: string[], signingKey: Uint8Array, options?: AbortOptions): Promise<Uint8Array | undefined> {
+    for (const peer of peers) {
+      try {
+        const res = await this.request(peer, { bundleFor: signingKey }, options)
+        if (res.ok && res.bundle != null) {
+          return res.bundle
+        }
+      } catch {
+        // try the next peer
+      }
+    }
+    return undefined
+  }
+}
+
+/** A request on `/murmur/dm/1.0.0`: kind 1 ‖ sealed (u32 length ‖ bytes), or kind 2 ‖ Ed25519 identity key (32) */
+export interface DirectRequest {
+  sealed?: Uint8Array
+  bundleFor?: Uint8Array
+}
+
+/** The answer: ok (u8) ‖ opt error (≤ 255 bytes) ‖ opt bundle (u32 length ‖ bytes) */
+export interface DirectResponse {
+  ok: boolean
+  error?: string
+  bundle?: Uint8Array
+}
+
+export function encodeRequest (req: DirectRequest): Uint8Array {
+  if (req.sealed != null) {
+    return new Writer().u8(1).var32(req.sealed).finish()
+  }
+  return new Writer().u8(2).bytes(req.bundleFor ?? new Uint8Array(0), 32).finish()
+}
+
+export function decodeRequest (bytes: Uint8Array): DirectRequest {
+  const r = new Reader(bytes)
+  const kind = r.u8()
+  let out: DirectRequest
+  if (kind === 1) {
+    out = { sealed: r.var32(MAX_ENVELOPE_BYTES) }
+  } else if (kind === 2) {
+    out = { bundleFor: r.bytes(32) }
+  } else {
+    throw new DeliveryError(`Unknown direct request kind ${kind}`)
+  }
+  r.end()
+  return out
+}
+
+export function encodeResponse (res: DirectResponse): Uint8Array {
+  return new Writer()
+    .u8(res.ok ? 1 : 0)
+    .opt(res.error, (w, e) => w.var8(new TextEncoder().encode(e).slice(0, 255)))
+    .opt(res.bundle, (w, b) => w.var32(b))
+    .finish()
+}
+
+export function decodeResponse (bytes: Uint8Array): DirectResponse {
+  const r = new Reader(bytes)
+  const ok = r.u8() === 1
+  const error = r.opt(r => new TextDecoder().decode(r.var8()))
+  const bundle = r.opt(r => r.var32(MAX_BUNDLE_BYTES))
+  r.end()
+  return { ok, error, bundle }
+}

@@ -1,0 +1,89 @@
+import { spawn } from 'node:child_process'
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { expect } from 'aegir/chai'
+import { BIN, runCli, spawnDaemon, tempDir } from '../fixtures/cli.ts'
+import { waitFor } from '../fixtures/nodes.ts'
+
+const LOOPBACK = ['--api', '127.0.0.1:0', '--metrics', '127.0.0.1:0', '--listen', '/ip4/127.0.0.1/tcp/0']
+
+async function json (args: string[]): Promise<any> {
+  const res = await runCli([...args, '--json'])
+  if (res.code !== 0) {
+    throw new Error(`murmur ${args.join(' ')} exited ${res.code}: ${res.stderr}`)
+  }
+  return JSON.parse(res.stdout)
+}
+
+describe('contacts: two daemons, card exchange and live 1:1 chat through the CLI', function () {
+  this.timeout(120_000)
+  let tmp: Awaited<ReturnType<typeof tempDir>>
+  const daemons: Array<ReturnType<typeof spawnDaemon>> = []
+
+  before(async () => {
+    tmp = await tempDir()
+  })
+
+  after(async () => {
+    for (const d of daemons) {
+      d.child.kill('SIGKILL')
+    }
+    await tmp.cleanup()
+  })
+
+  it('alice gives bob her card, bob writes, alice answers, bob chats interactively', async () => {
+    const homeA = join(tmp.dir, 'alice')
+    const homeB = join(tmp.dir, 'bob')
+    for (const home of [homeA, homeB]) {
+      expect((await runCli(['init', '--home', home])).code).to.equal(0)
+      const d = spawnDaemon(['--home', home, ...LOOPBACK])
+      daemons.push(d)
+      await waitFor(async () => (await readFile(join(home, 'api'), 'utf8').catch(() => '')) !== '', `the daemon on ${home} (output: ${d.output()})`)
+    }
+    const idA = await json(['identity', 'show', '--home', homeA])
+    const idB = await json(['identity', 'show', '--home', homeB])
+    expect(idA.id).to.match(/^[0-9a-f]{32}$/)
+    expect(idA.id).to.not.equal(idB.id)
+
+    const { card } = await json(['contact', 'card', '--home', homeA])
+    expect(card).to.match(/^murmur:/)
+    const bad = await runCli(['contact', 'add', card.slice(0, -3) + 'zzz', '--home', homeB, '--json'])
+    expect(bad.code).to.equal(1)
+    expect(JSON.parse(bad.stderr).error.message).to.match(/checksum/)
+    const added = await json(['contact', 'add', card, '--name', 'alice', '--home', homeB])
+    expect(added).to.include({ id: idA.id, name: 'alice' })
+
+    // bob's daemon reaches alice's node (what bootstrap does in a real network)
+    const addrA = (await json(['id', '--home', homeA])).addresses[0]
+    await json(['connect', addrA, '--home', homeB])
+
+    const sent = await json(['send', 'alice', 'hello alice', '--home', homeB])
+    expect(sent.via).to.equal('live')
+    await waitFor(async () => (await json(['inbox', '--home', homeA])).messages.length === 1, 'alice to get bob\'s message', 15_000)
+    const [first] = (await json(['inbox', '--home', homeA])).messages
+    expect(first).to.include({ content: 'hello alice', contact: idB.id, self: false })
+    const contactsA = (await json(['contact', 'list', '--home', homeA])).contacts
+    expect(contactsA.map((c: any) => c.id)).to.deep.equal([idB.id])
+
+    // bob opens an interactive chat; alice answers; bob types a line
+    const chat = spawn(process.execPath, [BIN, 'chat', 'alice', '--home', homeB, '--json'], { stdio: ['pipe', 'pipe', 'pipe'] })
+    let chatOut = ''
+    let chatErr = ''
+    chat.stdout.on('data', (d) => { chatOut += String(d) })
+    chat.stderr.on('data', (d) => { chatErr += String(d) })
+    const chatExit = new Promise<number | null>(resolve => chat.on('exit', resolve))
+    await waitFor(() => chatOut.includes('hello alice'), 'the chat to print the history', 15_000)
+    await waitFor(() => chatErr.includes('chatting with alice'), `the chat to subscribe to the event stream (stderr: ${chatErr})`, 15_000)
+    await json(['send', idB.id.slice(0, 8), 'hi bob, alice here', '--home', homeA])
+    await waitFor(() => chatOut.includes('hi bob, alice here'), `bob's chat to show alice's answer live (chat output: ${chatOut})`, 15_000)
+    chat.stdin.write('typed in the chat\n')
+    await waitFor(async () => (await json(['inbox', '--home', homeA])).messages.some((m: any) => m.content === 'typed in the chat'), 'alice to get the line bob typed', 15_000)
+    chat.stdin.end()
+    expect(await chatExit).to.equal(0)
+
+    const inboxB = (await json(['inbox', '--contact', 'alice', '--home', homeB])).messages
+    expect(inboxB.map((m: any) => [m.self, m.content])).to.deep.equal([[true, 'hello alice'], [false, 'hi bob, alice here'], [true, 'typed in the chat']])
+    const human = await runCli(['inbox', '--home', homeB])
+    expect(human.stdout).to.include('alice: hi bob, alice here')
+  })
+})
