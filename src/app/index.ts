@@ -18,8 +18,10 @@
  */
 
 import { DefaultMurmur } from './murmur.ts'
+import type { DirectoryInit, RelayDirectory } from '../directory/index.ts'
 import type { MessagingIdentity } from '../identity/index.ts'
 import type { MurmurNode, NodeInit } from '../node/index.ts'
+import type { Onion, OnionInit } from '../onion/index.ts'
 import type { PeerId, Startable } from '@libp2p/interface'
 
 /**
@@ -32,6 +34,12 @@ export interface MurmurInit extends NodeInit {
    * (`identity.key`) or, without a home, in the datastore
    */
   identity?: MessagingIdentity
+
+  /** The relay directory's options */
+  directory?: DirectoryInit
+
+  /** The onion layer's options (the `relay` role makes the peer forward packets) */
+  onion?: OnionInit
 }
 
 export interface Murmur extends Startable {
@@ -40,6 +48,10 @@ export interface Murmur extends Startable {
   readonly peerId: PeerId
   /** Who the user is to other users; never the peer id */
   readonly identity: MessagingIdentity
+  /** Verified relay descriptors; this peer's own is published there */
+  readonly directory: RelayDirectory
+  /** Onion routes: `send`, `handle`, `request`, `publish` */
+  readonly onion: Onion
   isStarted(): boolean
 }
 

@@ -1,5 +1,8 @@
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { directoryDhtInit, RelayDirectory } from '../directory/index.ts'
 import { loadOrCreateIdentity } from '../identity/index.ts'
-import { createNode } from '../node/index.ts'
+import { createNode, loadOrCreatePeerKey } from '../node/index.ts'
+import { Onion } from '../onion/index.ts'
 import type { Murmur, MurmurInit } from './index.ts'
 import type { MessagingIdentity } from '../identity/index.ts'
 import type { MurmurNode } from '../node/index.ts'
@@ -14,24 +17,32 @@ export class DefaultMurmur implements Murmur {
   readonly node: MurmurNode
   readonly peerId: PeerId
   readonly identity: MessagingIdentity
+  readonly directory: RelayDirectory
+  readonly onion: Onion
   /** Layers above the node, in start order */
   private readonly layers: Startable[]
   private started = false
 
   static async create (init: MurmurInit): Promise<DefaultMurmur> {
-    const node = await createNode(init)
+    // the directory signs descriptors with the peer key, so the key is loaded here and handed to the node
+    const privateKey = init.privateKey ?? (init.home != null ? (await loadOrCreatePeerKey(init.home)).key : await generateKeyPair('Ed25519'))
+    const node = await createNode({ ...init, privateKey, ...directoryDhtInit(init) })
     const identity = init.identity ?? (await loadOrCreateIdentity({
       home: init.home,
       // without a home (a browser) the identity lives beside the rest of the state
       datastore: init.home == null && init.datastore != null ? init.datastore : undefined
     })).identity
-    return new DefaultMurmur(node, identity, [])
+    const directory = new RelayDirectory({ node, privateKey }, init.directory)
+    const onion = new Onion({ node, directory }, init.onion)
+    return new DefaultMurmur(node, identity, { directory, onion }, [directory, onion])
   }
 
-  private constructor (node: MurmurNode, identity: MessagingIdentity, layers: Startable[]) {
+  private constructor (node: MurmurNode, identity: MessagingIdentity, parts: { directory: RelayDirectory, onion: Onion }, layers: Startable[]) {
     this.node = node
     this.peerId = node.peerId
     this.identity = identity
+    this.directory = parts.directory
+    this.onion = parts.onion
     this.layers = layers
   }
 
