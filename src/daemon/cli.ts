@@ -12,13 +12,15 @@ import { connect } from './commands/connect.ts'
 import { daemon } from './commands/daemon.ts'
 import { id } from './commands/id.ts'
 import { init } from './commands/init.ts'
+import { onionSend } from './commands/onion/send.ts'
+import { onionStatus } from './commands/onion/status.ts'
 import { peers } from './commands/peers.ts'
 import { status } from './commands/status.ts'
 import { stop } from './commands/stop.ts'
 import { exitCodeOf, UsageError } from './errors.ts'
 import type { Command, CommandIo, OptionSpec } from './commands/command.ts'
 
-export const COMMANDS: readonly Command[] = [init, daemon, id, status, peers, connect, stop]
+export const COMMANDS: readonly Command[] = [init, daemon, id, status, peers, connect, stop, onionStatus, onionSend]
 
 export function mainHelp (commands: readonly Command[] = COMMANDS): string {
   const width = Math.max(...commands.map(c => c.name.length))

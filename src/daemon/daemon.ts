@@ -7,6 +7,7 @@
 import { Registry } from 'prom-client'
 import { createMurmur } from '../app/index.ts'
 import { nodeRoutes } from './api/routes/node.ts'
+import { onionRoutes, TEXT_KIND } from './api/routes/onion.ts'
 import { ControlApi } from './api/server.ts'
 import { isLoopback, parseHostPort } from './config.ts'
 import { HomeInUseError } from './errors.ts'
@@ -47,6 +48,11 @@ export class Daemon {
     this.log = init.logger.forComponent('daemon')
     this.api = new ControlApi({ token, logger: init.logger.forComponent('daemon:api') })
     this.api.addRoutes(nodeRoutes(murmur.node))
+    this.api.addRoutes(onionRoutes(murmur.onion, murmur.directory))
+    // texts from `murmur onion send` show on the event stream (no sender: the onion layer never knows it)
+    murmur.onion.handle(TEXT_KIND, msg => {
+      this.api.publish('onion:message', { messageId: msg.messageId, text: new TextDecoder().decode(msg.data) })
+    })
     this.api.addRoutes([{
       method: 'POST',
       path: '/v1/stop',
@@ -72,6 +78,7 @@ export class Daemon {
       bootstrap: config.bootstrap,
       roles: config.roles,
       mdns: config.mdns,
+      onion: { profile: config.privacy },
       metricsRegistry: registry,
       logger: init.logger,
       ...init.node

@@ -56,7 +56,12 @@ const STATUS_BY_ERROR: Record<string, number> = {
   NotFoundError: 404,
   NotStartedError: 503,
   AbortError: 504,
-  TimeoutError: 504
+  TimeoutError: 504,
+  UnknownDestinationError: 404,
+  MessageTooLargeError: 400,
+  NoRouteError: 503,
+  OnionNotStartedError: 503,
+  DeliveryFailedError: 504
 }
 
 export interface ControlApiInit {
