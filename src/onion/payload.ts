@@ -54,8 +54,8 @@ export function lionessEncrypt (crypto: SphinxCrypto, key: Uint8Array, block: Ui
   return out
 }
 
-/** Lioness decryption: the four rounds in reverse */
-export function lionessDecrypt (crypto: SphinxCrypto, key: Uint8Array, block: Uint8Array): Uint8Array {
+/** Lioness decryption: the four rounds in reverse; written into `out` when given (a relay writes the next packet in place) */
+export function lionessDecrypt (crypto: SphinxCrypto, key: Uint8Array, block: Uint8Array, out: Uint8Array = new Uint8Array(block.length)): Uint8Array {
   checkKey(key)
   const k1 = key.subarray(0, 32)
   const k2 = key.subarray(32, 64)
@@ -67,7 +67,6 @@ export function lionessDecrypt (crypto: SphinxCrypto, key: Uint8Array, block: Ui
   r = crypto.xorStream(xor32(l, k3), r)
   xorInto(l, crypto.hmac(k2, r))
   r = crypto.xorStream(xor32(l, k1), r)
-  const out = new Uint8Array(block.length)
   out.set(l, 0)
   out.set(r, LIONESS_L_SIZE)
   return out

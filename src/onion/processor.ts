@@ -1,5 +1,5 @@
-import { HEADER_SIZE, MAC_SIZE, PAYLOAD_SIZE, ROUTING_BLOCK_SIZE, ROUTING_INFO_SIZE } from './constants.ts'
-import { decodePacket, encodeHeader } from './header.ts'
+import { GROUP_ELEMENT_SIZE, HEADER_SIZE, MAC_SIZE, PAYLOAD_SIZE, ROUTING_BLOCK_SIZE, ROUTING_INFO_SIZE } from './constants.ts'
+import { decodePacket } from './header.ts'
 import { deriveHopKeys } from './keys.ts'
 import { decodePayloadBody, lionessDecrypt } from './payload.ts'
 import { decodeRoutingBlock } from './routing.ts'
@@ -103,17 +103,18 @@ export function processPacket (crypto: SphinxCrypto, privateKeys: Uint8Array[], 
   if (block.command === 'surb-reply') {
     return { type: 'final', command: 'surb-reply', surbId: block.surbId.slice(), payload: packet.payload.slice(), replayTag: keys.replayTag }
   }
-  const payload = lionessDecrypt(crypto, keys.payload, packet.payload)
+  // the next packet, written in place: α' | β' | γ' | δ'
+  const next = new Uint8Array(HEADER_SIZE + PAYLOAD_SIZE)
+  lionessDecrypt(crypto, keys.payload, packet.payload, next.subarray(HEADER_SIZE))
   if (block.command === 'deliver') {
-    const body = decodePayloadBody(crypto, payload)
+    const body = decodePayloadBody(crypto, next.subarray(HEADER_SIZE))
     if (body == null) {
       throw new PacketRejectedError('payload')
     }
     return { type: 'final', command: 'deliver', body, replayTag: keys.replayTag }
   }
-
-  const next = new Uint8Array(HEADER_SIZE + PAYLOAD_SIZE)
-  next.set(encodeHeader(block.nextAlpha, peeled.subarray(ROUTING_BLOCK_SIZE), block.nextGamma), 0)
-  next.set(payload, HEADER_SIZE)
+  next.set(block.nextAlpha, 0)
+  next.set(peeled.subarray(ROUTING_BLOCK_SIZE), GROUP_ELEMENT_SIZE)
+  next.set(block.nextGamma, GROUP_ELEMENT_SIZE + ROUTING_INFO_SIZE)
   return { type: 'forward', nextHop: block.address.slice(), delayMs: block.delayMs, packet: next, replayTag: keys.replayTag }
 }
