@@ -1,10 +1,10 @@
 import { CodecError, Reader, Writer } from './wire.ts'
 
 /**
- * A relay descriptor on the wire:
- *   descriptor = version u8 | peerKey [32] | onionKey [32] | epoch u64 | notBefore u64
- *                | notAfter u64 | roles u8 × str | load u32 | addrs u8 × bytes
- *   signed     = descriptor bytes | signature bytes
+ * A relay descriptor on the wire. descriptor = version u8 | peerKey [32] |
+ * onionKey [32] | epoch u64 | notBefore u64 | notAfter u64 | roles (u8 count,
+ * strings) | load u32 | addrs (u8 count, bytes); signed = descriptor bytes |
+ * signature bytes.
  */
 export const DESCRIPTOR_VERSION = 1
 
@@ -39,10 +39,10 @@ export function decodeDescriptorWire (bytes: Uint8Array): DescriptorWire {
   const notBefore = r.u64()
   const notAfter = r.u64()
   const roles: string[] = []
-  for (let i = r.u8(); i > 0; i--) roles.push(r.string())
+  for (let i = r.u8(); i > 0; i--) { roles.push(r.string()) }
   const load = r.u32()
   const addrs: Uint8Array[] = []
-  for (let i = r.u8(); i > 0; i--) addrs.push(r.bytes())
+  for (let i = r.u8(); i > 0; i--) { addrs.push(r.bytes()) }
   r.end()
   return { peerKey, onionKey, epoch, notBefore, notAfter, roles, load, addrs }
 }

@@ -5,8 +5,8 @@ import { signDescriptor, verifyDescriptor } from './signed.ts'
 import type { DescriptorFields, RelayDescriptor } from './signed.ts'
 import type { MurmurNode } from '../node/index.ts'
 import type { Logger } from '../node/logger.ts'
-import type { PeerId, PrivateKey, Startable } from '@libp2p/interface'
 import type { Message } from '@libp2p/gossipsub'
+import type { PeerId, PrivateKey, Startable } from '@libp2p/interface'
 import type { SelectFn, ValidateFn } from '@libp2p/kad-dht'
 
 /** The gossipsub topic relays announce themselves on */
@@ -160,7 +160,9 @@ export class RelayDirectory extends TypedEventEmitter<DirectoryEvents> implement
     pubsub.topicValidators.delete(DIRECTORY_TOPIC)
     try {
       pubsub.unsubscribe(DIRECTORY_TOPIC)
-    } catch {}
+    } catch {
+      // gossipsub already stopped: nothing to unsubscribe from
+    }
   }
 
   /** Verifies and keeps a descriptor; throws a clear error for a bad one */
@@ -265,7 +267,9 @@ export class RelayDirectory extends TypedEventEmitter<DirectoryEvents> implement
     if (this.useDht) {
       void (async () => {
         try {
-          for await (const _ of this.node.libp2p.services.dht.put(descriptorKey(this.node.peerId), bytes, { signal: AbortSignal.timeout(30_000) })) {}
+          for await (const event of this.node.libp2p.services.dht.put(descriptorKey(this.node.peerId), bytes, { signal: AbortSignal.timeout(30_000) })) {
+            void event // the query's progress events are not needed
+          }
         } catch (err: any) {
           this.log.debug({ err: err.message }, 'descriptor not stored in the DHT')
         }

@@ -97,7 +97,7 @@ export class Reader {
     try {
       return decoder.decode(this.take(this.u16()))
     } catch (err) {
-      if (err instanceof CodecError) throw err
+      if (err instanceof CodecError) { throw err }
       throw new CodecError('Invalid UTF-8')
     }
   }

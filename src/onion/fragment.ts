@@ -80,10 +80,10 @@ export class Reassembler {
 
   private expire (now: number): void {
     for (const [id, p] of this.pending) {
-      if (p.expires <= now) this.pending.delete(id)
+      if (p.expires <= now) { this.pending.delete(id) }
     }
     for (const [id, until] of this.done) {
-      if (until <= now) this.done.delete(id)
+      if (until <= now) { this.done.delete(id) }
     }
   }
 }

@@ -49,7 +49,9 @@ export class OnionKeyring {
         this.keys.delete(e)
         try {
           await this.datastore?.delete(new Key(`${PREFIX}/${e}`))
-        } catch {}
+        } catch {
+          // the datastore is closing: the stale key is erased on the next start
+        }
       }
     }
     let key = this.keys.get(epoch)

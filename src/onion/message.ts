@@ -1,12 +1,10 @@
-import { PAYLOAD_BODY_SIZE, SURB_SIZE } from './constants.ts'
 import { CodecError, Reader, Writer } from '../directory/wire.ts'
+import { PAYLOAD_BODY_SIZE, SURB_SIZE } from './constants.ts'
 
 /**
- * What travels in a packet body, end to end (relays never see it):
- *
- *   version u8 | type u8 | id [16] | fragment u16 | fragments u16 | kind str
- *   | data bytes | ackSurb? (u8 flag + SURB) | surbs u8 × SURB | topic str
- *
+ * What travels in a packet body, end to end (relays never see it): version
+ * u8 | type u8 | id [16] | fragment u16 | fragments u16 | kind str | data
+ * bytes | ackSurb? (u8 flag + SURB) | surbs (u8 count × SURB) | topic str,
  * followed by zero padding up to the body size; a u16 length in front says
  * where the message ends.
  */

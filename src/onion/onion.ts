@@ -192,11 +192,22 @@ interface PendingSurb {
 
 const DEFAULT_KIND = 'default'
 
+/** Reads a stream to its end, discarding what comes */
+async function drain (stream: Stream): Promise<void> {
+  try {
+    for await (const chunk of stream) {
+      void chunk
+    }
+  } catch {
+    // a reset stream is simply gone
+  }
+}
+
 function hosts (d: RelayDescriptor): string[] {
   const out = new Set<string>()
   for (const addr of d.addrs) {
     for (const c of addr.getComponents()) {
-      if ((c.name === 'ip4' || c.name === 'ip6') && c.value != null) out.add(c.value)
+      if ((c.name === 'ip4' || c.name === 'ip6') && c.value != null) { out.add(c.value) }
     }
   }
   return [...out]
@@ -282,7 +293,7 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
     clearInterval(this.housekeeping)
     clearTimeout(this.rotationTimer)
     clearTimeout(this.coverTimer)
-    for (const t of this.timers) clearTimeout(t)
+    for (const t of this.timers) { clearTimeout(t) }
     this.timers.clear()
     await this.node.libp2p.unhandle(ONION_PROTOCOL)
     for (const pending of this.streams.values()) {
@@ -290,7 +301,7 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
     }
     this.streams.clear()
     this.surbs.clear()
-    for (const release of this.waiters) release()
+    for (const release of this.waiters) { release() }
     this.waiters.clear()
     await this.replay.flush()
   }
@@ -346,7 +357,7 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
       this.directory.setLoad(this.loadWindow.rate)
     }
     for (const [id, pending] of this.surbs) {
-      if (pending.expires <= now) this.surbs.delete(id)
+      if (pending.expires <= now) { this.surbs.delete(id) }
     }
     this.metrics.gauges(this.replay.size, this.directory.descriptors().length, this.keyring.epochAt(now))
     try {
@@ -391,13 +402,13 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
     try {
       const stream = await opening
       stream.addEventListener('close', () => {
-        if (this.streams.get(id) === opening) this.streams.delete(id)
+        if (this.streams.get(id) === opening) { this.streams.delete(id) }
       })
       // nothing comes back on an outbound onion stream; drain anything that does
-      void (async () => { try { for await (const _ of stream) {} } catch {} })()
+      void drain(stream)
       return stream
     } catch (err) {
-      if (this.streams.get(id) === opening) this.streams.delete(id)
+      if (this.streams.get(id) === opening) { this.streams.delete(id) }
       throw err
     }
   }
@@ -611,7 +622,7 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
     try {
       return selectPath(candidates, hops, { exclude: new Set([...base, ...avoid]), diversity: this.diversity, reliability: this.reliability })
     } catch (err) {
-      if (avoid.size === 0) throw err
+      if (avoid.size === 0) { throw err }
       return selectPath(candidates, hops, { exclude: base, diversity: this.diversity, reliability: this.reliability })
     }
   }
@@ -647,7 +658,7 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
     const avoid = new Set<string>()
     const timeout = ackTimeoutMs + (this.mixing != null ? 2 * (hops + 1) * this.mixing.maxDelayMs : 0)
     for (let attempt = 0; attempt <= retries; attempt++) {
-      if (!this.started) throw new OnionNotStartedError()
+      if (!this.started) { throw new OnionNotStartedError() }
       signal?.throwIfAborted()
       const forward = this.path(hops, [destId], avoid)
       let acked!: () => void
@@ -662,7 +673,7 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
       this.waiters.add(release)
       void ack.finally(() => this.waiters.delete(release))
       const { surb, relays: back } = this.makeSurb(hops, [destId], avoid, timeout, m => {
-        if (m.type === 'ack') acked()
+        if (m.type === 'ack') { acked() }
       })
       const body = encodeMessage({ ...message, ackSurb: surb })
       const { packet } = buildPacket(this.crypto, [...this.routeHops(forward), { address: dest.peerKey, onionKey: dest.onionKey }], body)
@@ -691,7 +702,7 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
    * after the retries.
    */
   async send (destination: PeerId | string, data: Uint8Array, options: SendOptions = {}): Promise<SendResult> {
-    if (!this.started) throw new OnionNotStartedError()
+    if (!this.started) { throw new OnionNotStartedError() }
     const dest = await this.destination(destination, options.signal)
     const hops = options.hops ?? this.hops
     const kind = options.kind ?? DEFAULT_KIND
@@ -725,15 +736,14 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
     let resolveReply!: (data: Uint8Array) => void
     const reply = new Promise<Uint8Array>((resolve) => { resolveReply = resolve })
     const listener = (evt: CustomEvent<{ messageId: string, data: Uint8Array }>): void => {
-      if (messageId == null) early.set(evt.detail.messageId, evt.detail.data)
-      else if (evt.detail.messageId === messageId) resolveReply(evt.detail.data)
+      if (messageId == null) { early.set(evt.detail.messageId, evt.detail.data) } else if (evt.detail.messageId === messageId) { resolveReply(evt.detail.data) }
     }
     this.addEventListener('reply', listener)
     try {
       const result = await this.send(destination, data, { ...options, surbs: Math.max(1, options.surbs ?? 1) })
       messageId = result.messageId
       const got = early.get(messageId)
-      if (got != null) return got
+      if (got != null) { return got }
       const timeout = options.replyTimeoutMs ?? this.ackTimeoutMs
       return await Promise.race([reply, new Promise<never>((_resolve, reject) => {
         const t = setTimeout(() => { this.timers.delete(t); reject(new DeliveryFailedError(`No reply within ${timeout} ms`)) }, timeout)
@@ -751,7 +761,7 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
    * other exits; resolves when an exit acknowledged publishing.
    */
   async publish (topic: string, data: Uint8Array, options: Omit<SendOptions, 'kind' | 'surbs'> = {}): Promise<SendResult> {
-    if (!this.started) throw new OnionNotStartedError()
+    if (!this.started) { throw new OnionNotStartedError() }
     const hops = options.hops ?? this.hops
     const retries = options.retries ?? this.retries
     const id = this.crypto.randomBytes(MESSAGE_ID_SIZE)
@@ -760,13 +770,13 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
     for (let attempt = 0; attempt <= retries; attempt++) {
       const [exitId] = this.path(1, [], avoid)
       const exit = this.directory.get(exitId)
-      if (exit == null) continue
+      if (exit == null) { continue }
       attempts++
       try {
         await this.sendFragment(exit, { type: 'publish', id, fragment: 0, fragments: 1, kind: '', data, surbs: [], topic }, Math.max(1, hops - 1), 0, options.ackTimeoutMs ?? this.ackTimeoutMs, options.signal)
         return { messageId: bytesToHex(id), fragments: 1, attempts }
       } catch (err) {
-        if (!(err instanceof DeliveryFailedError)) throw err
+        if (!(err instanceof DeliveryFailedError)) { throw err }
         avoid.add(exitId)
       }
     }
@@ -774,7 +784,7 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
   }
 
   private scheduleLoop (): void {
-    if (this.cover == null || !this.started) return
+    if (this.cover == null || !this.started) { return }
     const wait = -Math.log(1 - Math.random()) * this.cover.intervalMs
     this.coverTimer = setTimeout(() => {
       void this.sendLoop().finally(() => { this.scheduleLoop() })
@@ -785,7 +795,7 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
   private async sendLoop (): Promise<void> {
     try {
       const self = this.directory.get(this.node.peerId)
-      if (self == null) return
+      if (self == null) { return }
       const relays = this.path(this.hops, [], new Set())
       const body = encodeMessage({ type: 'loop', id: this.crypto.randomBytes(MESSAGE_ID_SIZE), fragment: 0, fragments: 1, kind: '', data: new Uint8Array(0), surbs: [], topic: '' })
       const { packet } = buildPacket(this.crypto, [...this.routeHops(relays), { address: self.peerKey, onionKey: self.onionKey }], body)

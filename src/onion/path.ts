@@ -71,7 +71,7 @@ export interface SelectPathOptions {
   exclude: Set<string>
   diversity: Diversity
   reliability: ReliabilityTracker
-  random?: () => number
+  random?(): number
 }
 
 /**
@@ -103,7 +103,7 @@ export function selectPath (candidates: RelayCandidate[], hops: number, options:
     let index = 0
     for (; index < remaining.length - 1; index++) {
       pick -= remaining[index].w
-      if (pick <= 0) break
+      if (pick <= 0) { break }
     }
     const { c } = remaining[index]
     chosen.push(c.peerId)

@@ -8,9 +8,8 @@ import type { SphinxCrypto } from './crypto/index.ts'
  * bit of its decryption, so tampering at any hop destroys the k zero bytes the
  * destination checks. Built from ChaCha20 (the stream cipher S) and
  * HMAC-SHA256 (the keyed hash H), both audited, over L = 32 bytes (S's key
- * size) and R = the rest:
- *
- *   R ^= S(L ^ K1);  L ^= H_K2(R);  R ^= S(L ^ K3);  L ^= H_K4(R)
+ * size) and R = the rest: R ^= S(L ^ K1); L ^= H_K2(R); R ^= S(L ^ K3);
+ * L ^= H_K4(R).
  *
  * A relay only ever decrypts; the sender encrypts once per hop in reverse
  * route order, so each relay's decryption peels one layer.

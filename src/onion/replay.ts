@@ -1,7 +1,7 @@
+import { Key } from 'interface-datastore'
 import { PacketRejectedError } from './processor.ts'
 import type { ReplayCheck } from './processor.ts'
 import type { Datastore } from 'interface-datastore'
-import { Key } from 'interface-datastore'
 
 export interface ReplayCacheInit {
   /**

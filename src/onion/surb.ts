@@ -1,7 +1,7 @@
+import { buildHeader } from './builder.ts'
 import { ADDRESS_SIZE, HEADER_SIZE, SURB_ID_SIZE, SURB_KDF_INFO, SURB_SIZE, LIONESS_KEY_SIZE } from './constants.ts'
 import { InvalidSurbError } from './errors.ts'
 import { encodePacket } from './header.ts'
-import { buildHeader } from './builder.ts'
 import { decodePayloadBody, encodePayloadBody, lionessDecrypt, lionessEncrypt } from './payload.ts'
 import type { BuildOptions, RouteHop } from './builder.ts'
 import type { SphinxCrypto } from './crypto/index.ts'

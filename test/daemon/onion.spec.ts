@@ -54,7 +54,7 @@ describe('daemon: onion commands and routes', function () {
 
   it('`murmur onion status --json` shows the epoch, counters, replay cache and known relays', async () => {
     // make the daemon relay something: a peer sends through routes that must use it (it is one of 4 relays for 3 hops)
-    for (let i = 0; i < 6; i++) await relays[0].onion.send(relays[1].peerId, new Uint8Array([i]), { hops: 3 })
+    for (let i = 0; i < 6; i++) { await relays[0].onion.send(relays[1].peerId, new Uint8Array([i]), { hops: 3 }) }
     const { io, out, err } = captureIo()
     expect(await main(['onion', 'status', '--home', home, '--json'], io), err()).to.equal(0)
     const s = JSON.parse(out())

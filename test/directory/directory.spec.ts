@@ -98,7 +98,7 @@ describe('directory', function () {
     })
 
     after(async () => {
-      for (const d of dirs) await d.stop()
+      for (const d of dirs) { await d.stop() }
       await stopAll(nodes)
     })
 

@@ -4,6 +4,17 @@ import { loopbackPeer, stopAll, waitFor } from '../fixtures/nodes.ts'
 import type { Murmur } from '../../src/app/index.ts'
 
 const N = 15
+
+/** A dropper's handler: reads every packet and does nothing with it */
+async function swallow (stream: AsyncIterable<unknown>): Promise<void> {
+  try {
+    for await (const chunk of stream) {
+      void chunk
+    }
+  } catch {
+    // the sender went away
+  }
+}
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s)
 const dec = (b: Uint8Array): string => new TextDecoder().decode(b)
 
@@ -35,7 +46,7 @@ describe('onion/network: 15 peers on loopback', function () {
     }
     for (let i = 1; i < N; i++) {
       await peers[i].node.connect(peers[0].node.getMultiaddrs()[0])
-      if (i > 1) await peers[i].node.connect(peers[i - 1].node.getMultiaddrs()[0])
+      if (i > 1) { await peers[i].node.connect(peers[i - 1].node.getMultiaddrs()[0]) }
     }
     for (const p of peers) {
       const id = p.peerId.toString()
@@ -56,14 +67,14 @@ describe('onion/network: 15 peers on loopback', function () {
     const failed = results.filter(r => r.status === 'rejected')
     expect(failed.map(r => (r as PromiseRejectedResult).reason.message)).to.deep.equal([])
     const all = [...received.values()].flat()
-    for (let i = 0; i < 200; i++) expect(all).to.include(`m${i}`)
+    for (let i = 0; i < 200; i++) { expect(all).to.include(`m${i}`) }
   })
 
   it('a SURB round trip: the destination answers and never learns the sender', async () => {
     const sender = peers[1]
     const dest = peers[2]
     const senderKey = sender.directory.get(sender.peerId)?.peerKey
-    if (senderKey == null) throw new Error('no descriptor')
+    if (senderKey == null) { throw new Error('no descriptor') }
     const seenFrom: string[] = []
     const seenBytes: Uint8Array[] = []
     const original = dest.onion.receive.bind(dest.onion)
@@ -83,7 +94,7 @@ describe('onion/network: 15 peers on loopback', function () {
     expect(seenFrom.length).to.be.greaterThan(0)
     expect(seenFrom).to.not.include(sender.peerId.toString())
     const needle = Buffer.from(senderKey).toString('hex')
-    for (const bytes of seenBytes) expect(Buffer.from(bytes).toString('hex')).to.not.include(needle)
+    for (const bytes of seenBytes) { expect(Buffer.from(bytes).toString('hex')).to.not.include(needle) }
   })
 
   it('fragments a message larger than one packet and reassembles it', async () => {
@@ -103,12 +114,12 @@ describe('onion/network: 15 peers on loopback', function () {
       // a subscriber chosen as the exit publishes the message itself: no gossip event for its own message
       const publish = pubsub.publish.bind(pubsub)
       pubsub.publish = async (t: string, data?: Uint8Array) => {
-        if (t === topic && !firstFrom.has(s.peerId.toString())) firstFrom.set(s.peerId.toString(), s.peerId.toString())
+        if (t === topic && !firstFrom.has(s.peerId.toString())) { firstFrom.set(s.peerId.toString(), s.peerId.toString()) }
         return publish(t, data)
       }
       pubsub.addEventListener('gossipsub:message', evt => {
         const id = s.peerId.toString()
-        if (evt.detail.msg.topic === topic && !firstFrom.has(id)) firstFrom.set(id, evt.detail.propagationSource.toString())
+        if (evt.detail.msg.topic === topic && !firstFrom.has(id)) { firstFrom.set(id, evt.detail.propagationSource.toString()) }
       })
     }
     // other relays must see the subscriptions before an exit can publish to them
@@ -116,17 +127,17 @@ describe('onion/network: 15 peers on loopback', function () {
     await new Promise(resolve => setTimeout(resolve, 1_500))
     await sender.onion.publish(topic, enc('anonymous hello'), { hops: 3 })
     await waitFor(() => firstFrom.size === subscribers.length, 'every subscriber to receive the message', 20_000)
-    for (const from of firstFrom.values()) expect(from).to.not.equal(sender.peerId.toString())
+    for (const from of firstFrom.values()) { expect(from).to.not.equal(sender.peerId.toString()) }
   })
 
   it('with 3 relays silently dropping everything, >= 99% of 200 messages arrive and the droppers are scored down', async () => {
     const droppers = peers.slice(12, 15)
     for (const d of droppers) {
       await d.node.libp2p.unhandle(ONION_PROTOCOL)
-      await d.node.libp2p.handle(ONION_PROTOCOL, stream => { void (async () => { for await (const _ of stream) {} })().catch(() => {}) }, { maxInboundStreams: 256 })
+      await d.node.libp2p.handle(ONION_PROTOCOL, stream => { void swallow(stream) }, { maxInboundStreams: 256 })
       // streams opened before still lead to the honest handler: cut them, so every packet meets the dropper
       for (const conn of d.node.libp2p.getConnections()) {
-        for (const s of conn.streams) if (s.protocol === ONION_PROTOCOL) s.abort(new Error('now a dropper'))
+        for (const s of conn.streams) { if (s.protocol === ONION_PROTOCOL) { s.abort(new Error('now a dropper')) } }
       }
     }
     const honest = peers.slice(0, 12)

@@ -21,7 +21,7 @@ const TAG = 16
 function zeros (n: number): Uint8Array { return new Uint8Array(n) }
 function xor (a: Uint8Array, b: Uint8Array): Uint8Array {
   const out = new Uint8Array(a.length)
-  for (let i = 0; i < a.length; i++) out[i] = a[i] ^ b[i]
+  for (let i = 0; i < a.length; i++) { out[i] = a[i] ^ b[i] }
   return out
 }
 function prg (key: Uint8Array, n: number): Uint8Array { return chacha20(key, zeros(12), zeros(n)) }
@@ -71,7 +71,7 @@ export function refHeader (hops: RefHop[], eph: Uint8Array[], surbId?: Uint8Arra
 export function refPacket (hops: RefHop[], eph: Uint8Array[], body: Uint8Array): Uint8Array {
   const { header, keys } = refHeader(hops, eph)
   let payload: Uint8Array = concatBytes(zeros(TAG), body, zeros(PAYLOAD - TAG - body.length))
-  for (let i = hops.length - 1; i >= 0; i--) payload = lioness(keys[i].pi, payload, false)
+  for (let i = hops.length - 1; i >= 0; i--) { payload = lioness(keys[i].pi, payload, false) }
   return concatBytes(header, payload)
 }
 
@@ -82,22 +82,22 @@ export type RefResult =
   | { type: 'reject', reason: string }
 
 export function refProcess (priv: Uint8Array, packet: Uint8Array): RefResult {
-  if (packet.length !== HEADER + PAYLOAD) return { type: 'reject', reason: 'length' }
+  if (packet.length !== HEADER + PAYLOAD) { return { type: 'reject', reason: 'length' } }
   const alpha = packet.slice(0, 32)
   const beta = packet.slice(32, 32 + BETA)
   const gamma = packet.slice(32 + BETA, HEADER)
   let k: Keys
   try { k = keysOf(x25519.getSharedSecret(priv, alpha)) } catch { return { type: 'reject', reason: 'key' } }
-  if (mac(k.mu, beta).some((b, i) => b !== gamma[i])) return { type: 'reject', reason: 'mac' }
+  if (mac(k.mu, beta).some((b, i) => b !== gamma[i])) { return { type: 'reject', reason: 'mac' } }
   const peeled = xor(concatBytes(beta, zeros(B)), k.rho)
   const cmd = peeled[0]
-  if (cmd === 3) return { type: 'surb-reply', surbId: peeled.slice(3, 19), payload: packet.slice(HEADER) }
+  if (cmd === 3) { return { type: 'surb-reply', surbId: peeled.slice(3, 19), payload: packet.slice(HEADER) } }
   const payload = lioness(k.pi, packet.slice(HEADER), true)
   if (cmd === 2) {
-    if (payload.slice(0, TAG).some(b => b !== 0)) return { type: 'reject', reason: 'payload' }
+    if (payload.slice(0, TAG).some(b => b !== 0)) { return { type: 'reject', reason: 'payload' } }
     return { type: 'deliver', body: payload.slice(TAG) }
   }
-  if (cmd !== 1) return { type: 'reject', reason: 'routing' }
+  if (cmd !== 1) { return { type: 'reject', reason: 'routing' } }
   return {
     type: 'forward',
     nextHop: peeled.slice(3, 35),

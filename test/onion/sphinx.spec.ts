@@ -1,3 +1,4 @@
+/* eslint max-nested-callbacks: ["error", 6] -- fast-check properties inside describe/it nest one level deeper */
 import { readFileSync, readdirSync } from 'node:fs'
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js'
 import { expect } from 'aegir/chai'
@@ -73,14 +74,14 @@ describe('onion/sphinx', function () {
             const result = processPacket(crypto, [hops[i].onionPrivate], current)
             if (step.type === 'forward') {
               expect(result.type).to.equal('forward')
-              if (result.type !== 'forward') return
+              if (result.type !== 'forward') { return }
               expect(bytesToHex(result.nextHop)).to.equal(step.nextHop)
               expect(result.delayMs).to.equal(step.delayMs)
               expect(bytesToHex(result.packet)).to.equal(step.packet)
               current = result.packet
             } else if (step.type === 'deliver') {
               expect(result).to.have.property('command', 'deliver')
-              if (result.type === 'final' && result.command === 'deliver') expect(bytesToHex(result.body)).to.equal(step.body)
+              if (result.type === 'final' && result.command === 'deliver') { expect(bytesToHex(result.body)).to.equal(step.body) }
             } else {
               expect(result).to.have.property('command', 'surb-reply')
               if (result.type === 'final' && result.command === 'surb-reply') {
@@ -105,11 +106,11 @@ describe('onion/sphinx', function () {
           const b = refProcess(hop.onionPrivate, current)
           if (a.type === 'forward') {
             expect(b.type).to.equal('forward')
-            if (b.type === 'forward') expect(bytesToHex(a.packet)).to.equal(bytesToHex(b.packet))
+            if (b.type === 'forward') { expect(bytesToHex(a.packet)).to.equal(bytesToHex(b.packet)) }
             current = a.packet
           } else {
             expect(b.type).to.equal('deliver')
-            if (b.type === 'deliver' && a.command === 'deliver') expect(bytesToHex(a.body)).to.equal(bytesToHex(b.body))
+            if (b.type === 'deliver' && a.command === 'deliver') { expect(bytesToHex(a.body)).to.equal(bytesToHex(b.body)) }
           }
         }
       }), { seed: 5, numRuns: 12 })
@@ -137,7 +138,7 @@ describe('onion/sphinx', function () {
           const { packet } = buildPacket(nativeCrypto, route, new Uint8Array(size).fill(7))
           expect(packet.length).to.equal(PACKET_SIZE)
           for (const result of walk(route, packet)) {
-            if (result.type === 'forward') expect(result.packet.length).to.equal(PACKET_SIZE)
+            if (result.type === 'forward') { expect(result.packet.length).to.equal(PACKET_SIZE) }
           }
           const last = walk(route, packet).at(-1)
           expect(last?.type === 'final' && last.command === 'deliver' ? last.body.subarray(0, size) : undefined).to.deep.equal(new Uint8Array(size).fill(7))
@@ -171,7 +172,7 @@ describe('onion/sphinx', function () {
         const self = bytesToHex(route[i].address)
         const known = everyone.filter(id => id !== self && state.includes(id))
         const expected = [bytesToHex(from)]
-        if (result.type === 'forward') expected.push(bytesToHex(route[i + 1].address))
+        if (result.type === 'forward') { expected.push(bytesToHex(route[i + 1].address)) }
         expect(known.sort()).to.deep.equal(expected.sort())
         if (result.type === 'forward') {
           from = route[i].address
@@ -185,7 +186,7 @@ describe('onion/sphinx', function () {
       const { packet } = buildPacket(nativeCrypto, route, new Uint8Array(1))
       const alphas = [packet.subarray(0, 32)]
       for (const r of walk(route, packet)) {
-        if (r.type === 'forward') alphas.push(r.packet.subarray(0, 32))
+        if (r.type === 'forward') { alphas.push(r.packet.subarray(0, 32)) }
       }
       expect(new Set(alphas.map(bytesToHex)).size).to.equal(5)
     })
@@ -207,7 +208,7 @@ describe('onion/sphinx', function () {
       const route = randomRoute(5)
       const { packet } = buildPacket(nativeCrypto, route, new TextEncoder().encode('x'))
       const packets = [packet]
-      for (const r of walk(route, packet)) if (r.type === 'forward') packets.push(r.packet)
+      for (const r of walk(route, packet)) { if (r.type === 'forward') { packets.push(r.packet) } }
       fc.assert(fc.property(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 0, max: PACKET_SIZE - 1 }), fc.integer({ min: 1, max: 255 }), (hop, index, mask) => {
         const bad = packets[hop].slice()
         bad[index] ^= mask

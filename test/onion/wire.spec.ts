@@ -1,14 +1,15 @@
+/* eslint max-nested-callbacks: ["error", 6] -- fast-check properties inside describe/it nest one level deeper */
 import { expect } from 'aegir/chai'
-import fc from 'fast-check'
 import { MemoryDatastore } from 'datastore-core'
-import { FRAME_SIZE, FrameDecoder, encodeFrame } from '../../src/onion/frame.ts'
+import fc from 'fast-check'
 import { PACKET_SIZE, PAYLOAD_BODY_SIZE, SURB_SIZE } from '../../src/onion/constants.ts'
 import { nativeCrypto } from '../../src/onion/crypto/index.ts'
+import { Reassembler, splitMessage } from '../../src/onion/fragment.ts'
+import { FRAME_SIZE, FrameDecoder, encodeFrame } from '../../src/onion/frame.ts'
 import { OnionKeyring } from '../../src/onion/keyring.ts'
 import { decodeMessage, encodeMessage } from '../../src/onion/message.ts'
-import { ReplayCache } from '../../src/onion/replay.ts'
-import { Reassembler, splitMessage } from '../../src/onion/fragment.ts'
 import { ReliabilityTracker, selectPath } from '../../src/onion/path.ts'
+import { ReplayCache } from '../../src/onion/replay.ts'
 import type { OnionMessage } from '../../src/onion/message.ts'
 
 const message = (over: Partial<OnionMessage> = {}): OnionMessage => ({ type: 'data', id: new Uint8Array(16).fill(3), fragment: 0, fragments: 2, kind: 'chat', data: new Uint8Array([1, 2, 3]), ackSurb: new Uint8Array(SURB_SIZE).fill(5), surbs: [new Uint8Array(SURB_SIZE)], topic: '', ...over })
@@ -25,7 +26,7 @@ describe('onion/wire', function () {
         const points = [0, ...new Set(cuts)].sort((a, b) => a - b).concat(stream.length)
         const decoder = new FrameDecoder()
         const out: Uint8Array[] = []
-        for (let i = 0; i + 1 < points.length; i++) out.push(...decoder.push(stream.subarray(points[i], points[i + 1])))
+        for (let i = 0; i + 1 < points.length; i++) { out.push(...decoder.push(stream.subarray(points[i], points[i + 1]))) }
         expect(out.map(p => p[0])).to.deep.equal([1, 2, 3])
         expect(decoder.buffered).to.equal(0)
       }), { seed: 1, numRuns: 100 })
@@ -35,7 +36,7 @@ describe('onion/wire', function () {
       fc.assert(fc.property(fc.array(fc.uint8Array({ maxLength: FRAME_SIZE * 2 }), { maxLength: 4 }), chunks => {
         const decoder = new FrameDecoder()
         try {
-          for (const c of chunks) for (const p of decoder.push(c)) expect(p.length).to.equal(PACKET_SIZE)
+          for (const c of chunks) { for (const p of decoder.push(c)) { expect(p.length).to.equal(PACKET_SIZE) } }
         } catch (err: any) {
           expect(err.name).to.equal('InvalidPacketError')
         }
@@ -79,7 +80,7 @@ describe('onion/wire', function () {
       const r = new Reassembler()
       const order = parts.map((_, i) => i).reverse()
       let done
-      for (const i of order) done = r.add('m', i, parts.length, 'k', parts[i], []) ?? done
+      for (const i of order) { done = r.add('m', i, parts.length, 'k', parts[i], []) ?? done }
       expect(done?.data).to.deep.equal(data)
       expect(r.add('m', 0, parts.length, 'k', parts[0], [])).to.equal(undefined)
     })
@@ -150,10 +151,10 @@ describe('onion/wire', function () {
 
     it('avoids relays scored down', () => {
       const reliability = new ReliabilityTracker()
-      for (let i = 0; i < 4; i++) reliability.failure(['r1'])
-      for (let i = 0; i < 4; i++) reliability.success(['r2', 'r3'])
+      for (let i = 0; i < 4; i++) { reliability.failure(['r1']) }
+      for (let i = 0; i < 4; i++) { reliability.success(['r2', 'r3']) }
       let picked = 0
-      for (let i = 0; i < 500; i++) if (selectPath(relays, 1, { exclude: new Set(), diversity: 'none', reliability }).includes('r1')) picked++
+      for (let i = 0; i < 500; i++) { if (selectPath(relays, 1, { exclude: new Set(), diversity: 'none', reliability }).includes('r1')) { picked++ } }
       expect(picked).to.be.lessThan(10)
     })
   })
