@@ -251,6 +251,23 @@ describe('onion/sphinx', function () {
     })
   })
 
+  describe('key epochs', () => {
+    it('a relay holding the current and the previous key accepts packets built for either, replay tags kept per key', () => {
+      const previous = nativeCrypto.randomBytes(32)
+      const current = nativeCrypto.randomBytes(32)
+      const address = nativeCrypto.randomBytes(32)
+      const cache = new ReplayCache()
+      cache.setEpochs([2, 1])
+      for (const key of [previous, current]) {
+        const { packet } = buildPacket(nativeCrypto, [{ address, onionKey: nativeCrypto.x25519PublicKey(key) }], new Uint8Array(1))
+        expect(processPacket(nativeCrypto, [current, previous], packet, cache).type).to.equal('final')
+      }
+      const stranger = buildPacket(nativeCrypto, [{ address, onionKey: nativeCrypto.x25519PublicKey(nativeCrypto.randomBytes(32)) }], new Uint8Array(1)).packet
+      expect(() => processPacket(nativeCrypto, [current, previous], stranger, cache)).to.throw(PacketRejectedError).with.property('reason', 'mac')
+      expect(cache.size).to.equal(2)
+    })
+  })
+
   describe('SURB', () => {
     it('round trips through encode/decode and opens at its creator', () => {
       const route = randomRoute(4)
