@@ -5,7 +5,7 @@ import { signDescriptor, verifyDescriptor } from './signed.ts'
 import type { DescriptorFields, RelayDescriptor } from './signed.ts'
 import type { MurmurNode } from '../node/index.ts'
 import type { Logger } from '../node/logger.ts'
-import type { Message } from '@libp2p/gossipsub'
+import type { Message, SubscriptionChangeData } from '@libp2p/gossipsub'
 import type { PeerId, PrivateKey, Startable } from '@libp2p/interface'
 import type { SelectFn, ValidateFn } from '@libp2p/kad-dht'
 
@@ -111,8 +111,10 @@ export class RelayDirectory extends TypedEventEmitter<DirectoryEvents> implement
     }
   }
 
-  private readonly onSubscriptionChange = (): void => {
-    if (this.republishOnSubscribeMs <= 0 || this.local == null) {
+  private readonly onSubscriptionChange = (evt: CustomEvent<SubscriptionChangeData>): void => {
+    // only a peer newly joining the directory topic needs the descriptors it missed
+    const joined = evt.detail.subscriptions.some(s => s.topic === DIRECTORY_TOPIC && s.subscribe)
+    if (!joined || this.republishOnSubscribeMs <= 0 || this.local == null) {
       return
     }
     clearTimeout(this.subscribeTimer)
