@@ -239,6 +239,10 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
   private readonly handlers = new Map<string, OnionHandler>()
   private readonly surbs = new Map<string, PendingSurb>()
   private readonly streams = new Map<string, Promise<Stream>>()
+  /** Open outbound streams, for the per-packet fast path (no promise to await) */
+  private readonly ready = new Map<string, Stream>()
+  /** Next-hop addresses seen recently → peer ids (decoding a key per packet is wasted work) */
+  private readonly addressCache = new Map<string, PeerId>()
   private readonly timers = new Set<ReturnType<typeof setTimeout>>()
   /** Senders waiting for an ack: stop() releases them */
   private readonly waiters = new Set<() => void>()
@@ -300,6 +304,7 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
       void pending.then(s => s.abort(new Error('onion layer stopped'))).catch(() => {})
     }
     this.streams.clear()
+    this.ready.clear()
     this.surbs.clear()
     for (const release of this.waiters) { release() }
     this.waiters.clear()
@@ -401,8 +406,14 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
     this.streams.set(id, opening)
     try {
       const stream = await opening
+      this.ready.set(id, stream)
       stream.addEventListener('close', () => {
-        if (this.streams.get(id) === opening) { this.streams.delete(id) }
+        if (this.streams.get(id) === opening) {
+          this.streams.delete(id)
+        }
+        if (this.ready.get(id) === stream) {
+          this.ready.delete(id)
+        }
       })
       // nothing comes back on an outbound onion stream; drain anything that does
       void drain(stream)
@@ -419,6 +430,18 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
     if (peer.equals(this.node.peerId)) {
       this.receive(packet, peer.toString())
       return
+    }
+    const open = this.ready.get(peer.toString())
+    if (open?.status === 'open' && open.writeStatus === 'writable') {
+      try {
+        if (!open.send(frame)) {
+          await open.onDrain({ signal: AbortSignal.timeout(10_000) })
+        }
+        return
+      } catch {
+        // the stream broke under us: open a new one below
+        this.ready.delete(peer.toString())
+      }
     }
     let lastError: unknown
     for (let attempt = 0; attempt < 2; attempt++) {
@@ -456,10 +479,8 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
         this.metrics.drop('not-relay')
         return
       }
-      let next: PeerId
-      try {
-        next = peerIdFromPublicKey(publicKeyFromRaw(result.nextHop))
-      } catch {
+      const next = this.peerOf(result.nextHop)
+      if (next == null) {
         this.metrics.drop('routing')
         return
       }
@@ -486,6 +507,23 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
     } else {
       this.openReply(result.surbId, result.payload)
     }
+  }
+
+  private peerOf (address: Uint8Array): PeerId | undefined {
+    const key = bytesToHex(address)
+    let peer = this.addressCache.get(key)
+    if (peer == null) {
+      try {
+        peer = peerIdFromPublicKey(publicKeyFromRaw(address))
+      } catch {
+        return undefined
+      }
+      if (this.addressCache.size >= 4096) {
+        this.addressCache.clear()
+      }
+      this.addressCache.set(key, peer)
+    }
+    return peer
   }
 
   // ---- the destination ----

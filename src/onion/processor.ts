@@ -46,6 +46,8 @@ export interface ReplayCheck {
   checkAndAdd(tag: Uint8Array, keyIndex: number): boolean
 }
 
+const PEELED = new Uint8Array(ROUTING_INFO_SIZE + ROUTING_BLOCK_SIZE)
+
 /**
  * Processes one packet at one hop. Order of checks, as the paper requires:
  * shared secret, then the header MAC (constant time) before anything else is
@@ -87,8 +89,10 @@ export function processPacket (crypto: SphinxCrypto, privateKeys: Uint8Array[], 
   }
 
   // (β || 0^B) ⊕ ρ: the first block is ours, the rest is the next β
-  const peeled = new Uint8Array(ROUTING_INFO_SIZE + ROUTING_BLOCK_SIZE)
+  // scratch space: everything read from it is copied out before returning
+  const peeled = PEELED
   peeled.set(beta, 0)
+  peeled.fill(0, ROUTING_INFO_SIZE)
   const stream = keys.headerStream
   for (let i = 0; i < peeled.length; i++) {
     peeled[i] ^= stream[i]
