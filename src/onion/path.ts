@@ -11,19 +11,26 @@ export interface RelayCandidate {
 
 /**
  * Which relays may not share one route: those in the same IPv4 /16 (one
- * operator's network), on the same host, or no rule (loopback tests, where
- * every relay is 127.0.0.1).
+ * operator's network), on the same host, or no rule. Loopback addresses are
+ * left out of the rule (a relay that only has them is its own family), so a
+ * local testnet of daemons can build routes under the default.
  */
 export type Diversity = 'subnet16' | 'host' | 'none'
 
+/** Loopback addresses say nothing about who runs a relay (every local test shares them) */
+function isLoopback (host: string): boolean {
+  return host.startsWith('127.') || host === '::1'
+}
+
 function family (c: RelayCandidate, diversity: Diversity): string[] {
-  if (diversity === 'none' || c.hosts.length === 0) {
+  const hosts = c.hosts.filter(h => !isLoopback(h))
+  if (diversity === 'none' || hosts.length === 0) {
     return [`peer:${c.peerId}`]
   }
   if (diversity === 'host') {
-    return c.hosts
+    return hosts
   }
-  return c.hosts.map(h => h.includes('.') ? h.split('.').slice(0, 2).join('.') : h.split(':').slice(0, 2).join(':'))
+  return hosts.map(h => h.includes('.') ? h.split('.').slice(0, 2).join('.') : h.split(':').slice(0, 2).join(':'))
 }
 
 /**

@@ -149,6 +149,13 @@ describe('onion/wire', function () {
       expect(() => selectPath(relays, 5, { exclude: new Set(), diversity: 'subnet16', reliability: new ReliabilityTracker() })).to.throw().with.property('name', 'NoRouteError')
     })
 
+    it('leaves loopback addresses out of the rule, so relays on one test host still make routes', () => {
+      const local = Array.from({ length: 4 }, (_, i) => ({ peerId: `l${i}`, load: 0, hosts: ['127.0.0.1', '::1'] }))
+      expect(selectPath(local, 3, { exclude: new Set(), diversity: 'subnet16', reliability: new ReliabilityTracker() })).to.have.length(3)
+      const sameNet = [...local.slice(0, 2), { peerId: 'x', load: 0, hosts: ['10.1.0.1'] }, { peerId: 'y', load: 0, hosts: ['10.1.9.9', '127.0.0.1'] }]
+      expect(() => selectPath(sameNet, 4, { exclude: new Set(), diversity: 'subnet16', reliability: new ReliabilityTracker() })).to.throw().with.property('name', 'NoRouteError')
+    })
+
     it('avoids relays scored down', () => {
       const reliability = new ReliabilityTracker()
       for (let i = 0; i < 4; i++) { reliability.failure(['r1']) }
