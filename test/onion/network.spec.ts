@@ -1,5 +1,5 @@
 import { expect } from 'aegir/chai'
-import { ONION_PROTOCOL } from '../../src/onion/index.ts'
+import { FRAME_SIZE, ONION_PROTOCOL } from '../../src/onion/index.ts'
 import { loopbackPeer, stopAll, waitFor } from '../fixtures/nodes.ts'
 import type { Murmur } from '../../src/app/index.ts'
 
@@ -68,6 +68,24 @@ describe('onion/network: 15 peers on loopback', function () {
     expect(failed.map(r => (r as PromiseRejectedResult).reason.message)).to.deep.equal([])
     const all = [...received.values()].flat()
     for (let i = 0; i < 200; i++) { expect(all).to.include(`m${i}`) }
+  })
+
+  it('a relay fed garbage frames drops and counts them, and keeps relaying', async () => {
+    const target = peers[6]
+    const before = target.onion.status().dropped
+    const stream = await peers[7].node.libp2p.dialProtocol(target.peerId, ONION_PROTOCOL)
+    const junk = new Uint8Array(FRAME_SIZE).fill(0xab)
+    junk[0] = 1 // a well-formed frame holding a packet that is not one
+    stream.send(junk)
+    const badVersion = new Uint8Array(FRAME_SIZE)
+    badVersion[0] = 99
+    stream.send(badVersion)
+    await waitFor(() => (target.onion.status().dropped.frame ?? 0) > (before.frame ?? 0), 'the bad frame to be counted', 10_000)
+    const after = target.onion.status().dropped
+    expect((after.mac ?? 0) + (after.key ?? 0)).to.be.greaterThan((before.mac ?? 0) + (before.key ?? 0))
+    expect(target.node.isStarted()).to.equal(true)
+    await peers[8].onion.send(target.peerId, enc('still here'), { kind: 'test', hops: 3 })
+    expect(received.get(target.peerId.toString())).to.include('still here')
   })
 
   it('a SURB round trip: the destination answers and never learns the sender', async () => {
