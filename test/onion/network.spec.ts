@@ -1,5 +1,5 @@
 import { expect } from 'aegir/chai'
-import { FRAME_SIZE, ONION_PROTOCOL } from '../../src/onion/index.ts'
+import { buildPacket, FRAME_SIZE, nativeCrypto, ONION_PROTOCOL } from '../../src/onion/index.ts'
 import { loopbackPeer, stopAll, waitFor } from '../fixtures/nodes.ts'
 import type { Murmur } from '../../src/app/index.ts'
 
@@ -86,6 +86,21 @@ describe('onion/network: 15 peers on loopback', function () {
     expect(target.node.isStarted()).to.equal(true)
     await peers[8].onion.send(target.peerId, enc('still here'), { kind: 'test', hops: 3 })
     expect(received.get(target.peerId.toString())).to.include('still here')
+  })
+
+  it('the same packet sent twice to a relay is processed once', async () => {
+    const [sender, relay, dest] = [peers[9], peers[10], peers[11]]
+    const hops = [relay, dest].map(p => {
+      const d = sender.directory.get(p.peerId)
+      if (d == null) throw new Error('no descriptor')
+      return { address: d.peerKey, onionKey: d.onionKey }
+    })
+    const { packet } = buildPacket(nativeCrypto, hops, enc('once'))
+    const before = relay.onion.status()
+    await sender.onion.sendPacket(relay.peerId, packet)
+    await sender.onion.sendPacket(relay.peerId, packet)
+    await waitFor(() => (relay.onion.status().dropped.replay ?? 0) > (before.dropped.replay ?? 0), 'the replay to be refused', 10_000)
+    expect(relay.onion.status().processed - before.processed).to.equal(1)
   })
 
   it('a SURB round trip: the destination answers and never learns the sender', async () => {
