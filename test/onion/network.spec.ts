@@ -92,7 +92,7 @@ describe('onion/network: 15 peers on loopback', function () {
     const [sender, relay, dest] = [peers[9], peers[10], peers[11]]
     const hops = [relay, dest].map(p => {
       const d = sender.directory.get(p.peerId)
-      if (d == null) throw new Error('no descriptor')
+      if (d == null) { throw new Error('no descriptor') }
       return { address: d.peerKey, onionKey: d.onionKey }
     })
     const { packet } = buildPacket(nativeCrypto, hops, enc('once'))
