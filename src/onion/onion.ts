@@ -103,6 +103,14 @@ export interface OnionInit {
    */
   relay?: boolean
   /**
+   * Topic prefixes this node, as an exit, publishes on for others. Only group
+   * topics by default: an exit must not be made to speak on the directory
+   * topic or any other protocol's.
+   *
+   * @default ['/murmur/1/g/']
+   */
+  exitTopicPrefixes?: string[]
+  /**
    * Most replay tags per key epoch
    *
    * @default 500_000
@@ -231,6 +239,7 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
   private readonly mixing?: MixingInit
   private readonly cover?: CoverInit
   readonly relay: boolean
+  private readonly exitTopicPrefixes: string[]
   readonly keyring: OnionKeyring
   readonly replay: ReplayCache
   readonly reliability = new ReliabilityTracker()
@@ -269,6 +278,7 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
     const cover = init.cover ?? (isPrivate ? { intervalMs: 5_000 } : false)
     this.cover = cover === false ? undefined : cover
     this.relay = init.relay ?? this.node.roles.has('relay')
+    this.exitTopicPrefixes = init.exitTopicPrefixes ?? ['/murmur/1/g/']
     this.keyring = new OnionKeyring(this.crypto, init.epochMs ?? 3_600_000, init.epochOverlapMs ?? 600_000, this.node.datastore)
     this.replay = new ReplayCache({ maxEntries: init.replayCacheSize, datastore: this.node.datastore })
     this.metrics = new OnionMetrics(this.node.metricsRegistry)
@@ -580,6 +590,10 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
 
   /** The generic exit action: publish the bytes on a gossipsub topic from this node, then ack */
   private async exitPublish (message: OnionMessage): Promise<void> {
+    if (!this.exitTopicPrefixes.some(prefix => message.topic.startsWith(prefix))) {
+      this.metrics.drop('exit-topic')
+      return
+    }
     try {
       await this.node.libp2p.services.pubsub.publish(message.topic, message.data)
       this.ack(message)

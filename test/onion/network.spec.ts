@@ -137,7 +137,7 @@ describe('onion/network: 15 peers on loopback', function () {
   })
 
   it('publishes through an exit: subscribers get it, never first from the sender', async () => {
-    const topic = '/murmur/test/anonymous'
+    const topic = '/murmur/1/g/test-anonymous'
     const sender = peers[5]
     const subscribers = peers.filter((_, i) => i % 3 === 0 && i !== 5)
     const firstFrom = new Map<string, string>()
@@ -160,6 +160,8 @@ describe('onion/network: 15 peers on loopback', function () {
     await new Promise(resolve => setTimeout(resolve, 1_500))
     await sender.onion.publish(topic, enc('anonymous hello'), { hops: 3 })
     await waitFor(() => firstFrom.size === subscribers.length, 'every subscriber to receive the message', 20_000)
+    // an exit refuses topics outside its allowed prefixes (the directory topic above all)
+    await expect(sender.onion.publish('/murmur/1/directory', enc('x'), { hops: 2, retries: 0, ackTimeoutMs: 1_500 })).to.eventually.be.rejected.with.property('name', 'DeliveryFailedError')
     for (const from of firstFrom.values()) { expect(from).to.not.equal(sender.peerId.toString()) }
   })
 
