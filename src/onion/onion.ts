@@ -200,6 +200,9 @@ interface PendingSurb {
 
 const DEFAULT_KIND = 'default'
 
+/** Longest per-hop delay a relay without its own mixing settings honours */
+const RELAY_DELAY_CAP_MS = 5_000
+
 /** Reads a stream to its end, discarding what comes */
 async function drain (stream: Stream): Promise<void> {
   try {
@@ -494,7 +497,8 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
         this.metrics.drop('routing')
         return
       }
-      const delay = this.mixing == null ? Math.min(result.delayMs, 0xffff) : Math.min(result.delayMs, this.mixing.maxDelayMs)
+      // the sender chooses the delay; the relay caps it, so no one parks packets on it for long
+      const delay = Math.min(result.delayMs, this.mixing?.maxDelayMs ?? RELAY_DELAY_CAP_MS)
       const forward = (): void => {
         this.sendPacket(next, result.packet).then(() => {
           this.metrics.packet('forwarded')
