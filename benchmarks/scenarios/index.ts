@@ -2,11 +2,13 @@
 
 import { e2eScenario } from './e2e.ts'
 import { gossipScenario } from './gossip.ts'
+import { onionScenario } from './onion.ts'
 import { scaleScenario } from './scale.ts'
 import type { Scenario } from '../lib/scenario.ts'
 
 export const SCENARIOS: Record<string, Scenario<any>> = {
   [e2eScenario.name]: e2eScenario,
   [gossipScenario.name]: gossipScenario,
-  [scaleScenario.name]: scaleScenario
+  [scaleScenario.name]: scaleScenario,
+  [onionScenario.name]: onionScenario
 }

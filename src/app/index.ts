@@ -19,8 +19,10 @@
 
 import { DefaultMurmur } from './murmur.ts'
 import type { Contacts, ContactsInit } from '../contacts/index.ts'
+import type { DirectoryInit, RelayDirectory } from '../directory/index.ts'
 import type { MessagingIdentity } from '../identity/index.ts'
 import type { MurmurNode, NodeInit } from '../node/index.ts'
+import type { Onion, OnionInit } from '../onion/index.ts'
 import type { PeerId, Startable } from '@libp2p/interface'
 
 /**
@@ -33,6 +35,12 @@ export interface MurmurInit extends NodeInit {
    * (`identity.key`) or, without a home, in the datastore
    */
   identity?: MessagingIdentity
+
+  /** The relay directory's options */
+  directory?: DirectoryInit
+
+  /** The onion layer's options (the `relay` role makes the peer forward packets) */
+  onion?: OnionInit
 
   /**
    * Contacts and 1:1 messaging: transports and timeouts
@@ -48,6 +56,10 @@ export interface Murmur extends Startable {
   readonly peerId: PeerId
   /** Who the user is to other users; never the peer id */
   readonly identity: MessagingIdentity
+  /** Verified relay descriptors; this peer's own is published there */
+  readonly directory: RelayDirectory
+  /** Onion routes: `send`, `handle`, `request`, `publish` */
+  readonly onion: Onion
   /** Contact cards, X3DH + Double Ratchet sessions, 1:1 messages */
   readonly contacts: Contacts
   isStarted(): boolean

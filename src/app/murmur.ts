@@ -1,10 +1,20 @@
+import { generateKeyPair } from '@libp2p/crypto/keys'
 import { bundleSelectors, bundleValidators, Contacts } from '../contacts/index.ts'
+import { directoryDhtInit, RelayDirectory } from '../directory/index.ts'
 import { loadOrCreateIdentity } from '../identity/index.ts'
-import { createNode } from '../node/index.ts'
+import { createNode, loadOrCreatePeerKey } from '../node/index.ts'
+import { Onion } from '../onion/index.ts'
 import type { Murmur, MurmurInit } from './index.ts'
 import type { MessagingIdentity } from '../identity/index.ts'
 import type { MurmurNode } from '../node/index.ts'
 import type { PeerId, Startable } from '@libp2p/interface'
+
+/** The layers above the node, each constructed once in `create` */
+interface Layers {
+  directory: RelayDirectory
+  onion: Onion
+  contacts: Contacts
+}
 
 /**
  * The composite: the node first, then each layer in the order of DESIGN.md's
@@ -15,33 +25,41 @@ export class DefaultMurmur implements Murmur {
   readonly node: MurmurNode
   readonly peerId: PeerId
   readonly identity: MessagingIdentity
+  readonly directory: RelayDirectory
+  readonly onion: Onion
   readonly contacts: Contacts
   /** Layers above the node, in start order */
   private readonly layers: Startable[]
   private started = false
 
   static async create (init: MurmurInit): Promise<DefaultMurmur> {
-    const node = await createNode({
-      ...init,
-      // prekey bundles are signed records: every node refuses forged ones
+    // the directory signs descriptors with the peer key, so the key is loaded here and handed to the node
+    const privateKey = init.privateKey ?? (init.home != null ? (await loadOrCreatePeerKey(init.home)).key : await generateKeyPair('Ed25519'))
+    // relay descriptors and prekey bundles are signed DHT records: every node refuses forged ones
+    const dht = directoryDhtInit({
       dhtValidators: { ...bundleValidators, ...init.dhtValidators },
       dhtSelectors: { ...bundleSelectors, ...init.dhtSelectors }
     })
+    const node = await createNode({ ...init, privateKey, ...dht })
     const identity = init.identity ?? (await loadOrCreateIdentity({
       home: init.home,
       // without a home (a browser) the identity lives beside the rest of the state
       datastore: init.home == null && init.datastore != null ? init.datastore : undefined
     })).identity
+    const directory = new RelayDirectory({ node, privateKey }, init.directory)
+    const onion = new Onion({ node, directory }, init.onion)
     const contacts = new Contacts({ node, identity }, init.contacts)
-    return new DefaultMurmur(node, identity, contacts, [contacts])
+    return new DefaultMurmur(node, identity, { directory, onion, contacts })
   }
 
-  private constructor (node: MurmurNode, identity: MessagingIdentity, contacts: Contacts, layers: Startable[]) {
+  private constructor (node: MurmurNode, identity: MessagingIdentity, layers: Layers) {
     this.node = node
     this.peerId = node.peerId
     this.identity = identity
-    this.contacts = contacts
-    this.layers = layers
+    this.directory = layers.directory
+    this.onion = layers.onion
+    this.contacts = layers.contacts
+    this.layers = [layers.directory, layers.onion, layers.contacts]
   }
 
   isStarted (): boolean {

@@ -20,6 +20,8 @@ import { identityImport } from './commands/identity/import.ts'
 import { identityShow } from './commands/identity/show.ts'
 import { inbox } from './commands/inbox.ts'
 import { init } from './commands/init.ts'
+import { onionSend } from './commands/onion/send.ts'
+import { onionStatus } from './commands/onion/status.ts'
 import { peers } from './commands/peers.ts'
 import { send } from './commands/send.ts'
 import { status } from './commands/status.ts'
@@ -30,7 +32,8 @@ import type { Command, CommandIo, OptionSpec } from './commands/command.ts'
 export const COMMANDS: readonly Command[] = [
   init, daemon, id, status, peers, connect, stop,
   identityShow, identityExport, identityImport,
-  contactCard, contactAdd, contactList, send, inbox, chat
+  contactCard, contactAdd, contactList, send, inbox, chat,
+  onionStatus, onionSend
 ]
 
 export function mainHelp (commands: readonly Command[] = COMMANDS): string {

@@ -30,6 +30,8 @@ export interface DaemonConfig {
   /** LAN discovery by multicast DNS */
   mdns: boolean
   logLevel: LogLevel
+  /** Onion profile: 'private' turns on mixing delays and loop cover traffic */
+  privacy: 'default' | 'private'
 }
 
 export const DEFAULT_API = '127.0.0.1:7420'
@@ -44,11 +46,12 @@ export function defaultConfig (): DaemonConfig {
     api: DEFAULT_API,
     metrics: DEFAULT_METRICS,
     mdns: false,
-    logLevel: 'info'
+    logLevel: 'info',
+    privacy: 'default'
   }
 }
 
-const FIELDS = ['listen', 'announce', 'bootstrap', 'roles', 'api', 'metrics', 'mdns', 'logLevel']
+const FIELDS = ['listen', 'announce', 'bootstrap', 'roles', 'api', 'metrics', 'mdns', 'logLevel', 'privacy']
 
 export interface HostPort {
   host: string
@@ -134,6 +137,12 @@ const CHECKS: Record<keyof DaemonConfig, FieldCheck> = {
   logLevel: (value, field) => {
     if (typeof value !== 'string' || !(LOG_LEVELS as string[]).includes(value)) {
       throw new ConfigError(field, `must be one of ${LOG_LEVELS.join(', ')}`)
+    }
+    return value
+  },
+  privacy: (value, field) => {
+    if (value !== 'default' && value !== 'private') {
+      throw new ConfigError(field, 'must be "default" or "private"')
     }
     return value
   }

@@ -8,6 +8,7 @@ import { Registry } from 'prom-client'
 import { createMurmur } from '../app/index.ts'
 import { contactsRoutes } from './api/routes/contacts.ts'
 import { nodeRoutes } from './api/routes/node.ts'
+import { onionRoutes, TEXT_KIND } from './api/routes/onion.ts'
 import { ControlApi } from './api/server.ts'
 import { isLoopback, parseHostPort } from './config.ts'
 import { HomeInUseError } from './errors.ts'
@@ -49,6 +50,11 @@ export class Daemon {
     this.api = new ControlApi({ token, logger: init.logger.forComponent('daemon:api') })
     this.api.addRoutes(nodeRoutes(murmur.node))
     this.api.addRoutes(contactsRoutes(murmur))
+    this.api.addRoutes(onionRoutes(murmur.onion, murmur.directory))
+    // texts from `murmur onion send` show on the event stream (no sender: the onion layer never knows it)
+    murmur.onion.handle(TEXT_KIND, msg => {
+      this.api.publish('onion:message', { messageId: msg.messageId, text: new TextDecoder().decode(msg.data) })
+    })
     this.api.addRoutes([{
       method: 'POST',
       path: '/v1/stop',
@@ -74,6 +80,7 @@ export class Daemon {
       bootstrap: config.bootstrap,
       roles: config.roles,
       mdns: config.mdns,
+      onion: { profile: config.privacy },
       metricsRegistry: registry,
       logger: init.logger,
       ...init.node

@@ -64,7 +64,13 @@ const STATUS_BY_ERROR: Record<string, number> = {
   ContactNotFoundError: 404,
   MessageNotFoundError: 404,
   PrekeyBundleNotFoundError: 404,
-  DeliveryError: 502
+  DeliveryError: 502,
+  // onion
+  UnknownDestinationError: 404,
+  MessageTooLargeError: 400,
+  NoRouteError: 503,
+  OnionNotStartedError: 503,
+  DeliveryFailedError: 504
 }
 
 export interface ControlApiInit {

@@ -12,7 +12,8 @@ export const CONFIG_OPTIONS: Record<string, OptionSpec> = {
   api: { type: 'string', arg: 'HOST:PORT', description: 'Control API address (default 127.0.0.1:7420)' },
   metrics: { type: 'string', arg: 'HOST:PORT', description: 'Prometheus /metrics address, or "off" (default 127.0.0.1:7421)' },
   mdns: { type: 'boolean', description: 'Discover peers on the LAN by mDNS (--no-mdns turns it off)' },
-  'log-level': { type: 'string', arg: 'LEVEL', description: 'fatal, error, warn, info, debug, trace or silent (default info)' }
+  'log-level': { type: 'string', arg: 'LEVEL', description: 'fatal, error, warn, info, debug, trace or silent (default info)' },
+  privacy: { type: 'string', arg: 'PROFILE', description: 'Onion profile: default, or private (mixing delays and cover traffic)' }
 }
 
 const FLAG_OF: Record<string, string> = { logLevel: 'log-level' }
@@ -20,7 +21,7 @@ const FLAG_OF: Record<string, string> = { logLevel: 'log-level' }
 /** The configuration the flags set, validated; an error names the flag */
 export function configFromFlags (values: Values): Partial<DaemonConfig> {
   const raw: Record<string, unknown> = {}
-  for (const key of ['listen', 'announce', 'bootstrap', 'api', 'mdns'] as const) {
+  for (const key of ['listen', 'announce', 'bootstrap', 'api', 'mdns', 'privacy'] as const) {
     if (values[key] !== undefined) {
       raw[key] = values[key]
     }

@@ -1,0 +1,89 @@
+import { MessageTooLargeError } from './errors.ts'
+
+/** At most this many fragments per message (~90 KiB) */
+export const MAX_FRAGMENTS = 64
+
+export function splitMessage (data: Uint8Array, firstCapacity: number, capacity: number): Uint8Array[] {
+  if (firstCapacity <= 0 || capacity <= 0) {
+    throw new MessageTooLargeError('The reply blocks asked for leave no room for data')
+  }
+  const parts: Uint8Array[] = [data.subarray(0, firstCapacity)]
+  for (let offset = firstCapacity; offset < data.length; offset += capacity) {
+    parts.push(data.subarray(offset, offset + capacity))
+  }
+  if (parts.length > MAX_FRAGMENTS) {
+    throw new MessageTooLargeError(`A message of ${data.length} bytes needs ${parts.length} fragments; at most ${MAX_FRAGMENTS}`)
+  }
+  return parts
+}
+
+interface Pending {
+  kind: string
+  parts: Array<Uint8Array | undefined>
+  received: number
+  surbs: Uint8Array[]
+  expires: number
+}
+
+/**
+ * Reassembles fragments by message id. Duplicates (a retry after a lost ack)
+ * are ignored, incomplete messages expire, and completed ids are remembered
+ * for a while so a late duplicate does not deliver the message twice.
+ */
+export class Reassembler {
+  private readonly pending = new Map<string, Pending>()
+  private readonly done = new Map<string, number>()
+  private readonly ttlMs: number
+  private readonly maxPending: number
+
+  constructor (ttlMs = 120_000, maxPending = 1_000) {
+    this.ttlMs = ttlMs
+    this.maxPending = maxPending
+  }
+
+  /** Returns the whole message when this fragment completes it */
+  add (id: string, fragment: number, fragments: number, kind: string, data: Uint8Array, surbs: Uint8Array[], now = Date.now()): { kind: string, data: Uint8Array, surbs: Uint8Array[] } | undefined {
+    this.expire(now)
+    if (this.done.has(id) || fragments > MAX_FRAGMENTS) {
+      return undefined
+    }
+    let p = this.pending.get(id)
+    if (p == null) {
+      if (this.pending.size >= this.maxPending) {
+        return undefined
+      }
+      p = { kind, parts: new Array(fragments), received: 0, surbs: [], expires: now + this.ttlMs }
+      this.pending.set(id, p)
+    }
+    if (p.parts.length !== fragments || p.parts[fragment] != null) {
+      return undefined
+    }
+    p.parts[fragment] = data
+    p.received++
+    if (surbs.length > 0) {
+      p.surbs.push(...surbs)
+    }
+    if (p.received < fragments) {
+      return undefined
+    }
+    this.pending.delete(id)
+    this.done.set(id, now + this.ttlMs)
+    const total = p.parts.reduce((n, part) => n + (part?.length ?? 0), 0)
+    const out = new Uint8Array(total)
+    let offset = 0
+    for (const part of p.parts) {
+      out.set(part ?? new Uint8Array(0), offset)
+      offset += part?.length ?? 0
+    }
+    return { kind: p.kind, data: out, surbs: p.surbs }
+  }
+
+  private expire (now: number): void {
+    for (const [id, p] of this.pending) {
+      if (p.expires <= now) { this.pending.delete(id) }
+    }
+    for (const [id, until] of this.done) {
+      if (until <= now) { this.done.delete(id) }
+    }
+  }
+}

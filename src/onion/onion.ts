@@ -1,0 +1,889 @@
+import { publicKeyFromRaw } from '@libp2p/crypto/keys'
+import { TypedEventEmitter } from '@libp2p/interface'
+import { peerIdFromPublicKey, peerIdFromString } from '@libp2p/peer-id'
+import { bytesToHex } from '@noble/hashes/utils.js'
+import { buildPacket } from './builder.ts'
+import { SURB_SIZE } from './constants.ts'
+import { defaultCrypto } from './crypto/index.ts'
+import { DeliveryFailedError, DuplicateHandlerError, MessageTooLargeError, NoRouteError, NoSurbError, OnionNotStartedError, UnknownDestinationError } from './errors.ts'
+import { splitMessage, Reassembler, MAX_FRAGMENTS } from './fragment.ts'
+import { FrameDecoder, ONION_PROTOCOL, encodeFrame } from './frame.ts'
+import { OnionKeyring } from './keyring.ts'
+import { dataCapacity, decodeMessage, encodeMessage, MESSAGE_ID_SIZE } from './message.ts'
+import { OnionMetrics } from './metrics.ts'
+import { ReliabilityTracker, selectPath } from './path.ts'
+import { PacketRejectedError, processPacket } from './processor.ts'
+import { ReplayCache } from './replay.ts'
+import { createSurb, decodeSurb, encodeSurb, openSurbReply, surbReplyPacket } from './surb.ts'
+import type { RouteHop } from './builder.ts'
+import type { SphinxCrypto } from './crypto/index.ts'
+import type { OnionMessage } from './message.ts'
+import type { OnionDropReason } from './metrics.ts'
+import type { Diversity, RelayCandidate } from './path.ts'
+import type { SurbSecret } from './surb.ts'
+import type { RelayDescriptor, RelayDirectory } from '../directory/index.ts'
+import type { MurmurNode } from '../node/index.ts'
+import type { Logger } from '../node/logger.ts'
+import type { PeerId, Startable, Stream } from '@libp2p/interface'
+
+export interface MixingInit {
+  /** Mean of the exponential per-hop delay the sender picks (Loopix) */
+  meanDelayMs: number
+  /** Cap on one hop's delay, at the sender and at the relay (the wire field holds at most 65535) */
+  maxDelayMs: number
+}
+
+export interface CoverInit {
+  /** Mean interval between loop packets (Poisson process) */
+  intervalMs: number
+}
+
+export interface OnionInit {
+  /**
+   * Relays per route (the destination is one more hop)
+   *
+   * @default 3
+   */
+  hops?: number
+  /**
+   * How long the sender waits for a fragment's ack before trying another route
+   * (mixing delays are added on top)
+   *
+   * @default 10_000
+   */
+  ackTimeoutMs?: number
+  /**
+   * Further routes tried per fragment after the first
+   *
+   * @default 3
+   */
+  retries?: number
+  /**
+   * Onion key epoch length
+   *
+   * @default 3_600_000
+   */
+  epochMs?: number
+  /**
+   * How long the previous epoch's key stays live after rotation
+   *
+   * @default 600_000
+   */
+  epochOverlapMs?: number
+  /**
+   * Which relays may not share a route (see `Diversity`); use 'none' on loopback
+   *
+   * @default 'subnet16'
+   */
+  diversity?: Diversity
+  /**
+   * 'private' turns on mixing delays (mean 100 ms, cap 1 s) and loop cover
+   * traffic (one loop every 5 s on average); explicit `mixing` / `cover` win
+   *
+   * @default 'default'
+   */
+  profile?: 'default' | 'private'
+  /**
+   * Per-hop mixing delay
+   *
+   * @default false (off)
+   */
+  mixing?: MixingInit | false
+  /**
+   * Loop cover traffic
+   *
+   * @default false (off)
+   */
+  cover?: CoverInit | false
+  /**
+   * Process and forward other peers' packets. Every onion node is the last
+   * hop of its own messages; only relays forward.
+   *
+   * @default true when the node has the `relay` role
+   */
+  relay?: boolean
+  /**
+   * Topic prefixes this node, as an exit, publishes on for others. Only group
+   * topics by default: an exit must not be made to speak on the directory
+   * topic or any other protocol's.
+   *
+   * @default ['/murmur/1/g/']
+   */
+  exitTopicPrefixes?: string[]
+  /**
+   * Most replay tags per key epoch
+   *
+   * @default 500_000
+   */
+  replayCacheSize?: number
+  /**
+   * The crypto backend
+   *
+   * @default node:crypto in Node, noble in browsers
+   */
+  crypto?: SphinxCrypto
+}
+
+export interface OnionComponents {
+  node: MurmurNode
+  directory: RelayDirectory
+}
+
+export interface SendOptions {
+  /**
+   * The destination's handler
+   *
+   * @default 'default'
+   */
+  kind?: string
+  /** Relays on the route (default: the layer's `hops`) */
+  hops?: number
+  /**
+   * Reply blocks handed to the destination's handler, so it can answer
+   *
+   * @default 0
+   */
+  surbs?: number
+  retries?: number
+  ackTimeoutMs?: number
+  signal?: AbortSignal
+}
+
+export interface SendResult {
+  messageId: string
+  fragments: number
+  /** Routes tried in all, over every fragment */
+  attempts: number
+}
+
+/** A message as its destination's handler gets it: no sender, only reply blocks */
+export interface IncomingMessage {
+  messageId: string
+  kind: string
+  data: Uint8Array
+  /** Reply blocks left */
+  surbs: number
+  /** Answers through one of the message's reply blocks (NoSurbError if none is left) */
+  reply(data: Uint8Array): Promise<void>
+}
+
+export type OnionHandler = (message: IncomingMessage) => void | Promise<void>
+
+export interface OnionEvents {
+  /** An answer to one of this node's messages came back through a reply block */
+  reply: CustomEvent<{ messageId: string, data: Uint8Array }>
+}
+
+export interface OnionStatus {
+  epoch: number
+  relay: boolean
+  onionKey: string
+  processed: number
+  forwarded: number
+  delivered: number
+  dropped: Partial<Record<OnionDropReason, number>>
+  sent: number
+  acked: number
+  retried: number
+  failed: number
+  loops: number
+  replayCacheSize: number
+  knownRelays: Array<{ peerId: string, epoch: number, load: number, reliability: number }>
+}
+
+interface PendingSurb {
+  secret: SurbSecret
+  /** Called with the opened message; ack waiters resolve, reply blocks emit */
+  onMessage(message: OnionMessage): void
+  expires: number
+}
+
+const DEFAULT_KIND = 'default'
+
+/** Longest per-hop delay a relay without its own mixing settings honours */
+const RELAY_DELAY_CAP_MS = 5_000
+
+/** Reads a stream to its end, discarding what comes */
+async function drain (stream: Stream): Promise<void> {
+  try {
+    for await (const chunk of stream) {
+      void chunk
+    }
+  } catch {
+    // a reset stream is simply gone
+  }
+}
+
+function hosts (d: RelayDescriptor): string[] {
+  const out = new Set<string>()
+  for (const addr of d.addrs) {
+    for (const c of addr.getComponents()) {
+      if ((c.name === 'ip4' || c.name === 'ip6') && c.value != null) { out.add(c.value) }
+    }
+  }
+  return [...out]
+}
+
+/**
+ * The onion layer: relays process and forward Sphinx packets on
+ * `/murmur/onion/1.0.0`; every node sends messages over routes of relays from
+ * the verified directory, with an ack per fragment coming back through a SURB,
+ * and retries over other routes, scoring down relays whose routes lose packets.
+ */
+export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
+  private readonly node: MurmurNode
+  private readonly directory: RelayDirectory
+  private readonly log: Logger
+  private readonly crypto: SphinxCrypto
+  private readonly hops: number
+  private readonly ackTimeoutMs: number
+  private readonly retries: number
+  private readonly diversity: Diversity
+  private readonly mixing?: MixingInit
+  private readonly cover?: CoverInit
+  readonly relay: boolean
+  private readonly exitTopicPrefixes: string[]
+  readonly keyring: OnionKeyring
+  readonly replay: ReplayCache
+  readonly reliability = new ReliabilityTracker()
+  readonly metrics: OnionMetrics
+  private readonly reassembler = new Reassembler()
+  private readonly handlers = new Map<string, OnionHandler>()
+  private readonly surbs = new Map<string, PendingSurb>()
+  private readonly streams = new Map<string, Promise<Stream>>()
+  /** Open outbound streams, for the per-packet fast path (no promise to await) */
+  private readonly ready = new Map<string, Stream>()
+  /** Next-hop addresses seen recently → peer ids (decoding a key per packet is wasted work) */
+  private readonly addressCache = new Map<string, PeerId>()
+  private readonly timers = new Set<ReturnType<typeof setTimeout>>()
+  /** Senders waiting for an ack: stop() releases them */
+  private readonly waiters = new Set<() => void>()
+  private liveKeys: Uint8Array[] = []
+  private started = false
+  private loadWindow = { since: Date.now(), packets: 0, rate: 0 }
+  private housekeeping?: ReturnType<typeof setInterval>
+  private rotationTimer?: ReturnType<typeof setTimeout>
+  private coverTimer?: ReturnType<typeof setTimeout>
+
+  constructor (components: OnionComponents, init: OnionInit = {}) {
+    super()
+    this.node = components.node
+    this.directory = components.directory
+    this.log = components.node.logger.forComponent('onion')
+    this.crypto = init.crypto ?? defaultCrypto
+    this.hops = init.hops ?? 3
+    this.ackTimeoutMs = init.ackTimeoutMs ?? 10_000
+    this.retries = init.retries ?? 3
+    this.diversity = init.diversity ?? 'subnet16'
+    const isPrivate = init.profile === 'private'
+    const mixing = init.mixing ?? (isPrivate ? { meanDelayMs: 100, maxDelayMs: 1_000 } : false)
+    this.mixing = mixing === false ? undefined : { meanDelayMs: mixing.meanDelayMs, maxDelayMs: Math.min(0xffff, mixing.maxDelayMs) }
+    const cover = init.cover ?? (isPrivate ? { intervalMs: 5_000 } : false)
+    this.cover = cover === false ? undefined : cover
+    this.relay = init.relay ?? this.node.roles.has('relay')
+    this.exitTopicPrefixes = init.exitTopicPrefixes ?? ['/murmur/1/g/']
+    this.keyring = new OnionKeyring(this.crypto, init.epochMs ?? 3_600_000, init.epochOverlapMs ?? 600_000, this.node.datastore)
+    this.replay = new ReplayCache({ maxEntries: init.replayCacheSize, datastore: this.node.datastore })
+    this.metrics = new OnionMetrics(this.node.metricsRegistry)
+  }
+
+  isStarted (): boolean {
+    return this.started
+  }
+
+  async start (): Promise<void> {
+    await this.rotate()
+    await this.replay.load()
+    await this.node.libp2p.handle(ONION_PROTOCOL, (stream, connection) => {
+      void this.readStream(stream, connection.remotePeer.toString())
+    }, { maxInboundStreams: 256, maxOutboundStreams: 256 })
+    this.started = true
+    this.housekeeping = setInterval(() => { void this.tick() }, 1_000)
+    await this.announce()
+    if (this.cover != null) {
+      this.scheduleLoop()
+    }
+  }
+
+  async stop (): Promise<void> {
+    this.started = false
+    clearInterval(this.housekeeping)
+    clearTimeout(this.rotationTimer)
+    clearTimeout(this.coverTimer)
+    for (const t of this.timers) { clearTimeout(t) }
+    this.timers.clear()
+    await this.node.libp2p.unhandle(ONION_PROTOCOL)
+    for (const pending of this.streams.values()) {
+      void pending.then(s => s.abort(new Error('onion layer stopped'))).catch(() => {})
+    }
+    this.streams.clear()
+    this.ready.clear()
+    this.surbs.clear()
+    for (const release of this.waiters) { release() }
+    this.waiters.clear()
+    await this.replay.flush()
+  }
+
+  /** Registers the handler for messages of `kind` */
+  handle (kind: string, handler: OnionHandler): void {
+    if (this.handlers.has(kind)) {
+      throw new DuplicateHandlerError(`A handler is already registered for "${kind}"`)
+    }
+    this.handlers.set(kind, handler)
+  }
+
+  unhandle (kind: string): void {
+    this.handlers.delete(kind)
+  }
+
+  // ---- keys and the descriptor ----
+
+  private async rotate (): Promise<void> {
+    const key = await this.keyring.rotate()
+    const live = this.keyring.live()
+    this.liveKeys = live.map(k => k.privateKey)
+    this.replay.setEpochs(live.map(k => k.epoch))
+    const nextBoundary = (key.epoch + 1) * this.keyring.epochMs
+    clearTimeout(this.rotationTimer)
+    // rotate at the boundary, and again when the previous key's overlap ends
+    const overlapEnd = this.keyring.notAfter(key.epoch - 1)
+    const next = Math.min(nextBoundary, overlapEnd > Date.now() ? overlapEnd : nextBoundary) - Date.now()
+    this.rotationTimer = setTimeout(() => {
+      void this.rotate().then(async () => this.announce()).catch(err => { this.log.error({ err: err.message }, 'onion key rotation failed') })
+    }, Math.max(1_000, next + 10))
+  }
+
+  private async announce (): Promise<void> {
+    const key = await this.keyring.rotate()
+    if (!this.started) {
+      return
+    }
+    await this.directory.setLocal({
+      onionKey: key.publicKey,
+      epoch: key.epoch,
+      notAfter: this.keyring.notAfter(key.epoch),
+      roles: this.relay ? ['relay'] : [],
+      load: this.loadWindow.rate
+    })
+  }
+
+  private async tick (): Promise<void> {
+    const now = Date.now()
+    const elapsed = now - this.loadWindow.since
+    if (elapsed >= 60_000) {
+      this.loadWindow = { since: now, packets: 0, rate: Math.round(this.loadWindow.packets * 1000 / elapsed) }
+      this.directory.setLoad(this.loadWindow.rate)
+    }
+    for (const [id, pending] of this.surbs) {
+      if (pending.expires <= now) { this.surbs.delete(id) }
+    }
+    this.metrics.gauges(this.replay.size, this.directory.descriptors().length, this.keyring.epochAt(now))
+    try {
+      await this.replay.flush()
+    } catch (err: any) {
+      this.log.warn({ err: err.message }, 'replay cache not persisted')
+    }
+  }
+
+  // ---- the wire ----
+
+  private async readStream (stream: Stream, from: string): Promise<void> {
+    const decoder = new FrameDecoder()
+    try {
+      for await (const chunk of stream) {
+        for (const packet of decoder.push(chunk)) {
+          this.receive(packet, from)
+        }
+      }
+    } catch (err: any) {
+      if (err instanceof Error && err.name === 'InvalidPacketError') {
+        this.metrics.drop('frame')
+        this.log.debug({ from, err: err.message }, 'bad onion frame, stream closed')
+      }
+      stream.abort(err)
+    }
+  }
+
+  /** Opens (or reuses) the one outbound stream to a peer, dialling it if needed */
+  private async outbound (peer: PeerId): Promise<Stream> {
+    const id = peer.toString()
+    const existing = this.streams.get(id)
+    if (existing != null) {
+      const stream = await existing.catch(() => undefined)
+      if (stream?.status === 'open' && stream.writeStatus === 'writable') {
+        return stream
+      }
+      this.streams.delete(id)
+    }
+    const opening = this.node.libp2p.dialProtocol(peer, ONION_PROTOCOL, { signal: AbortSignal.timeout(10_000) })
+    this.streams.set(id, opening)
+    try {
+      const stream = await opening
+      this.ready.set(id, stream)
+      stream.addEventListener('close', () => {
+        if (this.streams.get(id) === opening) {
+          this.streams.delete(id)
+        }
+        if (this.ready.get(id) === stream) {
+          this.ready.delete(id)
+        }
+      })
+      // nothing comes back on an outbound onion stream; drain anything that does
+      void drain(stream)
+      return stream
+    } catch (err) {
+      if (this.streams.get(id) === opening) { this.streams.delete(id) }
+      throw err
+    }
+  }
+
+  /** Sends one packet to a peer (one frame); a broken stream is reopened once */
+  async sendPacket (peer: PeerId, packet: Uint8Array): Promise<void> {
+    const frame = encodeFrame(packet)
+    if (peer.equals(this.node.peerId)) {
+      this.receive(packet, peer.toString())
+      return
+    }
+    const open = this.ready.get(peer.toString())
+    if (open?.status === 'open' && open.writeStatus === 'writable') {
+      try {
+        if (!open.send(frame)) {
+          await open.onDrain({ signal: AbortSignal.timeout(10_000) })
+        }
+        return
+      } catch {
+        // the stream broke under us: open a new one below
+        this.ready.delete(peer.toString())
+      }
+    }
+    let lastError: unknown
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        const stream = await this.outbound(peer)
+        if (!stream.send(frame)) {
+          await stream.onDrain({ signal: AbortSignal.timeout(10_000) })
+        }
+        return
+      } catch (err) {
+        lastError = err
+        this.streams.delete(peer.toString())
+      }
+    }
+    throw lastError
+  }
+
+  /** One packet from the wire (or from this node itself) */
+  receive (packet: Uint8Array, from: string): void {
+    let result
+    try {
+      result = processPacket(this.crypto, this.liveKeys, packet, this.replay)
+    } catch (err) {
+      if (err instanceof PacketRejectedError) {
+        this.metrics.drop(err.reason)
+        this.log.debug({ from, reason: err.reason }, 'packet dropped')
+        return
+      }
+      throw err
+    }
+    this.metrics.packet('processed')
+    this.loadWindow.packets++
+    if (result.type === 'forward') {
+      if (!this.relay) {
+        this.metrics.drop('not-relay')
+        return
+      }
+      const next = this.peerOf(result.nextHop)
+      if (next == null) {
+        this.metrics.drop('routing')
+        return
+      }
+      // the sender chooses the delay; the relay caps it, so no one parks packets on it for long
+      const delay = Math.min(result.delayMs, this.mixing?.maxDelayMs ?? RELAY_DELAY_CAP_MS)
+      const forward = (): void => {
+        this.sendPacket(next, result.packet).then(() => {
+          this.metrics.packet('forwarded')
+        }, (err: any) => {
+          this.metrics.drop('next-hop-unreachable')
+          this.log.debug({ next: next.toString(), err: err.message }, 'next hop unreachable')
+        })
+      }
+      if (delay > 0) {
+        const t = setTimeout(() => { this.timers.delete(t); forward() }, delay)
+        this.timers.add(t)
+      } else {
+        forward()
+      }
+      return
+    }
+    this.metrics.packet('delivered')
+    if (result.command === 'deliver') {
+      this.deliver(result.body)
+    } else {
+      this.openReply(result.surbId, result.payload)
+    }
+  }
+
+  private peerOf (address: Uint8Array): PeerId | undefined {
+    const key = bytesToHex(address)
+    let peer = this.addressCache.get(key)
+    if (peer == null) {
+      try {
+        peer = peerIdFromPublicKey(publicKeyFromRaw(address))
+      } catch {
+        return undefined
+      }
+      if (this.addressCache.size >= 4096) {
+        this.addressCache.clear()
+      }
+      this.addressCache.set(key, peer)
+    }
+    return peer
+  }
+
+  // ---- the destination ----
+
+  private deliver (body: Uint8Array): void {
+    let message: OnionMessage
+    try {
+      message = decodeMessage(body)
+    } catch {
+      this.metrics.drop('message')
+      return
+    }
+    if (message.type === 'loop') {
+      this.metrics.loops++
+      return
+    }
+    if (message.type === 'publish') {
+      void this.exitPublish(message)
+      return
+    }
+    if (message.type !== 'data') {
+      this.metrics.drop('message')
+      return
+    }
+    this.ack(message)
+    const id = bytesToHex(message.id)
+    const complete = this.reassembler.add(id, message.fragment, message.fragments, message.kind, message.data, message.surbs)
+    if (complete == null) {
+      return
+    }
+    const handler = this.handlers.get(complete.kind)
+    if (handler == null) {
+      this.log.debug({ kind: complete.kind }, 'no handler for this kind')
+      return
+    }
+    const surbs = [...complete.surbs]
+    const incoming: IncomingMessage = {
+      messageId: id,
+      kind: complete.kind,
+      data: complete.data,
+      get surbs () { return surbs.length },
+      reply: async (data) => {
+        const surb = surbs.shift()
+        if (surb == null) {
+          throw new NoSurbError()
+        }
+        await this.sendThroughSurb(surb, { type: 'reply', id: message.id, fragment: 0, fragments: 1, kind: complete.kind, data, surbs: [], topic: '' })
+      }
+    }
+    Promise.resolve().then(async () => handler(incoming)).catch(err => {
+      this.log.warn({ kind: complete.kind, err: err.message }, 'onion handler failed')
+    })
+  }
+
+  /** The generic exit action: publish the bytes on a gossipsub topic from this node, then ack */
+  private async exitPublish (message: OnionMessage): Promise<void> {
+    if (!this.exitTopicPrefixes.some(prefix => message.topic.startsWith(prefix))) {
+      this.metrics.drop('exit-topic')
+      return
+    }
+    try {
+      await this.node.libp2p.services.pubsub.publish(message.topic, message.data)
+      this.ack(message)
+    } catch (err: any) {
+      // no ack: the sender tries another exit
+      this.log.debug({ topic: message.topic, err: err.message }, 'exit publish failed')
+    }
+  }
+
+  private ack (message: OnionMessage): void {
+    if (message.ackSurb == null) {
+      return
+    }
+    void this.sendThroughSurb(message.ackSurb, { type: 'ack', id: message.id, fragment: message.fragment, fragments: message.fragments, kind: '', data: new Uint8Array(0), surbs: [], topic: '' })
+      .catch(err => { this.log.debug({ err: err.message }, 'ack not sent') })
+  }
+
+  private async sendThroughSurb (surbBytes: Uint8Array, message: OnionMessage): Promise<void> {
+    const surb = decodeSurb(surbBytes)
+    const { packet, firstHop } = surbReplyPacket(this.crypto, surb, encodeMessage(message))
+    await this.sendPacket(peerIdFromPublicKey(publicKeyFromRaw(firstHop)), packet)
+  }
+
+  private openReply (surbId: Uint8Array, payload: Uint8Array): void {
+    const id = bytesToHex(surbId)
+    const pending = this.surbs.get(id)
+    if (pending == null) {
+      this.metrics.drop('unknown-surb')
+      return
+    }
+    const body = openSurbReply(this.crypto, pending.secret, payload)
+    if (body == null) {
+      this.metrics.drop('surb-payload')
+      return
+    }
+    let message: OnionMessage
+    try {
+      message = decodeMessage(body)
+    } catch {
+      this.metrics.drop('message')
+      return
+    }
+    // single use: a SURB opened once is forgotten
+    this.surbs.delete(id)
+    pending.onMessage(message)
+  }
+
+  // ---- the sender ----
+
+  private candidates (): RelayCandidate[] {
+    return this.directory.descriptors()
+      .filter(d => d.roles.includes('relay'))
+      .map(d => ({ peerId: d.peerId.toString(), load: d.load, hosts: hosts(d) }))
+  }
+
+  private delay (): number {
+    if (this.mixing == null) {
+      return 0
+    }
+    // exponential with the sender's mean (Loopix), capped
+    return Math.min(this.mixing.maxDelayMs, Math.round(-Math.log(1 - Math.random()) * this.mixing.meanDelayMs))
+  }
+
+  private routeHops (peerIds: string[]): RouteHop[] {
+    return peerIds.map(id => {
+      const d = this.directory.get(id)
+      if (d == null) {
+        throw new NoRouteError(`No descriptor for ${id}`)
+      }
+      return { address: d.peerKey, onionKey: d.onionKey, delayMs: this.delay() }
+    })
+  }
+
+  /** A relay route of `hops`, avoiding `avoid` when enough relays remain */
+  private path (hops: number, exclude: string[], avoid: Set<string>): string[] {
+    const base = new Set([this.node.peerId.toString(), ...exclude])
+    const candidates = this.candidates()
+    try {
+      return selectPath(candidates, hops, { exclude: new Set([...base, ...avoid]), diversity: this.diversity, reliability: this.reliability })
+    } catch (err) {
+      if (avoid.size === 0) { throw err }
+      return selectPath(candidates, hops, { exclude: base, diversity: this.diversity, reliability: this.reliability })
+    }
+  }
+
+  /** A SURB whose route is `hops` relays and then this node, registered until it is used or expires */
+  private makeSurb (hops: number, exclude: string[], avoid: Set<string>, expiresInMs: number, onMessage: (m: OnionMessage) => void): { surb: Uint8Array, relays: string[] } {
+    const relays = this.path(hops, exclude, avoid)
+    const self = this.directory.get(this.node.peerId)
+    if (self == null) {
+      throw new OnionNotStartedError('This node has no descriptor of its own yet')
+    }
+    const route = [...this.routeHops(relays), { address: self.peerKey, onionKey: self.onionKey }]
+    const { surb, secret } = createSurb(this.crypto, route)
+    this.surbs.set(bytesToHex(secret.id), { secret, onMessage, expires: Date.now() + expiresInMs })
+    return { surb: encodeSurb(surb), relays }
+  }
+
+  private async destination (peer: PeerId | string, signal?: AbortSignal): Promise<RelayDescriptor> {
+    const d = await this.directory.lookup(peer, { signal })
+    if (d == null) {
+      throw new UnknownDestinationError(`No verified descriptor for ${peer.toString()}`)
+    }
+    return d
+  }
+
+  /**
+   * Sends one fragment over a route and waits for its ack through a SURB;
+   * on timeout scores the relays of both routes down and tries new routes
+   * that avoid them. Resolves with the number of routes tried.
+   */
+  private async sendFragment (dest: RelayDescriptor, message: OnionMessage, hops: number, retries: number, ackTimeoutMs: number, signal?: AbortSignal): Promise<number> {
+    const destId = dest.peerId.toString()
+    const avoid = new Set<string>()
+    const timeout = ackTimeoutMs + (this.mixing != null ? 2 * (hops + 1) * this.mixing.maxDelayMs : 0)
+    for (let attempt = 0; attempt <= retries; attempt++) {
+      if (!this.started) { throw new OnionNotStartedError() }
+      signal?.throwIfAborted()
+      const forward = this.path(hops, [destId], avoid)
+      let acked!: () => void
+      let release!: () => void
+      const ack = new Promise<boolean>(resolve => {
+        acked = () => { resolve(true) }
+        release = () => { resolve(false) }
+        const t = setTimeout(() => { this.timers.delete(t); resolve(false) }, timeout)
+        this.timers.add(t)
+        signal?.addEventListener('abort', release, { once: true })
+      })
+      this.waiters.add(release)
+      void ack.finally(() => this.waiters.delete(release))
+      const { surb, relays: back } = this.makeSurb(hops, [destId], avoid, timeout, m => {
+        if (m.type === 'ack') { acked() }
+      })
+      const body = encodeMessage({ ...message, ackSurb: surb })
+      const { packet } = buildPacket(this.crypto, [...this.routeHops(forward), { address: dest.peerKey, onionKey: dest.onionKey }], body)
+      this.metrics.message(attempt === 0 ? 'sent' : 'retried')
+      try {
+        await this.sendPacket(peerIdFromString(forward[0]), packet)
+      } catch (err: any) {
+        this.log.debug({ relay: forward[0], err: err.message }, 'first hop unreachable')
+      }
+      if (await ack) {
+        this.reliability.success([...forward, ...back])
+        this.metrics.message('acked')
+        return attempt + 1
+      }
+      this.reliability.failure([...forward, ...back])
+      forward.forEach(id => avoid.add(id))
+      back.forEach(id => avoid.add(id))
+    }
+    this.metrics.message('failed')
+    throw new DeliveryFailedError(`No ack from ${destId} after ${retries + 1} routes`)
+  }
+
+  /**
+   * Sends `data` to `destination` over onion routes; resolves when every
+   * fragment is acknowledged through a SURB, rejects with DeliveryFailedError
+   * after the retries.
+   */
+  async send (destination: PeerId | string, data: Uint8Array, options: SendOptions = {}): Promise<SendResult> {
+    if (!this.started) { throw new OnionNotStartedError() }
+    const dest = await this.destination(destination, options.signal)
+    const hops = options.hops ?? this.hops
+    const kind = options.kind ?? DEFAULT_KIND
+    const id = this.crypto.randomBytes(MESSAGE_ID_SIZE)
+    const messageId = bytesToHex(id)
+    const surbs: Uint8Array[] = []
+    for (let i = 0; i < (options.surbs ?? 0); i++) {
+      surbs.push(this.makeSurb(hops, [dest.peerId.toString()], new Set(), 10 * 60_000, m => {
+        if (m.type === 'reply') {
+          this.dispatchEvent(new CustomEvent('reply', { detail: { messageId: bytesToHex(m.id), data: m.data } }))
+        }
+      }).surb)
+    }
+    const template = { type: 'data' as const, id, fragment: 0, fragments: MAX_FRAGMENTS, kind, ackSurb: new Uint8Array(SURB_SIZE), topic: '' }
+    let parts: Uint8Array[]
+    try {
+      parts = splitMessage(data, dataCapacity({ ...template, surbs }), dataCapacity({ ...template, surbs: [] }))
+    } catch (err: any) {
+      throw err instanceof MessageTooLargeError ? err : new MessageTooLargeError(`Kind and reply blocks do not fit a packet: ${err.message}`)
+    }
+    const attempts = await Promise.all(parts.map(async (part, i) => this.sendFragment(dest, {
+      type: 'data', id, fragment: i, fragments: parts.length, kind, data: part, surbs: i === 0 ? surbs : [], topic: ''
+    }, hops, options.retries ?? this.retries, options.ackTimeoutMs ?? this.ackTimeoutMs, options.signal)))
+    return { messageId, fragments: parts.length, attempts: attempts.reduce((a, b) => a + b, 0) }
+  }
+
+  /** Sends and resolves with the first reply the destination's handler sends back */
+  async request (destination: PeerId | string, data: Uint8Array, options: SendOptions & { replyTimeoutMs?: number } = {}): Promise<Uint8Array> {
+    let messageId: string | undefined
+    const early = new Map<string, Uint8Array>()
+    let resolveReply!: (data: Uint8Array) => void
+    const reply = new Promise<Uint8Array>((resolve) => { resolveReply = resolve })
+    const listener = (evt: CustomEvent<{ messageId: string, data: Uint8Array }>): void => {
+      if (messageId == null) { early.set(evt.detail.messageId, evt.detail.data) } else if (evt.detail.messageId === messageId) { resolveReply(evt.detail.data) }
+    }
+    this.addEventListener('reply', listener)
+    try {
+      const result = await this.send(destination, data, { ...options, surbs: Math.max(1, options.surbs ?? 1) })
+      messageId = result.messageId
+      const got = early.get(messageId)
+      if (got != null) { return got }
+      const timeout = options.replyTimeoutMs ?? this.ackTimeoutMs
+      return await Promise.race([reply, new Promise<never>((_resolve, reject) => {
+        const t = setTimeout(() => { this.timers.delete(t); reject(new DeliveryFailedError(`No reply within ${timeout} ms`)) }, timeout)
+        this.timers.add(t)
+      })])
+    } finally {
+      this.removeEventListener('reply', listener)
+    }
+  }
+
+  /**
+   * The anonymous publish exit action: `data` is published on gossipsub
+   * `topic` by the last hop of an onion route (an exit relay), so the
+   * sender's peer is never the message's first gossip hop. Retries with
+   * other exits; resolves when an exit acknowledged publishing.
+   */
+  async publish (topic: string, data: Uint8Array, options: Omit<SendOptions, 'kind' | 'surbs'> = {}): Promise<SendResult> {
+    if (!this.started) { throw new OnionNotStartedError() }
+    const hops = options.hops ?? this.hops
+    const retries = options.retries ?? this.retries
+    const id = this.crypto.randomBytes(MESSAGE_ID_SIZE)
+    const avoid = new Set<string>()
+    let attempts = 0
+    for (let attempt = 0; attempt <= retries; attempt++) {
+      const [exitId] = this.path(1, [], avoid)
+      const exit = this.directory.get(exitId)
+      if (exit == null) { continue }
+      attempts++
+      try {
+        await this.sendFragment(exit, { type: 'publish', id, fragment: 0, fragments: 1, kind: '', data, surbs: [], topic }, Math.max(1, hops - 1), 0, options.ackTimeoutMs ?? this.ackTimeoutMs, options.signal)
+        return { messageId: bytesToHex(id), fragments: 1, attempts }
+      } catch (err) {
+        if (!(err instanceof DeliveryFailedError)) { throw err }
+        avoid.add(exitId)
+      }
+    }
+    throw new DeliveryFailedError(`No exit published on ${topic} after ${attempts} tries`)
+  }
+
+  private scheduleLoop (): void {
+    if (this.cover == null || !this.started) { return }
+    const wait = -Math.log(1 - Math.random()) * this.cover.intervalMs
+    this.coverTimer = setTimeout(() => {
+      void this.sendLoop().finally(() => { this.scheduleLoop() })
+    }, wait)
+  }
+
+  /** One loop cover packet: a route that ends at this node, indistinguishable on the wire from any other */
+  private async sendLoop (): Promise<void> {
+    try {
+      const self = this.directory.get(this.node.peerId)
+      if (self == null) { return }
+      const relays = this.path(this.hops, [], new Set())
+      const body = encodeMessage({ type: 'loop', id: this.crypto.randomBytes(MESSAGE_ID_SIZE), fragment: 0, fragments: 1, kind: '', data: new Uint8Array(0), surbs: [], topic: '' })
+      const { packet } = buildPacket(this.crypto, [...this.routeHops(relays), { address: self.peerKey, onionKey: self.onionKey }], body)
+      await this.sendPacket(peerIdFromString(relays[0]), packet)
+    } catch (err: any) {
+      this.log.debug({ err: err.message }, 'loop packet not sent')
+    }
+  }
+
+  status (): OnionStatus {
+    const key = this.keyring.current()
+    const m = this.metrics
+    return {
+      epoch: this.keyring.epochAt(),
+      relay: this.relay,
+      onionKey: key != null ? bytesToHex(key.publicKey) : '',
+      processed: m.processed,
+      forwarded: m.forwarded,
+      delivered: m.delivered,
+      dropped: { ...m.dropped },
+      sent: m.sent,
+      acked: m.acked,
+      retried: m.retried,
+      failed: m.failed,
+      loops: m.loops,
+      replayCacheSize: this.replay.size,
+      knownRelays: this.directory.descriptors().filter(d => d.roles.includes('relay')).map(d => ({
+        peerId: d.peerId.toString(),
+        epoch: d.epoch,
+        load: d.load,
+        reliability: Math.round(this.reliability.score(d.peerId.toString()) * 1000) / 1000
+      }))
+    }
+  }
+}

@@ -1,0 +1,168 @@
+/* eslint max-nested-callbacks: ["error", 6] -- fast-check properties inside describe/it nest one level deeper */
+import { expect } from 'aegir/chai'
+import { MemoryDatastore } from 'datastore-core'
+import fc from 'fast-check'
+import { PACKET_SIZE, PAYLOAD_BODY_SIZE, SURB_SIZE } from '../../src/onion/constants.ts'
+import { nativeCrypto } from '../../src/onion/crypto/index.ts'
+import { Reassembler, splitMessage } from '../../src/onion/fragment.ts'
+import { FRAME_SIZE, FrameDecoder, encodeFrame } from '../../src/onion/frame.ts'
+import { OnionKeyring } from '../../src/onion/keyring.ts'
+import { decodeMessage, encodeMessage } from '../../src/onion/message.ts'
+import { ReliabilityTracker, selectPath } from '../../src/onion/path.ts'
+import { ReplayCache } from '../../src/onion/replay.ts'
+import type { OnionMessage } from '../../src/onion/message.ts'
+
+const message = (over: Partial<OnionMessage> = {}): OnionMessage => ({ type: 'data', id: new Uint8Array(16).fill(3), fragment: 0, fragments: 2, kind: 'chat', data: new Uint8Array([1, 2, 3]), ackSurb: new Uint8Array(SURB_SIZE).fill(5), surbs: [new Uint8Array(SURB_SIZE)], topic: '', ...over })
+
+describe('onion/wire', function () {
+  this.timeout(60_000)
+
+  describe('frames', () => {
+    it('cuts packets out of chunks split and joined anywhere', () => {
+      const packets = [1, 2, 3].map(n => new Uint8Array(PACKET_SIZE).fill(n))
+      const stream = new Uint8Array(3 * FRAME_SIZE)
+      packets.forEach((p, i) => stream.set(encodeFrame(p), i * FRAME_SIZE))
+      fc.assert(fc.property(fc.array(fc.integer({ min: 1, max: stream.length - 1 }), { maxLength: 8 }), cuts => {
+        const points = [0, ...new Set(cuts)].sort((a, b) => a - b).concat(stream.length)
+        const decoder = new FrameDecoder()
+        const out: Uint8Array[] = []
+        for (let i = 0; i + 1 < points.length; i++) { out.push(...decoder.push(stream.subarray(points[i], points[i + 1]))) }
+        expect(out.map(p => p[0])).to.deep.equal([1, 2, 3])
+        expect(decoder.buffered).to.equal(0)
+      }), { seed: 1, numRuns: 100 })
+    })
+
+    it('fuzz: random bytes yield packets of the right size or InvalidPacketError, nothing else', () => {
+      fc.assert(fc.property(fc.array(fc.uint8Array({ maxLength: FRAME_SIZE * 2 }), { maxLength: 4 }), chunks => {
+        const decoder = new FrameDecoder()
+        try {
+          for (const c of chunks) { for (const p of decoder.push(c)) { expect(p.length).to.equal(PACKET_SIZE) } }
+        } catch (err: any) {
+          expect(err.name).to.equal('InvalidPacketError')
+        }
+      }), { seed: 2, numRuns: 200 })
+    })
+
+    it('refuses to frame anything but one packet', () => {
+      expect(() => encodeFrame(new Uint8Array(10))).to.throw().with.property('name', 'InvalidPacketError')
+    })
+  })
+
+  describe('messages', () => {
+    it('round trips and fits a packet body', () => {
+      const bytes = encodeMessage(message())
+      expect(bytes.length).to.be.at.most(PAYLOAD_BODY_SIZE)
+      const padded = new Uint8Array(PAYLOAD_BODY_SIZE)
+      padded.set(bytes)
+      const back = decodeMessage(padded)
+      expect(back.kind).to.equal('chat')
+      expect(back.data).to.deep.equal(new Uint8Array([1, 2, 3]))
+      expect(back.surbs.length).to.equal(1)
+      expect(back.ackSurb?.length).to.equal(SURB_SIZE)
+    })
+
+    it('fuzz: random and mutated bodies decode or throw CodecError', () => {
+      const good = new Uint8Array(PAYLOAD_BODY_SIZE)
+      good.set(encodeMessage(message()))
+      fc.assert(fc.property(fc.oneof(
+        fc.uint8Array({ maxLength: PAYLOAD_BODY_SIZE }),
+        fc.tuple(fc.integer({ min: 0, max: 700 }), fc.integer({ min: 1, max: 255 })).map(([i, m]) => { const b = good.slice(); b[i] ^= m; return b })
+      ), bytes => {
+        try { decodeMessage(bytes) } catch (err: any) { expect(err.name).to.equal('CodecError') }
+      }), { seed: 4, numRuns: 500 })
+    })
+  })
+
+  describe('fragments', () => {
+    it('reassembles in any order, once', () => {
+      const data = nativeCrypto.randomBytes(5000)
+      const parts = splitMessage(data, 1000, 1500)
+      const r = new Reassembler()
+      const order = parts.map((_, i) => i).reverse()
+      let done
+      for (const i of order) { done = r.add('m', i, parts.length, 'k', parts[i], []) ?? done }
+      expect(done?.data).to.deep.equal(data)
+      expect(r.add('m', 0, parts.length, 'k', parts[0], [])).to.equal(undefined)
+    })
+
+    it('refuses a message beyond the fragment limit', () => {
+      expect(() => splitMessage(new Uint8Array(200_000), 1000, 1000)).to.throw().with.property('name', 'MessageTooLargeError')
+    })
+  })
+
+  describe('replay cache and keys', () => {
+    it('survives a restart for the epoch and forgets dead epochs', async () => {
+      const datastore = new MemoryDatastore()
+      const a = new ReplayCache({ datastore })
+      a.setEpochs([5, 4])
+      const tag = new Uint8Array(16).fill(8)
+      expect(a.checkAndAdd(tag, 0)).to.equal(true)
+      await a.flush()
+      const b = new ReplayCache({ datastore })
+      b.setEpochs([5, 4])
+      await b.load()
+      expect(b.checkAndAdd(tag, 0)).to.equal(false)
+      const c = new ReplayCache({ datastore })
+      c.setEpochs([6, 5])
+      await c.load()
+      expect(c.checkAndAdd(tag, 1)).to.equal(false)
+      const d = new ReplayCache({ datastore })
+      d.setEpochs([7, 6])
+      await d.load()
+      expect(d.size).to.equal(0)
+    })
+
+    it('is bounded: full means refuse, not forget', () => {
+      const cache = new ReplayCache({ maxEntries: 2 })
+      cache.setEpochs([1])
+      cache.checkAndAdd(new Uint8Array(16).fill(1), 0)
+      cache.checkAndAdd(new Uint8Array(16).fill(2), 0)
+      expect(() => cache.checkAndAdd(new Uint8Array(16).fill(3), 0)).to.throw().with.property('reason', 'replay-cache-full')
+    })
+
+    it('rotates onion keys by epoch, keeps the previous one during the overlap, persists them', async () => {
+      const datastore = new MemoryDatastore()
+      const ring = new OnionKeyring(nativeCrypto, 1_000, 300, datastore)
+      const k1 = await ring.rotate(10_500)
+      expect(k1.epoch).to.equal(10)
+      const k2 = await ring.rotate(11_100)
+      expect(ring.live(11_100).map(k => k.epoch)).to.deep.equal([11, 10])
+      await ring.rotate(11_400)
+      expect(ring.live(11_400).map(k => k.epoch)).to.deep.equal([11])
+      const again = await new OnionKeyring(nativeCrypto, 1_000, 300, datastore).rotate(11_500)
+      expect(again.publicKey).to.deep.equal(k2.publicKey)
+    })
+  })
+
+  describe('path selection', () => {
+    const relays = Array.from({ length: 8 }, (_, i) => ({ peerId: `r${i}`, load: 0, hosts: [`10.${i % 4}.0.${i}`] }))
+
+    it('picks distinct relays, never excluded ones, one per /16', () => {
+      fc.assert(fc.property(fc.integer({ min: 1, max: 4 }), fc.integer(), (hops, seed) => {
+        let s = seed
+        const random = (): number => { s = (s * 1103515245 + 12345) & 0x7fffffff; return s / 0x7fffffff }
+        const path = selectPath(relays, hops, { exclude: new Set(['r0']), diversity: 'subnet16', reliability: new ReliabilityTracker(), random })
+        expect(new Set(path).size).to.equal(hops)
+        expect(path).to.not.include('r0')
+        expect(new Set(path.map(p => relays.find(r => r.peerId === p)?.hosts[0].split('.')[1])).size).to.equal(hops)
+      }), { seed: 9, numRuns: 100 })
+      expect(() => selectPath(relays, 5, { exclude: new Set(), diversity: 'subnet16', reliability: new ReliabilityTracker() })).to.throw().with.property('name', 'NoRouteError')
+    })
+
+    it('leaves loopback addresses out of the rule, so relays on one test host still make routes', () => {
+      const local = Array.from({ length: 4 }, (_, i) => ({ peerId: `l${i}`, load: 0, hosts: ['127.0.0.1', '::1'] }))
+      expect(selectPath(local, 3, { exclude: new Set(), diversity: 'subnet16', reliability: new ReliabilityTracker() })).to.have.length(3)
+      const sameNet = [...local.slice(0, 2), { peerId: 'x', load: 0, hosts: ['10.1.0.1'] }, { peerId: 'y', load: 0, hosts: ['10.1.9.9', '127.0.0.1'] }]
+      expect(() => selectPath(sameNet, 4, { exclude: new Set(), diversity: 'subnet16', reliability: new ReliabilityTracker() })).to.throw().with.property('name', 'NoRouteError')
+    })
+
+    it('avoids relays scored down', () => {
+      const reliability = new ReliabilityTracker()
+      for (let i = 0; i < 4; i++) { reliability.failure(['r1']) }
+      for (let i = 0; i < 4; i++) { reliability.success(['r2', 'r3']) }
+      let picked = 0
+      for (let i = 0; i < 500; i++) { if (selectPath(relays, 1, { exclude: new Set(), diversity: 'none', reliability }).includes('r1')) { picked++ } }
+      expect(picked).to.be.lessThan(10)
+    })
+  })
+})
