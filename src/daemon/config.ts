@@ -29,11 +29,19 @@ export interface DaemonConfig {
   metrics: string | null
   /** LAN discovery by multicast DNS */
   mdns: boolean
+  /**
+   * HOST:PORT of the web chat page's listener, or null for none. With it the
+   * daemon also listens on WebSockets and WebRTC-direct and runs the
+   * circuit-relay server, so browsers can reach it and meet each other.
+   */
+  web: string | null
   logLevel: LogLevel
 }
 
 export const DEFAULT_API = '127.0.0.1:7420'
 export const DEFAULT_METRICS = '127.0.0.1:7421'
+/** Where `--web on` serves the web page */
+export const DEFAULT_WEB = '127.0.0.1:7422'
 
 export function defaultConfig (): DaemonConfig {
   return {
@@ -44,11 +52,12 @@ export function defaultConfig (): DaemonConfig {
     api: DEFAULT_API,
     metrics: DEFAULT_METRICS,
     mdns: false,
+    web: null,
     logLevel: 'info'
   }
 }
 
-const FIELDS = ['listen', 'announce', 'bootstrap', 'roles', 'api', 'metrics', 'mdns', 'logLevel']
+const FIELDS = ['listen', 'announce', 'bootstrap', 'roles', 'api', 'metrics', 'mdns', 'web', 'logLevel']
 
 export interface HostPort {
   host: string
@@ -125,6 +134,7 @@ const CHECKS: Record<keyof DaemonConfig, FieldCheck> = {
   },
   api: hostPort(false),
   metrics: hostPort(true),
+  web: hostPort(true),
   mdns: (value, field) => {
     if (typeof value !== 'boolean') {
       throw new ConfigError(field, 'must be true or false')

@@ -12,6 +12,7 @@ import { isLoopback, parseHostPort } from './config.ts'
 import { HomeInUseError } from './errors.ts'
 import { loadOrCreateToken, removeApiFile, writeApiFile } from './home.ts'
 import { MetricsServer } from './metrics.ts'
+import { browserFacingAddresses, needsPrivateAddresses, WebServer } from './web.ts'
 import type { DaemonConfig } from './config.ts'
 import type { Murmur, MurmurInit } from '../app/index.ts'
 import type { MurmurNode, MurmurLogger } from '../node/index.ts'
@@ -33,9 +34,12 @@ export class Daemon {
   readonly home: string
   apiUrl = ''
   metricsUrl?: string
+  /** Where the web chat page is served (`--web`) */
+  webUrl?: string
   private readonly config: DaemonConfig
   private readonly log: Logger
   private readonly metrics?: MetricsServer
+  private readonly web?: WebServer
   private stopping?: Promise<void>
   private readonly stoppedSignal = Promise.withResolvers<void>()
 
@@ -59,6 +63,12 @@ export class Daemon {
     if (registry != null) {
       this.metrics = new MetricsServer(registry)
     }
+    if (init.config.web != null) {
+      this.web = new WebServer(() => {
+        const bootstrap = browserFacingAddresses(this.node.getMultiaddrs().map(String))
+        return { bootstrap, allowPrivateAddresses: needsPrivateAddresses(bootstrap) }
+      })
+    }
   }
 
   static async start (init: DaemonInit): Promise<Daemon> {
@@ -67,7 +77,9 @@ export class Daemon {
     const registry = config.metrics != null ? new Registry() : undefined
     const murmur = await createMurmur({
       home,
-      listen: config.listen,
+      listen: config.web != null ? withBrowserListeners(config.listen) : config.listen,
+      // browsers meet through this daemon and upgrade to direct WebRTC
+      relayServer: config.web != null ? true : undefined,
       announce: config.announce,
       bootstrap: config.bootstrap,
       roles: config.roles,
@@ -105,6 +117,7 @@ export class Daemon {
       this.log.info('stopping')
       await removeApiFile(this.home)
       await this.api.close()
+      await this.web?.close()
       await this.metrics?.close()
       await this.murmur.stop()
       this.log.info('stopped')
@@ -130,6 +143,14 @@ export class Daemon {
       this.metricsUrl = (await this.metrics.listen(m.host, m.port)).url
     }
 
+    if (this.web != null && this.config.web != null) {
+      const w = parseHostPort(this.config.web, 'web')
+      if (this.web.pageDir == null) {
+        this.log.warn('the web page is not built (run `npm run build`): --web answers 503')
+      }
+      this.webUrl = (await this.web.listen(w.host, w.port)).url
+    }
+
     this.node.addEventListener('peer:connect', (evt) => { this.api.publish('peer:connect', evt.detail) })
     this.node.addEventListener('peer:disconnect', (evt) => { this.api.publish('peer:disconnect', evt.detail) })
 
@@ -138,8 +159,21 @@ export class Daemon {
       addresses: this.node.getMultiaddrs().map(String),
       api: this.apiUrl,
       metrics: this.metricsUrl ?? null,
+      web: this.webUrl ?? null,
       roles: [...this.node.roles],
       home: this.home
     }, 'daemon ready')
   }
+}
+
+/** A daemon serving browsers listens on WebSockets and WebRTC-direct, on a free port unless the config names one */
+export function withBrowserListeners (listen: string[]): string[] {
+  const out = [...listen]
+  if (!listen.some(a => /\/wss?(\/|$)/.test(a))) {
+    out.push('/ip4/0.0.0.0/tcp/0/ws')
+  }
+  if (!listen.some(a => a.includes('/webrtc-direct'))) {
+    out.push('/ip4/0.0.0.0/udp/0/webrtc-direct')
+  }
+  return out
 }

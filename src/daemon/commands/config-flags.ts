@@ -1,4 +1,4 @@
-import { validateConfig } from '../config.ts'
+import { DEFAULT_WEB, validateConfig } from '../config.ts'
 import { ConfigError } from '../errors.ts'
 import type { DaemonConfig } from '../config.ts'
 import type { OptionSpec, Values } from './command.ts'
@@ -11,6 +11,7 @@ export const CONFIG_OPTIONS: Record<string, OptionSpec> = {
   roles: { type: 'string', arg: 'LIST', description: 'Comma-separated roles: relay, store, bootstrap' },
   api: { type: 'string', arg: 'HOST:PORT', description: 'Control API address (default 127.0.0.1:7420)' },
   metrics: { type: 'string', arg: 'HOST:PORT', description: 'Prometheus /metrics address, or "off" (default 127.0.0.1:7421)' },
+  web: { type: 'string', arg: 'HOST:PORT', description: 'Serve the web chat page here ("on" = 127.0.0.1:7422, "off" = none; default off); also opens WebSocket, WebRTC-direct and circuit-relay for browsers' },
   mdns: { type: 'boolean', description: 'Discover peers on the LAN by mDNS (--no-mdns turns it off)' },
   'log-level': { type: 'string', arg: 'LEVEL', description: 'fatal, error, warn, info, debug, trace or silent (default info)' }
 }
@@ -30,6 +31,9 @@ export function configFromFlags (values: Values): Partial<DaemonConfig> {
   }
   if (values.metrics !== undefined) {
     raw.metrics = values.metrics === 'off' ? null : values.metrics
+  }
+  if (values.web !== undefined) {
+    raw.web = values.web === 'off' ? null : values.web === 'on' ? DEFAULT_WEB : values.web
   }
   if (values['log-level'] !== undefined) {
     raw.logLevel = values['log-level']
