@@ -53,8 +53,8 @@ async function bundle (entry, outfile) {
 }
 
 await bundle('src/browser/index.ts', 'dist/browser/murmur.js')
-// await bundle('src/web/app.ts', 'dist/web/app.js')
+await bundle('src/web/app.ts', 'dist/web/app.js')
 await mkdir(join(root, 'dist/web'), { recursive: true })
-if (false) for (const file of ['index.html', 'style.css']) {
+for (const file of ['index.html', 'style.css']) {
   await copyFile(join(root, 'src/web', file), join(root, 'dist/web', file))
 }

@@ -46,7 +46,7 @@ export function browserFacingAddresses (addrs: string[]): string[] {
 
 /** A browser refuses `ws://` and private addresses unless told otherwise */
 export function needsPrivateAddresses (addrs: string[]): boolean {
-  return addrs.some(a => /\/ws(\/|$)/.test(a) && !a.includes('/tls/') ||
+  return addrs.some(a => (/\/ws(\/|$)/.test(a) && !a.includes('/tls/')) ||
     /^\/ip4\/(127\.|10\.|192\.168\.|172\.(1[6-9]|2\d|3[01])\.|169\.254\.)/.test(a) || /^\/ip6\/(::1|f[cd]|fe80)/i.test(a) ||
     /^\/dns4?\/localhost\//.test(a))
 }

@@ -16,6 +16,9 @@ export const CONFIG_OPTIONS: Record<string, OptionSpec> = {
   'log-level': { type: 'string', arg: 'LEVEL', description: 'fatal, error, warn, info, debug, trace or silent (default info)' }
 }
 
+/** `--web on` / `--web off` */
+const WEB_WORDS: Record<string, string | null> = { on: DEFAULT_WEB, off: null }
+
 const FLAG_OF: Record<string, string> = { logLevel: 'log-level' }
 
 /** The configuration the flags set, validated; an error names the flag */
@@ -33,7 +36,8 @@ export function configFromFlags (values: Values): Partial<DaemonConfig> {
     raw.metrics = values.metrics === 'off' ? null : values.metrics
   }
   if (values.web !== undefined) {
-    raw.web = values.web === 'off' ? null : values.web === 'on' ? DEFAULT_WEB : values.web
+    const web = String(values.web)
+    raw.web = Object.hasOwn(WEB_WORDS, web) ? WEB_WORDS[web] : web
   }
   if (values['log-level'] !== undefined) {
     raw.logLevel = values['log-level']
