@@ -167,7 +167,14 @@ function setupDial (murmur: BrowserMurmur): void {
   $('dial-form').addEventListener('submit', (evt) => {
     evt.preventDefault()
     const input = $<HTMLInputElement>('dial-addr')
-    murmur.node.connect(input.value.trim()).then(() => { input.value = '' }, showError)
+    const addr = input.value.trim()
+    murmur.node.connect(addr).then(() => { input.value = '' }, (err) => {
+      // the peer may have dialled us at the same moment: its handshake won, and we are connected
+      const peer = addr.split('/p2p/').pop()
+      if (!murmur.node.libp2p.getConnections().some(c => c.remotePeer.toString() === peer)) {
+        showError(err)
+      }
+    })
   })
 }
 

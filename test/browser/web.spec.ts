@@ -36,7 +36,9 @@ async function connectDirect (from: Page, to: Page): Promise<void> {
   const addr = await webrtcAddress(to)
   const toId = (await whoIs(to)).peerId
   const fromId = (await whoIs(from)).peerId
-  await from.evaluate(async (a) => { await window.murmurPage.murmur?.node.connect(a) }, addr)
+  // `to` may be dialling `from` at the same moment (it redials peers it knew, and dials peers discovery
+  // hands it): then one of the two WebRTC handshakes loses and its dial fails, while the other connects
+  await from.evaluate(async (a) => { await window.murmurPage.murmur?.node.connect(a).catch(() => {}) }, addr)
   for (const [page, peer] of [[from, toId], [to, fromId]] as const) {
     await page.waitForFunction((p) => window.murmurPage.connections().some(c => c.peerId === p && c.kind === 'direct'), peer, { timeout: 30_000 })
   }

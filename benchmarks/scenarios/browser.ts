@@ -1,0 +1,251 @@
+/**
+ * `browser`: two Chromium pages and a `murmur daemon --web`, in a network
+ * namespace of the run's own (root and Debian's chromium needed; see
+ * test/fixtures/netns.ts).
+ *
+ * - Round trip between the pages, over their direct WebRTC connection
+ *   (`murmur` in the table) against the same pages through the daemon's
+ *   circuit relay, over WebSockets (`baseline`): `--messages` echoes of
+ *   `--size` bytes on each path, alternating, timed inside page A.
+ * - Time from page load (navigation start) to the first message received:
+ *   page B is opened `--loads` times cold (a fresh profile: a new peer) and
+ *   reloaded as many times warm (its peer back from IndexedDB); page A dials it
+ *   over WebRTC as soon as B's relayed address appears, and publishes on a
+ *   gossip topic B subscribes to as soon as its peer has started.
+ *
+ * The daemon runs from dist/ (`npm run build` first); the page is rebuilt.
+ */
+
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { buildWebPage, browserTestsUnavailable, launchChromium, openPage, startDaemonInNs, waitForPeer } from '../../test/fixtures/browser.ts'
+import { createNetns } from '../../test/fixtures/netns.ts'
+import { compare, metricName } from '../lib/figures.ts'
+import { latencyCdfPlot } from '../lib/plots.ts'
+import { cdfPoints, distribution } from '../lib/stats.ts'
+import type { Comparison, Figure } from '../lib/figures.ts'
+import type { Scenario, ScenarioContext, ScenarioOutput } from '../lib/scenario.ts'
+import type { Browser, Page } from 'playwright-core'
+
+export interface BrowserParams {
+  messages: number
+  size: number
+  interval: number
+  loads: number
+}
+
+const ECHO = '/murmur-bench/echo/1.0.0'
+const TOPIC = '/murmur-bench/browser/1'
+
+/** B answers every echo stream, on limited (relayed) connections too */
+async function serveEcho (page: Page): Promise<void> {
+  await page.evaluate(async (proto) => {
+    await window.murmurPage.murmur?.node.libp2p.handle(proto, (stream) => {
+      void (async () => {
+        for await (const chunk of stream) {
+          stream.send(chunk)
+        }
+      })().catch(() => {})
+    }, { runOnLimitedConnection: true })
+  }, ECHO)
+}
+
+/** A opens one echo stream over the relayed and one over the direct connection to `peer` */
+async function openEchoStreams (page: Page, peer: string): Promise<void> {
+  await page.evaluate(async ([proto, p]) => {
+    const conns = window.murmurPage.murmur?.node.libp2p.getConnections().filter(c => c.remotePeer.toString() === p) ?? []
+    const relayed = conns.find(c => c.limits != null)
+    const direct = conns.find(c => c.limits == null && /\/webrtc\/p2p\/[^/]+$/.test(c.remoteAddr.toString()))
+    if (relayed == null || direct == null) {
+      throw new Error(`need a relayed and a direct connection, have ${conns.map(c => c.remoteAddr.toString()).join(', ')}`)
+    }
+    const open = async (conn: typeof relayed): Promise<unknown> => {
+      const stream = await conn.newStream(proto, { runOnLimitedConnection: true })
+      return { stream, iterator: stream[Symbol.asyncIterator]() }
+    }
+    ;(window as any).echo = { direct: await open(direct), relayed: await open(relayed) }
+  }, [ECHO, peer])
+}
+
+/** One round trip of `size` bytes on a path, timed in the page (ms) */
+async function roundTrip (page: Page, path: 'direct' | 'relayed', size: number): Promise<number> {
+  return page.evaluate(async ([p, n]) => {
+    const { stream, iterator } = (window as any).echo[p]
+    const payload = crypto.getRandomValues(new Uint8Array(n))
+    const started = performance.now()
+    stream.send(payload)
+    let got = 0
+    while (got < n) {
+      const { value, done } = await iterator.next()
+      if (done === true) {
+        throw new Error('the echo stream ended')
+      }
+      got += value.byteLength
+    }
+    return performance.now() - started
+  }, [path, size] as const)
+}
+
+/** The address other browsers dial: through the relay, then WebRTC */
+async function webrtcAddress (page: Page): Promise<string> {
+  await page.waitForFunction(() => window.murmurPage.murmur?.node.getMultiaddrs().some(a => a.toString().includes('/p2p-circuit/webrtc/')), undefined, { timeout: 30_000, polling: 5 })
+  return page.evaluate(() => window.murmurPage.murmur?.node.getMultiaddrs().map(String).find(a => a.includes('/p2p-circuit/webrtc/')) ?? '')
+}
+
+/** Opens (or reloads) page B and times navigation start → peer started → first gossip message from A */
+async function timeFirstMessage (a: Page, b: Page, url: string | undefined): Promise<{ startedMs: number, firstMessageMs: number }> {
+  if (url != null) {
+    await b.goto(url)
+  } else {
+    await b.reload()
+  }
+  await b.waitForFunction(() => window.murmurPage?.startedMs != null || window.murmurPage?.error != null, undefined, { timeout: 30_000, polling: 5 })
+  await b.evaluate((t) => { window.murmurPage.murmur?.node.libp2p.services.pubsub.subscribe(t) }, TOPIC)
+  const addr = await webrtcAddress(b)
+  await a.evaluate(async (x) => {
+    const libp2p = window.murmurPage.murmur?.node.libp2p
+    // a reloaded B is the same peer: drop what is left of A's connection to its previous page
+    const peer = x.split('/p2p/').pop()
+    await Promise.all(libp2p?.getConnections().filter(c => c.remotePeer.toString() === peer).map(async c => c.close()) ?? [])
+    // B may be dialling A at the same moment (it redials the peers it knew): one handshake loses
+    await window.murmurPage.murmur?.node.connect(x).catch(() => {})
+  }, addr)
+  await b.waitForFunction(() => window.murmurPage.firstMessageMs != null, undefined, { timeout: 30_000, polling: 5 })
+  return b.evaluate(() => ({ startedMs: window.murmurPage.startedMs ?? NaN, firstMessageMs: window.murmurPage.firstMessageMs ?? NaN }))
+}
+
+export const browserScenario: Scenario<BrowserParams> = {
+  name: 'browser',
+  summary: 'Chromium pages: browser↔browser round trip over direct WebRTC vs through the daemon\'s relay; page load → first message (needs root and chromium)',
+  supportsProcs: false,
+  options: {
+    messages: { type: 'int', default: 200, min: 1, max: 100_000, help: 'round trips on each path' },
+    size: { type: 'int', default: 256, min: 1, max: 16_384, help: 'bytes per echo message' },
+    interval: { type: 'int', default: 20, min: 0, max: 10_000, help: 'ms between round trips' },
+    loads: { type: 'int', default: 5, min: 1, max: 100, help: 'cold page loads (and as many warm reloads) timed to the first message' }
+  },
+
+  async run (ctx: ScenarioContext<BrowserParams>): Promise<ScenarioOutput> {
+    const { params, progress } = ctx
+    const unavailable = browserTestsUnavailable()
+    if (unavailable != null) {
+      throw new Error(`the browser scenario cannot run here: ${unavailable}`)
+    }
+    buildWebPage()
+    const dir = await mkdtemp(join(tmpdir(), 'murmur-bench-browser-'))
+    const ns = await createNetns()
+    let browser: Browser | undefined
+    const daemon = await startDaemonInNs(ns, join(dir, 'daemon')).catch(async (err) => {
+      await ns.close()
+      throw err
+    })
+    try {
+      browser = await launchChromium(ns, dir)
+      const a = await openPage(browser, daemon.webUrl)
+      await a.evaluate((t) => {
+        const pubsub = window.murmurPage.murmur?.node.libp2p.services.pubsub
+        pubsub?.subscribe(t)
+        // a message every 5 ms to whoever subscribes: the first one B gets is what B waits for
+        setInterval(() => { pubsub?.publish(t, new TextEncoder().encode(String(Date.now()))).catch(() => {}) }, 5)
+      }, TOPIC)
+
+      // page load → first message, cold and warm
+      const loads: Array<{ kind: 'cold' | 'warm', startedMs: number, firstMessageMs: number }> = []
+      const bar = progress.phase('page load → first message', params.loads * 2)
+      for (let i = 0; i < params.loads; i++) {
+        const context = await browser.newContext()
+        const b = await context.newPage()
+        loads.push({ kind: 'cold', ...await timeFirstMessage(a, b, daemon.webUrl) })
+        bar.tick()
+        loads.push({ kind: 'warm', ...await timeFirstMessage(a, b, undefined) })
+        bar.tick()
+        await context.close()
+      }
+
+      // round trips: the same two pages, relayed and direct, alternating
+      const b = await openPage(browser, daemon.webUrl)
+      await serveEcho(b)
+      const peerB = await b.evaluate(() => window.murmurPage.murmur?.peerId.toString() ?? '')
+      const addrB = await webrtcAddress(b)
+      await a.evaluate(async (x) => { await window.murmurPage.murmur?.node.connect(x) }, addrB.replace('/webrtc/', '/'))
+      await a.evaluate(async (x) => { await window.murmurPage.murmur?.node.connect(x) }, addrB)
+      await openEchoStreams(a, peerB)
+      await waitForPeer(b)
+      const rtt: Record<'direct' | 'relayed', number[]> = { direct: [], relayed: [] }
+      const trips = progress.phase('round trips', params.messages * 2)
+      for (let i = 0; i < params.messages; i++) {
+        // alternate which path goes first, so drift hits both alike
+        const order: Array<'direct' | 'relayed'> = i % 2 === 0 ? ['direct', 'relayed'] : ['relayed', 'direct']
+        for (const path of order) {
+          rtt[path].push(await roundTrip(a, path, params.size))
+          trips.tick()
+          await sleep(params.interval)
+        }
+      }
+
+      const direct = distribution(rtt.direct)
+      const relayed = distribution(rtt.relayed)
+      const comparisons: Comparison[] = (['p50', 'p90', 'mean', 'max'] as const).map(q => compare({
+        label: `round trip ${q}`,
+        metric: metricName('browser', `round_trip_${q}_seconds`),
+        help: `${q} of browser→browser round trips of --size bytes`,
+        unit: 'seconds',
+        values: { murmur: direct[q] / 1000, baseline: relayed[q] / 1000 }
+      }))
+      const figures: Figure[] = []
+      for (const kind of ['cold', 'warm'] as const) {
+        const mine = loads.filter(l => l.kind === kind)
+        for (const [what, values] of [['peer_started', mine.map(l => l.startedMs)], ['first_message', mine.map(l => l.firstMessageMs)]] as const) {
+          const d = distribution(values)
+          figures.push({
+            name: metricName('browser', `load_to_${what}_p50_seconds`),
+            help: `median time from navigation start to ${what === 'peer_started' ? 'the peer started' : 'the first gossip message received'}`,
+            labels: { load: kind },
+            value: d.p50 / 1000
+          })
+        }
+      }
+
+      const loadSummary = Object.fromEntries((['cold', 'warm'] as const).map(kind => {
+        const mine = loads.filter(l => l.kind === kind)
+        return [kind, { peerStartedMs: distribution(mine.map(l => l.startedMs)), firstMessageMs: distribution(mine.map(l => l.firstMessageMs)) }]
+      }))
+      for (const kind of ['cold', 'warm'] as const) {
+        const s = loadSummary[kind]
+        progress.note(`page load → peer started (${kind}) p50 ${s.peerStartedMs.p50.toFixed(0)} ms; → first message p50 ${s.firstMessageMs.p50.toFixed(0)} ms (min ${s.firstMessageMs.min.toFixed(0)}, max ${s.firstMessageMs.max.toFixed(0)})`)
+      }
+
+      return {
+        comparisons,
+        figures,
+        summary: { roundTripMs: { direct, relayed }, loads: loadSummary },
+        notes: [
+          'murmur = page A ↔ page B over their direct WebRTC connection; baseline = the same pages through the daemon\'s circuit relay (WebSockets to the daemon on both sides). Both in one Chromium, inside one network namespace: no real network between them.',
+          'Round trips are timed in page A with performance.now(): one stream per path, one message in flight.',
+          'Page load → first message includes the test driver noticing B\'s relayed WebRTC address and telling A to dial it (polled every 5 ms).',
+          `Loads: ${params.loads} cold (a fresh browser profile, so a new peer) and ${params.loads} warm (a reload: the peer from IndexedDB). A publishes every 5 ms.`
+        ],
+        tables: {
+          samples: {
+            columns: ['path', 'round_trip_ms'],
+            rows: [...rtt.direct.map(v => ['direct', v]), ...rtt.relayed.map(v => ['relayed', v])]
+          },
+          loads: {
+            columns: ['load', 'peer_started_ms', 'first_message_ms'],
+            rows: loads.map(l => [l.kind, l.startedMs, l.firstMessageMs])
+          }
+        },
+        plots: [latencyCdfPlot('round-trip-cdf.svg', 'Browser ↔ browser round trip',
+          [...cdfPoints(rtt.direct).map(p => ({ system: 'direct WebRTC', latencyMs: p.value, fraction: p.fraction })),
+            ...cdfPoints(rtt.relayed).map(p => ({ system: 'via daemon relay', latencyMs: p.value, fraction: p.fraction }))])]
+      }
+    } finally {
+      await browser?.close()
+      await daemon.stop()
+      await ns.close()
+      await rm(dir, { recursive: true, force: true })
+    }
+  }
+}
