@@ -4,8 +4,9 @@
  * edit the bootstrap list, and chats in groups when the build has them.
  *
  * The daemon serving the page (`murmur daemon --web HOST:PORT`) answers
- * `config.json` with its browser-facing addresses; the user's own list, once
- * saved, is kept in localStorage and wins. `?db=NAME` runs the page as
+ * `config.json` with its browser-facing addresses (and, when a deployment
+ * needs them, `iceServers`); the user's own list, once saved, is kept in
+ * localStorage and wins. `?db=NAME` runs the page as
  * another peer (its own IndexedDB database).
  */
 
@@ -19,6 +20,8 @@ import type { BrowserMurmur } from '../browser/index.ts'
 interface PageSettings {
   bootstrap: string[]
   allowPrivateAddresses: boolean
+  /** STUN/TURN servers for WebRTC, from the server's config.json (none by default) */
+  iceServers?: RTCIceServer[]
 }
 
 /** What the page exposes for tests, benchmarks and the console */
@@ -72,7 +75,8 @@ async function serverSettings (): Promise<PageSettings> {
       const body = await res.json()
       return {
         bootstrap: Array.isArray(body.bootstrap) ? body.bootstrap.filter((a: unknown) => typeof a === 'string') : [],
-        allowPrivateAddresses: body.allowPrivateAddresses === true
+        allowPrivateAddresses: body.allowPrivateAddresses === true,
+        iceServers: Array.isArray(body.iceServers) ? body.iceServers.filter((s: any) => typeof s?.urls === 'string' || Array.isArray(s?.urls)) : undefined
       }
     }
   } catch {
@@ -318,7 +322,8 @@ class GroupChat {
 
 async function main (page: MurmurPage): Promise<void> {
   const server = await serverSettings()
-  const settings = savedSettings() ?? server
+  // ICE servers are the deployment's business, not the user's: always the server's
+  const settings = { ...(savedSettings() ?? server), iceServers: server.iceServers }
   page.settings = settings
   setupBootstrapEditor(settings)
 
@@ -326,7 +331,8 @@ async function main (page: MurmurPage): Promise<void> {
   const murmur = await createMurmur({
     database,
     bootstrap: settings.bootstrap,
-    allowPrivateAddresses: settings.allowPrivateAddresses
+    allowPrivateAddresses: settings.allowPrivateAddresses,
+    iceServers: settings.iceServers
   })
   page.murmur = murmur
   const libp2p = murmur.node.libp2p
