@@ -7,6 +7,7 @@
 import { Registry } from 'prom-client'
 import { createMurmur } from '../app/index.ts'
 import { nodeRoutes } from './api/routes/node.ts'
+import { BrowserTopicFollower } from './browser-topics.ts'
 import { ControlApi } from './api/server.ts'
 import { isLoopback, parseHostPort } from './config.ts'
 import { HomeInUseError } from './errors.ts'
@@ -40,6 +41,7 @@ export class Daemon {
   private readonly log: Logger
   private readonly metrics?: MetricsServer
   private readonly web?: WebServer
+  private readonly topicFollower?: BrowserTopicFollower
   private stopping?: Promise<void>
   private readonly stoppedSignal = Promise.withResolvers<void>()
 
@@ -64,6 +66,15 @@ export class Daemon {
       this.metrics = new MetricsServer(registry)
     }
     if (init.config.web != null) {
+      const node = murmur.node
+      this.topicFollower = new BrowserTopicFollower({
+        pubsub: node.libp2p.services.pubsub,
+        onPeerDisconnect: (listener) => {
+          node.addEventListener('peer:disconnect', listener)
+          return () => { node.removeEventListener('peer:disconnect', listener) }
+        },
+        log: init.logger.forComponent('daemon:browser-topics')
+      })
       this.web = new WebServer(() => {
         const bootstrap = browserFacingAddresses(this.node.getMultiaddrs().map(String))
         return { bootstrap, allowPrivateAddresses: needsPrivateAddresses(bootstrap) }
@@ -118,6 +129,7 @@ export class Daemon {
       await removeApiFile(this.home)
       await this.api.close()
       await this.web?.close()
+      this.topicFollower?.stop()
       await this.metrics?.close()
       await this.murmur.stop()
       this.log.info('stopped')
@@ -149,6 +161,7 @@ export class Daemon {
         this.log.warn('the web page is not built (run `npm run build`): --web answers 503')
       }
       this.webUrl = (await this.web.listen(w.host, w.port)).url
+      this.topicFollower?.start()
     }
 
     this.node.addEventListener('peer:connect', (evt) => { this.api.publish('peer:connect', evt.detail) })
