@@ -116,9 +116,69 @@ async function timeFirstMessage (a: Page, b: Page, url: string | undefined): Pro
   return b.evaluate(() => ({ startedMs: window.murmurPage.startedMs ?? NaN, firstMessageMs: window.murmurPage.firstMessageMs ?? NaN }))
 }
 
+type GossipPath = 'direct' | 'daemon'
+
+/** The topic of each gossip path: the daemon follows group topics only */
+const GOSSIP_TOPICS: Record<GossipPath, string> = {
+  direct: '/murmur-bench/direct/1',
+  daemon: '/murmur/1/g/murmur-bench'
+}
+
+/**
+ * B subscribes to both topics and notes when each message arrives; waits until
+ * each path's publisher sees a peer on its topic and B hears it
+ */
+async function prepareGossip (publishers: Record<GossipPath, Page>, b: Page): Promise<void> {
+  await b.evaluate((topics) => {
+    const pubsub = window.murmurPage.murmur?.node.libp2p.services.pubsub
+    const arrivals = new Map<string, number>()
+    ;(window as any).arrivals = arrivals
+    pubsub?.addEventListener('message', (evt) => {
+      if (Object.values(topics).includes(evt.detail.topic)) {
+        const at = performance.timeOrigin + performance.now()
+        const key = new TextDecoder().decode(evt.detail.data).split(' ')[0]
+        if (!arrivals.has(key)) {
+          arrivals.set(key, at)
+        }
+      }
+    })
+    Object.values(topics).forEach(t => pubsub?.subscribe(t))
+  }, GOSSIP_TOPICS)
+  // warm up each path until B hears it (the mesh forms on heartbeats)
+  for (const path of ['direct', 'daemon'] as const) {
+    const a = publishers[path]
+    await a.waitForFunction((t) => (window.murmurPage.murmur?.node.libp2p.services.pubsub.getSubscribers(t).length ?? 0) > 0, GOSSIP_TOPICS[path], { timeout: 30_000 })
+    for (let i = 0; ; i++) {
+      const key = `warmup-${path}-${i}`
+      await a.evaluate(async ([t, k]) => { await window.murmurPage.murmur?.node.libp2p.services.pubsub.publish(t, new TextEncoder().encode(k)).catch(() => {}) }, [GOSSIP_TOPICS[path], key])
+      await sleep(200)
+      if (await b.evaluate((k) => (window as any).arrivals.has(k), key)) {
+        break
+      }
+      if (i > 100) {
+        throw new Error(`gossip on the ${path} path never reached page B`)
+      }
+    }
+  }
+}
+
+/** One gossip message A → B on a path: one-way latency in ms */
+async function gossipOnce (a: Page, b: Page, path: GossipPath, seq: number, size: number): Promise<number> {
+  const key = `${path}-${seq}`
+  const sentAt = await a.evaluate(async ([t, k, n]) => {
+    const body = new TextEncoder().encode(`${k} `.padEnd(n, '.'))
+    const at = performance.timeOrigin + performance.now()
+    await window.murmurPage.murmur?.node.libp2p.services.pubsub.publish(t, body)
+    return at
+  }, [GOSSIP_TOPICS[path], key, size] as const)
+  await b.waitForFunction((k) => (window as any).arrivals.has(k), key, { timeout: 15_000, polling: 5 })
+  const receivedAt = await b.evaluate((k) => (window as any).arrivals.get(k) as number, key)
+  return receivedAt - sentAt
+}
+
 export const browserScenario: Scenario<BrowserParams> = {
   name: 'browser',
-  summary: 'Chromium pages: browser↔browser round trip over direct WebRTC vs through the daemon\'s relay; page load → first message (needs root and chromium)',
+  summary: 'Chromium pages: browser→browser gossip and round trips over direct WebRTC vs through the daemon; page load → first message (needs root and chromium)',
   supportsProcs: false,
   options: {
     messages: { type: 'int', default: 200, min: 1, max: 100_000, help: 'round trips on each path' },
@@ -148,7 +208,7 @@ export const browserScenario: Scenario<BrowserParams> = {
         const pubsub = window.murmurPage.murmur?.node.libp2p.services.pubsub
         pubsub?.subscribe(t)
         // a message every 5 ms to whoever subscribes: the first one B gets is what B waits for
-        setInterval(() => { pubsub?.publish(t, new TextEncoder().encode(String(Date.now()))).catch(() => {}) }, 5)
+        ;(window as any).loadPublisher = setInterval(() => { pubsub?.publish(t, new TextEncoder().encode(String(Date.now()))).catch(() => {}) }, 5)
       }, TOPIC)
 
       // page load → first message, cold and warm
@@ -163,6 +223,8 @@ export const browserScenario: Scenario<BrowserParams> = {
         bar.tick()
         await context.close()
       }
+
+      await a.evaluate(() => { clearInterval((window as any).loadPublisher) })
 
       // round trips: the same two pages, relayed and direct, alternating
       const b = await openPage(browser, daemon.webUrl)
@@ -185,15 +247,45 @@ export const browserScenario: Scenario<BrowserParams> = {
         }
       }
 
+      // gossip, one way: A → B on a topic only their direct connection carries, and C → daemon → B on a group
+      // topic the daemon follows, C being a third page connected to the daemon alone
+      const c = await openPage(browser, daemon.webUrl)
+      const publishers: Record<GossipPath, Page> = { direct: a, daemon: c }
+      await prepareGossip(publishers, b)
+      if (await c.evaluate((p) => window.murmurPage.connections().some(x => x.peerId === p), peerB)) {
+        throw new Error('page C must reach page B only through the daemon')
+      }
+      const oneWay: Record<GossipPath, number[]> = { direct: [], daemon: [] }
+      const gossip = progress.phase('gossip', params.messages * 2)
+      for (let i = 0; i < params.messages; i++) {
+        const order: GossipPath[] = i % 2 === 0 ? ['direct', 'daemon'] : ['daemon', 'direct']
+        for (const path of order) {
+          oneWay[path].push(await gossipOnce(publishers[path], b, path, i, params.size))
+          gossip.tick()
+          await sleep(params.interval)
+        }
+      }
+
       const direct = distribution(rtt.direct)
       const relayed = distribution(rtt.relayed)
-      const comparisons: Comparison[] = (['p50', 'p90', 'mean', 'max'] as const).map(q => compare({
-        label: `round trip ${q}`,
-        metric: metricName('browser', `round_trip_${q}_seconds`),
-        help: `${q} of browser→browser round trips of --size bytes`,
-        unit: 'seconds',
-        values: { murmur: direct[q] / 1000, baseline: relayed[q] / 1000 }
-      }))
+      const gossipDirect = distribution(oneWay.direct)
+      const gossipDaemon = distribution(oneWay.daemon)
+      const comparisons: Comparison[] = [
+        ...(['p50', 'p90', 'mean', 'max'] as const).map(q => compare({
+          label: `gossip one-way ${q}`,
+          metric: metricName('browser', `gossip_latency_${q}_seconds`),
+          help: `${q} of browser→browser gossip latency (publish in A → message event in B)`,
+          unit: 'seconds',
+          values: { murmur: gossipDirect[q] / 1000, baseline: gossipDaemon[q] / 1000 }
+        })),
+        ...(['p50', 'p90', 'mean', 'max'] as const).map(q => compare({
+          label: `round trip ${q}`,
+          metric: metricName('browser', `round_trip_${q}_seconds`),
+          help: `${q} of browser→browser round trips of --size bytes`,
+          unit: 'seconds',
+          values: { murmur: direct[q] / 1000, baseline: relayed[q] / 1000 }
+        }))
+      ]
       const figures: Figure[] = []
       for (const kind of ['cold', 'warm'] as const) {
         const mine = loads.filter(l => l.kind === kind)
@@ -220,10 +312,11 @@ export const browserScenario: Scenario<BrowserParams> = {
       return {
         comparisons,
         figures,
-        summary: { roundTripMs: { direct, relayed }, loads: loadSummary },
+        summary: { roundTripMs: { direct, relayed }, gossipMs: { direct: gossipDirect, daemon: gossipDaemon }, loads: loadSummary },
         notes: [
           'murmur = page A ↔ page B over their direct WebRTC connection; baseline = the same pages through the daemon\'s circuit relay (WebSockets to the daemon on both sides). Both in one Chromium, inside one network namespace: no real network between them.',
           'Round trips are timed in page A with performance.now(): one stream per path, one message in flight.',
+          'Gossip one-way: murmur = page A → page B on a topic only their direct WebRTC connection carries; baseline = page C → daemon → page B on a group topic (/murmur/1/g/…) the daemon follows for browsers, C connected to the daemon alone (WebSockets). Timed with performance.timeOrigin + now() in each page (one machine clock); one message in flight, the two paths alternating.',
           'Page load → first message includes the test driver noticing B\'s relayed WebRTC address and telling A to dial it (polled every 5 ms).',
           `Loads: ${params.loads} cold (a fresh browser profile, so a new peer) and ${params.loads} warm (a reload: the peer from IndexedDB). A publishes every 5 ms.`
         ],
@@ -231,6 +324,10 @@ export const browserScenario: Scenario<BrowserParams> = {
           samples: {
             columns: ['path', 'round_trip_ms'],
             rows: [...rtt.direct.map(v => ['direct', v]), ...rtt.relayed.map(v => ['relayed', v])]
+          },
+          gossip: {
+            columns: ['path', 'one_way_ms'],
+            rows: [...oneWay.direct.map(v => ['direct', v]), ...oneWay.daemon.map(v => ['daemon', v])]
           },
           loads: {
             columns: ['load', 'peer_started_ms', 'first_message_ms'],

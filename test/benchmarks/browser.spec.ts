@@ -12,7 +12,7 @@ describe('benchmark scenario: browser (small run)', function () {
     await removeDir(dir)
   })
 
-  it('times round trips on both paths and page loads to the first message', async function () {
+  it('times gossip and round trips on both paths, and page loads to the first message', async function () {
     const reason = browserTestsUnavailable()
     if (reason != null) {
       // eslint-disable-next-line no-console
@@ -22,10 +22,12 @@ describe('benchmark scenario: browser (small run)', function () {
     dir = await tempDir()
     const { code, summary, stderr } = await runInProcess(['browser', '--messages', '6', '--loads', '1', '--interval', '0', '--seed', '1', '--out', dir])
     expect(code, stderr).to.equal(0)
-    const p50 = summary?.comparisons.find(c => c.metric === 'murmur_bench_browser_round_trip_p50_seconds')
-    expect(p50?.values.murmur).to.be.a('number').above(0)
-    expect(p50?.values.baseline).to.be.a('number').above(0)
-    expect(p50?.ratio).to.be.a('number').above(0)
+    for (const metric of ['murmur_bench_browser_round_trip_p50_seconds', 'murmur_bench_browser_gossip_latency_p50_seconds']) {
+      const p50 = summary?.comparisons.find(c => c.metric === metric)
+      expect(p50?.values.murmur, metric).to.be.a('number').above(0)
+      expect(p50?.values.baseline, metric).to.be.a('number').above(0)
+      expect(p50?.ratio, metric).to.be.a('number').above(0)
+    }
     for (const load of ['cold', 'warm']) {
       const first = summary?.figures.find(f => f.name === 'murmur_bench_browser_load_to_first_message_p50_seconds' && f.labels.load === load)
       const started = summary?.figures.find(f => f.name === 'murmur_bench_browser_load_to_peer_started_p50_seconds' && f.labels.load === load)
@@ -33,7 +35,7 @@ describe('benchmark scenario: browser (small run)', function () {
       // the first message comes after the peer has started
       expect(first?.value, `${load} first message`).to.be.a('number').above(started?.value ?? Infinity)
     }
-    for (const file of ['result.json', 'samples.csv', 'loads.csv', 'round-trip-cdf.svg', 'summary.md']) {
+    for (const file of ['result.json', 'samples.csv', 'gossip.csv', 'loads.csv', 'round-trip-cdf.svg', 'summary.md']) {
       await access(join(dir, file))
     }
   })
