@@ -37,6 +37,16 @@ export interface BrowserParams {
 }
 
 const ECHO = '/murmur-bench/echo/1.0.0'
+
+/**
+ * What the round trips may send through the relay. libp2p's default limit is
+ * 128 KiB per relayed connection; in runs here the relay cut the connection
+ * after 100–150 round trips of 256 bytes (framing, window updates and pings
+ * count too), so the budget stays well under half of it.
+ */
+const RELAYED_BYTES_BUDGET = 56 * 1024
+/** Noise and yamux framing per message, roughly */
+const FRAME_OVERHEAD = 64
 const TOPIC = '/murmur-bench/browser/1'
 
 /** B answers every echo stream, on limited (relayed) connections too */
@@ -52,21 +62,21 @@ async function serveEcho (page: Page): Promise<void> {
   }, ECHO)
 }
 
-/** A opens one echo stream over the relayed and one over the direct connection to `peer` */
-async function openEchoStreams (page: Page, peer: string): Promise<void> {
-  await page.evaluate(async ([proto, p]) => {
-    const conns = window.murmurPage.murmur?.node.libp2p.getConnections().filter(c => c.remotePeer.toString() === p) ?? []
-    const relayed = conns.find(c => c.limits != null)
-    const direct = conns.find(c => c.limits == null && /\/webrtc\/p2p\/[^/]+$/.test(c.remoteAddr.toString()))
-    if (relayed == null || direct == null) {
-      throw new Error(`need a relayed and a direct connection, have ${conns.map(c => c.remoteAddr.toString()).join(', ')}`)
+/** A opens an echo stream to `peer` over its relayed or its direct connection */
+async function openEchoStream (page: Page, peer: string, path: 'direct' | 'relayed'): Promise<void> {
+  await page.evaluate(async ([proto, p, which]) => {
+    const conns = window.murmurPage.murmur?.node.libp2p.getConnections().filter(c => c.remotePeer.toString() === p && c.status === 'open') ?? []
+    const conn = which === 'relayed'
+      ? conns.find(c => c.limits != null)
+      : conns.find(c => c.limits == null && /\/webrtc\/p2p\/[^/]+$/.test(c.remoteAddr.toString()))
+    if (conn == null) {
+      throw new Error(`no ${which} connection, have ${conns.map(c => c.remoteAddr.toString()).join(', ')}`)
     }
-    const open = async (conn: typeof relayed): Promise<unknown> => {
-      const stream = await conn.newStream(proto, { runOnLimitedConnection: true })
-      return { stream, iterator: stream[Symbol.asyncIterator]() }
-    }
-    ;(window as any).echo = { direct: await open(direct), relayed: await open(relayed) }
-  }, [ECHO, peer])
+    const stream = await conn.newStream(proto, { runOnLimitedConnection: true })
+    const echo = (window as any).echo ?? {}
+    echo[which] = { stream, iterator: stream[Symbol.asyncIterator]() }
+    ;(window as any).echo = echo
+  }, [ECHO, peer, path] as const)
 }
 
 /** One round trip of `size` bytes on a path, timed in the page (ms) */
@@ -95,25 +105,44 @@ async function webrtcAddress (page: Page): Promise<string> {
 }
 
 /** Opens (or reloads) page B and times navigation start → peer started → first gossip message from A */
-async function timeFirstMessage (a: Page, b: Page, url: string | undefined): Promise<{ startedMs: number, firstMessageMs: number }> {
+async function timeFirstMessage (a: Page, b: Page, url: string | undefined): Promise<{ startedMs: number, reservedMs: number, firstMessageMs: number }> {
+  // a reloaded B is the same peer: A's connections to its previous page are dead, and closing them
+  // gracefully would wait for a page that is gone
+  const stale = url != null
+    ? []
+    : await a.evaluate((p) => window.murmurPage.murmur?.node.libp2p.getConnections().filter(c => c.remotePeer.toString() === p).map(c => c.id) ?? [],
+      await b.evaluate(() => window.murmurPage.murmur?.peerId.toString() ?? ''))
   if (url != null) {
     await b.goto(url)
   } else {
     await b.reload()
   }
+  await a.evaluate((ids) => {
+    window.murmurPage.murmur?.node.libp2p.getConnections().filter(c => ids.includes(c.id)).forEach(c => { c.abort(new Error('the page reloaded')) })
+  }, stale)
   await b.waitForFunction(() => window.murmurPage?.startedMs != null || window.murmurPage?.error != null, undefined, { timeout: 30_000, polling: 5 })
   await b.evaluate((t) => { window.murmurPage.murmur?.node.libp2p.services.pubsub.subscribe(t) }, TOPIC)
   const addr = await webrtcAddress(b)
+  const reservedMs = await b.evaluate(() => performance.now())
   await a.evaluate(async (x) => {
-    const libp2p = window.murmurPage.murmur?.node.libp2p
-    // a reloaded B is the same peer: drop what is left of A's connection to its previous page
-    const peer = x.split('/p2p/').pop()
-    await Promise.all(libp2p?.getConnections().filter(c => c.remotePeer.toString() === peer).map(async c => c.close()) ?? [])
     // B may be dialling A at the same moment (it redials the peers it knew): one handshake loses
     await window.murmurPage.murmur?.node.connect(x).catch(() => {})
   }, addr)
-  await b.waitForFunction(() => window.murmurPage.firstMessageMs != null, undefined, { timeout: 30_000, polling: 5 })
-  return b.evaluate(() => ({ startedMs: window.murmurPage.startedMs ?? NaN, firstMessageMs: window.murmurPage.firstMessageMs ?? NaN }))
+  try {
+    await b.waitForFunction(() => window.murmurPage.firstMessageMs != null, undefined, { timeout: 30_000, polling: 5 })
+  } catch (err: any) {
+    // say what A saw of B, so a failed run can be understood
+    const seen = await a.evaluate(([x, t]) => {
+      const peer = x.split('/p2p/').pop() ?? ''
+      const pubsub = window.murmurPage.murmur?.node.libp2p.services.pubsub
+      return {
+        connections: window.murmurPage.connections().filter(c => c.peerId === peer).map(c => c.kind),
+        subscribed: pubsub?.getSubscribers(t).some(p => p.toString() === peer)
+      }
+    }, [addr, TOPIC])
+    throw new Error(`page B got no message from A: ${err.message}; A saw ${JSON.stringify(seen)}`)
+  }
+  return { reservedMs, ...await b.evaluate(() => ({ startedMs: window.murmurPage.startedMs ?? NaN, firstMessageMs: window.murmurPage.firstMessageMs ?? NaN })) }
 }
 
 type GossipPath = 'direct' | 'daemon'
@@ -170,8 +199,18 @@ async function gossipOnce (a: Page, b: Page, path: GossipPath, seq: number, size
     const at = performance.timeOrigin + performance.now()
     await window.murmurPage.murmur?.node.libp2p.services.pubsub.publish(t, body)
     return at
-  }, [GOSSIP_TOPICS[path], key, size] as const)
-  await b.waitForFunction((k) => (window as any).arrivals.has(k), key, { timeout: 15_000, polling: 5 })
+  }, [GOSSIP_TOPICS[path], key, size] as const).catch(async (err) => {
+    const seen = await a.evaluate(() => window.murmurPage.connections().map(c => `${c.peerId.slice(-6)} ${c.kind}`))
+    throw new Error(`gossip on the ${path} path, message ${seq}: ${err.message}; the publisher's connections: ${seen.join(', ')}`)
+  })
+  await b.waitForFunction((k) => (window as any).arrivals.has(k), key, { timeout: 15_000, polling: 5 }).catch(async (err) => {
+    const seen = await a.evaluate((t) => ({
+      connections: window.murmurPage.connections().map(c => `${c.peerId.slice(-6)} ${c.kind}`),
+      subscribers: window.murmurPage.murmur?.node.libp2p.services.pubsub.getSubscribers(t).map(p => p.toString().slice(-6))
+    }), GOSSIP_TOPICS[path])
+    const receiver = await b.evaluate(() => window.murmurPage.connections().map(c => `${c.peerId.slice(-6)} ${c.kind}`))
+    throw new Error(`gossip on the ${path} path, message ${seq}, never reached B: ${err.message}; publisher ${JSON.stringify(seen)}, B's connections ${receiver.join(', ')}`)
+  })
   const receivedAt = await b.evaluate((k) => (window as any).arrivals.get(k) as number, key)
   return receivedAt - sentAt
 }
@@ -212,7 +251,7 @@ export const browserScenario: Scenario<BrowserParams> = {
       }, TOPIC)
 
       // page load → first message, cold and warm
-      const loads: Array<{ kind: 'cold' | 'warm', startedMs: number, firstMessageMs: number }> = []
+      const loads: Array<{ kind: 'cold' | 'warm', startedMs: number, reservedMs: number, firstMessageMs: number }> = []
       const bar = progress.phase('page load → first message', params.loads * 2)
       for (let i = 0; i < params.loads; i++) {
         const context = await browser.newContext()
@@ -231,13 +270,16 @@ export const browserScenario: Scenario<BrowserParams> = {
       await serveEcho(b)
       const peerB = await b.evaluate(() => window.murmurPage.murmur?.peerId.toString() ?? '')
       const addrB = await webrtcAddress(b)
-      await a.evaluate(async (x) => { await window.murmurPage.murmur?.node.connect(x) }, addrB.replace('/webrtc/', '/'))
+      const circuitB = addrB.replace('/webrtc/', '/')
+      await a.evaluate(async (x) => { await window.murmurPage.murmur?.node.connect(x) }, circuitB)
       await a.evaluate(async (x) => { await window.murmurPage.murmur?.node.connect(x) }, addrB)
-      await openEchoStreams(a, peerB)
-      await waitForPeer(b)
+      await openEchoStream(a, peerB, 'direct')
+      await openEchoStream(a, peerB, 'relayed')
       const rtt: Record<'direct' | 'relayed', number[]> = { direct: [], relayed: [] }
-      const trips = progress.phase('round trips', params.messages * 2)
-      for (let i = 0; i < params.messages; i++) {
+      // the relay closes a relayed connection after 128 KiB (libp2p's default limit): stay well inside it
+      const roundTrips = Math.min(params.messages, Math.floor(RELAYED_BYTES_BUDGET / (2 * (params.size + FRAME_OVERHEAD))))
+      const trips = progress.phase('round trips', roundTrips * 2)
+      for (let i = 0; i < roundTrips; i++) {
         // alternate which path goes first, so drift hits both alike
         const order: Array<'direct' | 'relayed'> = i % 2 === 0 ? ['direct', 'relayed'] : ['relayed', 'direct']
         for (const path of order) {
@@ -302,20 +344,24 @@ export const browserScenario: Scenario<BrowserParams> = {
 
       const loadSummary = Object.fromEntries((['cold', 'warm'] as const).map(kind => {
         const mine = loads.filter(l => l.kind === kind)
-        return [kind, { peerStartedMs: distribution(mine.map(l => l.startedMs)), firstMessageMs: distribution(mine.map(l => l.firstMessageMs)) }]
+        return [kind, {
+          peerStartedMs: distribution(mine.map(l => l.startedMs)),
+          relayedAddressMs: distribution(mine.map(l => l.reservedMs)),
+          firstMessageMs: distribution(mine.map(l => l.firstMessageMs))
+        }]
       }))
       for (const kind of ['cold', 'warm'] as const) {
         const s = loadSummary[kind]
-        progress.note(`page load → peer started (${kind}) p50 ${s.peerStartedMs.p50.toFixed(0)} ms; → first message p50 ${s.firstMessageMs.p50.toFixed(0)} ms (min ${s.firstMessageMs.min.toFixed(0)}, max ${s.firstMessageMs.max.toFixed(0)})`)
+        progress.note(`page load → peer started (${kind}) p50 ${s.peerStartedMs.p50.toFixed(0)} ms; → relayed WebRTC address seen ${s.relayedAddressMs.p50.toFixed(0)} ms; → first message p50 ${s.firstMessageMs.p50.toFixed(0)} ms (min ${s.firstMessageMs.min.toFixed(0)}, max ${s.firstMessageMs.max.toFixed(0)})`)
       }
 
       return {
         comparisons,
         figures,
-        summary: { roundTripMs: { direct, relayed }, gossipMs: { direct: gossipDirect, daemon: gossipDaemon }, loads: loadSummary },
+        summary: { roundTripMs: { direct, relayed }, roundTrips, gossipMs: { direct: gossipDirect, daemon: gossipDaemon }, loads: loadSummary },
         notes: [
-          'murmur = page A ↔ page B over their direct WebRTC connection; baseline = the same pages through the daemon\'s circuit relay (WebSockets to the daemon on both sides). Both in one Chromium, inside one network namespace: no real network between them.',
-          'Round trips are timed in page A with performance.now(): one stream per path, one message in flight.',
+          'All pages in one Chromium, inside one network namespace: no real network between them.',
+          `Round trips: murmur = page A → page B → A over their direct WebRTC connection; baseline = the same pages through the daemon's circuit relay (WebSockets to the daemon on both sides). Timed in page A with performance.now(): one stream per path, one message in flight; ${roundTrips} per path (at most --messages, and within the relay's 128 KiB limit per relayed connection).`,
           'Gossip one-way: murmur = page A → page B on a topic only their direct WebRTC connection carries; baseline = page C → daemon → page B on a group topic (/murmur/1/g/…) the daemon follows for browsers, C connected to the daemon alone (WebSockets). Timed with performance.timeOrigin + now() in each page (one machine clock); one message in flight, the two paths alternating.',
           'Page load → first message includes the test driver noticing B\'s relayed WebRTC address and telling A to dial it (polled every 5 ms).',
           `Loads: ${params.loads} cold (a fresh browser profile, so a new peer) and ${params.loads} warm (a reload: the peer from IndexedDB). A publishes every 5 ms.`
@@ -330,8 +376,8 @@ export const browserScenario: Scenario<BrowserParams> = {
             rows: [...oneWay.direct.map(v => ['direct', v]), ...oneWay.daemon.map(v => ['daemon', v])]
           },
           loads: {
-            columns: ['load', 'peer_started_ms', 'first_message_ms'],
-            rows: loads.map(l => [l.kind, l.startedMs, l.firstMessageMs])
+            columns: ['load', 'peer_started_ms', 'relayed_address_ms', 'first_message_ms'],
+            rows: loads.map(l => [l.kind, l.startedMs, l.reservedMs, l.firstMessageMs])
           }
         },
         plots: [latencyCdfPlot('round-trip-cdf.svg', 'Browser ↔ browser round trip',

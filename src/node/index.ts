@@ -113,6 +113,14 @@ export interface NodeInit {
   bootstrap?: string[]
 
   /**
+   * How long after start the bootstrap peers are handed to discovery (and
+   * dialled). libp2p waits so that a node's own services are up first.
+   *
+   * @default 1000
+   */
+  bootstrapDelayMs?: number
+
+  /**
    * @default []
    */
   roles?: Role[]

@@ -369,7 +369,7 @@ function libp2pOptions ({ init, key, datastore, roles }: Parts): Parameters<type
 
   const peerDiscovery = []
   if ((init.bootstrap ?? []).length > 0) {
-    peerDiscovery.push(bootstrap({ list: init.bootstrap ?? [] }))
+    peerDiscovery.push(bootstrap({ list: init.bootstrap ?? [], timeout: init.bootstrapDelayMs ?? 1000 }))
   }
   if (init.mdns === true) {
     peerDiscovery.push(mdnsDiscovery())
