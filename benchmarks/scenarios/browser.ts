@@ -1,17 +1,16 @@
 /**
- * `browser`: two Chromium pages and a `murmur daemon --web`, in a network
+ * `browser`: Chromium pages and a `murmur daemon --web`, in a network
  * namespace of the run's own (root and Debian's chromium needed; see
- * test/fixtures/netns.ts).
+ * test/fixtures/netns.ts). `murmur` is the direct WebRTC path between two
+ * pages, `baseline` the path through the daemon, alternating:
  *
- * - Round trip between the pages, over their direct WebRTC connection
- *   (`murmur` in the table) against the same pages through the daemon's
- *   circuit relay, over WebSockets (`baseline`): `--messages` echoes of
- *   `--size` bytes on each path, alternating, timed inside page A.
- * - Time from page load (navigation start) to the first message received:
- *   page B is opened `--loads` times cold (a fresh profile: a new peer) and
- *   reloaded as many times warm (its peer back from IndexedDB); page A dials it
- *   over WebRTC as soon as B's relayed address appears, and publishes on a
- *   gossip topic B subscribes to as soon as its peer has started.
+ * gossip one-way, page A to page B on a topic only their direct connection
+ * carries, against page C to the daemon to page B on a group topic the
+ * daemon follows; round trips on an echo stream over the direct connection
+ * against one over the daemon's circuit relay; and the time from page load
+ * (navigation start) to the first message received, page B opened `--loads`
+ * times cold (a fresh profile: a new peer) and reloaded as many times warm
+ * (its peer back from IndexedDB).
  *
  * The daemon runs from dist/ (`npm run build` first); the page is rebuilt.
  */
@@ -20,7 +19,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { buildWebPage, browserTestsUnavailable, launchChromium, openPage, startDaemonInNs, waitForPeer } from '../../test/fixtures/browser.ts'
+import { buildWebPage, browserTestsUnavailable, launchChromium, openPage, startDaemonInNs } from '../../test/fixtures/browser.ts'
 import { createNetns } from '../../test/fixtures/netns.ts'
 import { compare, metricName } from '../lib/figures.ts'
 import { latencyCdfPlot } from '../lib/plots.ts'
