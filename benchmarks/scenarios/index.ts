@@ -1,5 +1,6 @@
 /** Every scenario `npm run bench` knows, by name. A new scenario is one file here and one line below. */
 
+import { browserScenario } from './browser.ts'
 import { e2eScenario } from './e2e.ts'
 import { gossipScenario } from './gossip.ts'
 import { onionScenario } from './onion.ts'
@@ -7,8 +8,9 @@ import { scaleScenario } from './scale.ts'
 import type { Scenario } from '../lib/scenario.ts'
 
 export const SCENARIOS: Record<string, Scenario<any>> = {
+  [browserScenario.name]: browserScenario,
   [e2eScenario.name]: e2eScenario,
   [gossipScenario.name]: gossipScenario,
-  [scaleScenario.name]: scaleScenario,
-  [onionScenario.name]: onionScenario
+  [onionScenario.name]: onionScenario,
+  [scaleScenario.name]: scaleScenario
 }

@@ -1,8 +1,7 @@
-import { generateKeyPair } from '@libp2p/crypto/keys'
 import { bundleSelectors, bundleValidators, Contacts } from '../contacts/index.ts'
 import { directoryDhtInit, RelayDirectory } from '../directory/index.ts'
 import { loadOrCreateIdentity } from '../identity/index.ts'
-import { createNode, loadOrCreatePeerKey } from '../node/index.ts'
+import { createNode, loadOrCreateNodeKey } from '../node/index.ts'
 import { Onion } from '../onion/index.ts'
 import type { Murmur, MurmurInit } from './index.ts'
 import type { MessagingIdentity } from '../identity/index.ts'
@@ -34,7 +33,7 @@ export class DefaultMurmur implements Murmur {
 
   static async create (init: MurmurInit): Promise<DefaultMurmur> {
     // the directory signs descriptors with the peer key, so the key is loaded here and handed to the node
-    const privateKey = init.privateKey ?? (init.home != null ? (await loadOrCreatePeerKey(init.home)).key : await generateKeyPair('Ed25519'))
+    const privateKey = init.privateKey ?? await loadOrCreateNodeKey(init)
     // relay descriptors and prekey bundles are signed DHT records: every node refuses forged ones
     const dht = directoryDhtInit({
       dhtValidators: { ...bundleValidators, ...init.dhtValidators },

@@ -1,4 +1,4 @@
-import { Counter } from 'prom-client'
+import { Counter } from '../node/prometheus.ts'
 import type { Registry } from 'prom-client'
 
 /** The contacts layer's Prometheus metrics (absent without a registry) */

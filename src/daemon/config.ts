@@ -29,6 +29,12 @@ export interface DaemonConfig {
   metrics: string | null
   /** LAN discovery by multicast DNS */
   mdns: boolean
+  /**
+   * HOST:PORT of the web chat page's listener, or null for none. With it the
+   * daemon also listens on WebSockets and WebRTC-direct and runs the
+   * circuit-relay server, so browsers can reach it and meet each other.
+   */
+  web: string | null
   logLevel: LogLevel
   /** Onion profile: 'private' turns on mixing delays and loop cover traffic */
   privacy: 'default' | 'private'
@@ -36,6 +42,8 @@ export interface DaemonConfig {
 
 export const DEFAULT_API = '127.0.0.1:7420'
 export const DEFAULT_METRICS = '127.0.0.1:7421'
+/** Where `--web on` serves the web page */
+export const DEFAULT_WEB = '127.0.0.1:7422'
 
 export function defaultConfig (): DaemonConfig {
   return {
@@ -46,12 +54,13 @@ export function defaultConfig (): DaemonConfig {
     api: DEFAULT_API,
     metrics: DEFAULT_METRICS,
     mdns: false,
+    web: null,
     logLevel: 'info',
     privacy: 'default'
   }
 }
 
-const FIELDS = ['listen', 'announce', 'bootstrap', 'roles', 'api', 'metrics', 'mdns', 'logLevel', 'privacy']
+const FIELDS = ['listen', 'announce', 'bootstrap', 'roles', 'api', 'metrics', 'mdns', 'web', 'logLevel', 'privacy']
 
 export interface HostPort {
   host: string
@@ -128,6 +137,7 @@ const CHECKS: Record<keyof DaemonConfig, FieldCheck> = {
   },
   api: hostPort(false),
   metrics: hostPort(true),
+  web: hostPort(true),
   mdns: (value, field) => {
     if (typeof value !== 'boolean') {
       throw new ConfigError(field, 'must be true or false')

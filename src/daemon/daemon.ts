@@ -10,10 +10,12 @@ import { contactsRoutes } from './api/routes/contacts.ts'
 import { nodeRoutes } from './api/routes/node.ts'
 import { onionRoutes, TEXT_KIND } from './api/routes/onion.ts'
 import { ControlApi } from './api/server.ts'
+import { BrowserTopicFollower } from './browser-topics.ts'
 import { isLoopback, parseHostPort } from './config.ts'
 import { HomeInUseError } from './errors.ts'
 import { loadOrCreateToken, removeApiFile, writeApiFile } from './home.ts'
 import { MetricsServer } from './metrics.ts'
+import { browserFacingAddresses, needsPrivateAddresses, WebServer } from './web.ts'
 import type { DaemonConfig } from './config.ts'
 import type { Murmur, MurmurInit } from '../app/index.ts'
 import type { MurmurNode, MurmurLogger } from '../node/index.ts'
@@ -35,9 +37,13 @@ export class Daemon {
   readonly home: string
   apiUrl = ''
   metricsUrl?: string
+  /** Where the web chat page is served (`--web`) */
+  webUrl?: string
   private readonly config: DaemonConfig
   private readonly log: Logger
   private readonly metrics?: MetricsServer
+  private readonly web?: WebServer
+  private readonly topicFollower?: BrowserTopicFollower
   private stopping?: Promise<void>
   private readonly stoppedSignal = Promise.withResolvers<void>()
 
@@ -67,6 +73,21 @@ export class Daemon {
     if (registry != null) {
       this.metrics = new MetricsServer(registry)
     }
+    if (init.config.web != null) {
+      const node = murmur.node
+      this.topicFollower = new BrowserTopicFollower({
+        pubsub: node.libp2p.services.pubsub,
+        onPeerDisconnect: (listener) => {
+          node.addEventListener('peer:disconnect', listener)
+          return () => { node.removeEventListener('peer:disconnect', listener) }
+        },
+        log: init.logger.forComponent('daemon:browser-topics')
+      })
+      this.web = new WebServer(() => {
+        const bootstrap = browserFacingAddresses(this.node.getMultiaddrs().map(String))
+        return { bootstrap, allowPrivateAddresses: needsPrivateAddresses(bootstrap) }
+      })
+    }
   }
 
   static async start (init: DaemonInit): Promise<Daemon> {
@@ -75,7 +96,9 @@ export class Daemon {
     const registry = config.metrics != null ? new Registry() : undefined
     const murmur = await createMurmur({
       home,
-      listen: config.listen,
+      listen: config.web != null ? withBrowserListeners(config.listen) : config.listen,
+      // browsers meet through this daemon and upgrade to direct WebRTC
+      relayServer: config.web != null ? true : undefined,
       announce: config.announce,
       bootstrap: config.bootstrap,
       roles: config.roles,
@@ -114,6 +137,8 @@ export class Daemon {
       this.log.info('stopping')
       await removeApiFile(this.home)
       await this.api.close()
+      await this.web?.close()
+      this.topicFollower?.stop()
       await this.metrics?.close()
       await this.murmur.stop()
       this.log.info('stopped')
@@ -139,6 +164,15 @@ export class Daemon {
       this.metricsUrl = (await this.metrics.listen(m.host, m.port)).url
     }
 
+    if (this.web != null && this.config.web != null) {
+      const w = parseHostPort(this.config.web, 'web')
+      if (this.web.pageDir == null) {
+        this.log.warn('the web page is not built (run `npm run build`): --web answers 503')
+      }
+      this.webUrl = (await this.web.listen(w.host, w.port)).url
+      this.topicFollower?.start()
+    }
+
     this.node.addEventListener('peer:connect', (evt) => { this.api.publish('peer:connect', evt.detail) })
     this.node.addEventListener('peer:disconnect', (evt) => { this.api.publish('peer:disconnect', evt.detail) })
     this.murmur.contacts.addEventListener('message', (evt) => { this.api.publish('contact:message', evt.detail) })
@@ -151,8 +185,21 @@ export class Daemon {
       addresses: this.node.getMultiaddrs().map(String),
       api: this.apiUrl,
       metrics: this.metricsUrl ?? null,
+      web: this.webUrl ?? null,
       roles: [...this.node.roles],
       home: this.home
     }, 'daemon ready')
   }
+}
+
+/** A daemon serving browsers listens on WebSockets and WebRTC-direct, on a free port unless the config names one */
+export function withBrowserListeners (listen: string[]): string[] {
+  const out = [...listen]
+  if (!listen.some(a => /\/wss?(\/|$)/.test(a))) {
+    out.push('/ip4/0.0.0.0/tcp/0/ws')
+  }
+  if (!listen.some(a => a.includes('/webrtc-direct'))) {
+    out.push('/ip4/0.0.0.0/udp/0/webrtc-direct')
+  }
+  return out
 }

@@ -16,3 +16,13 @@ export class SealedBoxError extends Error {
     this.name = 'SealedBoxError'
   }
 }
+
+/** A home directory was given where there is no file system (a browser) */
+export class IdentityHomeError extends Error {
+  static name = 'IdentityHomeError'
+
+  constructor (home: string) {
+    super(`A browser has no home directory ("${home}"): keep the identity in a datastore instead`)
+    this.name = 'IdentityHomeError'
+  }
+}

@@ -1,12 +1,10 @@
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
 import { Key } from 'interface-datastore'
 import { IdentityFormatError } from './errors.ts'
+import { identityFile, readIdentityFile, writeIdentityFile } from './home-file.ts'
 import { MessagingIdentity } from './identity.ts'
 import type { Datastore } from 'interface-datastore'
 
-/** The messaging identity's file in a home, mode 0600 */
-export const IDENTITY_FILE = 'identity.key'
+export { IDENTITY_FILE } from './home-file.ts'
 const DATASTORE_KEY = new Key('/murmur/identity/secret')
 
 export interface IdentityStorage {
@@ -22,21 +20,12 @@ export interface IdentityStorage {
  */
 export async function loadOrCreateIdentity (storage: IdentityStorage = {}): Promise<{ identity: MessagingIdentity, created: boolean }> {
   if (storage.home != null) {
-    const file = join(storage.home, IDENTITY_FILE)
-    const existing = await readFile(file).catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') {
-        return undefined
-      }
-      throw err
-    })
+    const existing = await readIdentityFile(storage.home)
     if (existing != null) {
-      return { identity: importIdentity(existing, file), created: false }
+      return { identity: importIdentity(existing, identityFile(storage.home)), created: false }
     }
     const identity = MessagingIdentity.generate()
-    await mkdir(storage.home, { recursive: true, mode: 0o700 })
-    // 'wx': never overwrite an identity another process just wrote
-    await writeFile(file, identity.export(), { mode: 0o600, flag: 'wx' })
-    await chmod(file, 0o600)
+    await writeIdentityFile(storage.home, identity.export())
     return { identity, created: true }
   }
   if (storage.datastore != null) {

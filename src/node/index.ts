@@ -26,7 +26,7 @@ import { DefaultMurmurNode } from './murmur.ts'
 import type { MurmurLogger } from './logger.ts'
 import type { GossipSub, GossipsubOpts } from '@libp2p/gossipsub'
 import type { Identify } from '@libp2p/identify'
-import type { PeerId, PrivateKey, Startable, Libp2p, TypedEventTarget } from '@libp2p/interface'
+import type { ConnectionGater, PeerId, PrivateKey, Startable, Libp2p, TypedEventTarget } from '@libp2p/interface'
 import type { KadDHT, Selectors, Validators } from '@libp2p/kad-dht'
 import type { Ping } from '@libp2p/ping'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -38,7 +38,11 @@ export { InvalidInitError, IdentityError, NotStartedError, InvalidMultiaddrError
 export { createLogger, silentLogger, LOG_LEVELS } from './logger.ts'
 export type { MurmurLogger, Logger, LogLevel, CreateLoggerInit } from './logger.ts'
 export { loopbackProfile } from './profiles.ts'
-export { loadOrCreatePeerKey, PEER_KEY_FILE } from './identity.ts'
+export { loadOrCreatePeerKey, PEER_KEY_FILE } from './platform.ts'
+export { loadOrCreateStoredPeerKey } from './peer-key-store.ts'
+export { loadOrCreateNodeKey } from './murmur.ts'
+export { browserProfile } from './profiles.ts'
+export type { BrowserProfileInit } from './profiles.ts'
 
 /** Murmur's DHT protocol: standard Kad-DHT messages on our own id, so Murmur's DHT is not IPFS's */
 export const DHT_PROTOCOL = '/murmur/kad/1.0.0'
@@ -110,6 +114,14 @@ export interface NodeInit {
   bootstrap?: string[]
 
   /**
+   * How long after start the bootstrap peers are handed to discovery (and
+   * dialled). libp2p waits so that a node's own services are up first.
+   *
+   * @default 1000
+   */
+  bootstrapDelayMs?: number
+
+  /**
    * @default []
    */
   roles?: Role[]
@@ -160,6 +172,23 @@ export interface NodeInit {
    * @default []
    */
   iceServers?: IceServer[]
+
+  /**
+   * Run the circuit-relay-v2 server, so that peers that cannot be dialled
+   * (browsers) can be reached through this node and two browsers can meet
+   * and upgrade to a direct WebRTC connection
+   *
+   * @default true when `roles` includes 'relay'
+   */
+  relayServer?: boolean
+
+  /**
+   * libp2p's connection gater (see `browserProfile`, which lets a page dial
+   * `ws://` and private addresses only when told to)
+   *
+   * @default libp2p's default gater
+   */
+  connectionGater?: ConnectionGater
 
   /**
    * Dial peers found by discovery while the node has fewer connections than this

@@ -48,12 +48,17 @@ export function createLogger (init: CreateLoggerInit = {}): MurmurLogger {
     level: init.level ?? 'info',
     base: init.bindings ?? {},
     timestamp: pino.stdTimeFunctions.isoTime
-  }, init.destination ?? pino.destination({ fd: 2, sync: true }))
+  }, init.destination ?? stderr())
 
   return {
     root,
     forComponent: (name) => root.child({ component: name })
   }
+}
+
+/** Node's stderr; pino's browser build has no destinations and logs to the console */
+function stderr (): DestinationStream | undefined {
+  return typeof pino.destination === 'function' ? pino.destination({ fd: 2, sync: true }) : undefined
 }
 
 /**

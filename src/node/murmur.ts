@@ -1,20 +1,14 @@
-import { join } from 'node:path'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { bootstrap } from '@libp2p/bootstrap'
-import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
+import { circuitRelayServer } from '@libp2p/circuit-relay-v2'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { gossipsub, StrictNoSign } from '@libp2p/gossipsub'
 import { identify } from '@libp2p/identify'
 import { kadDHT, passthroughMapper, removePrivateAddressesMapper } from '@libp2p/kad-dht'
 import { prefixLogger } from '@libp2p/logger'
-import { mdns } from '@libp2p/mdns'
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { ping } from '@libp2p/ping'
-import { prometheusMetrics } from '@libp2p/prometheus-metrics'
-import { tcp } from '@libp2p/tcp'
-import { webRTC, webRTCDirect } from '@libp2p/webrtc'
-import { webSockets } from '@libp2p/websockets'
 import { multiaddr } from '@multiformats/multiaddr'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { MemoryDatastore } from 'datastore-core'
@@ -22,9 +16,10 @@ import { LevelDatastore } from 'datastore-level'
 import { createLibp2p } from 'libp2p'
 import { TypedEventEmitter } from 'main-event'
 import { InvalidInitError, InvalidMultiaddrError, NotStartedError, PeerNotFoundError } from './errors.ts'
-import { loadOrCreatePeerKey } from './identity.ts'
 import { DEFAULT_LISTEN, DHT_PROTOCOL, ROLES } from './index.ts'
 import { silentLogger } from './logger.ts'
+import { loadOrCreateStoredPeerKey } from './peer-key-store.ts'
+import { homeDatastore, loadOrCreatePeerKey, mdnsDiscovery, platformTransports, prometheus } from './platform.ts'
 import { VERSION } from './version.ts'
 import type { FindPeerOptions, MurmurNode, MurmurEvents, NodeInit, MurmurServices, NodeStatus, PeerSummary, Role } from './index.ts'
 import type { Logger, MurmurLogger } from './logger.ts'
@@ -80,14 +75,13 @@ export class DefaultMurmurNode extends TypedEventEmitter<MurmurEvents> implement
 
   static async create (init: NodeInit): Promise<DefaultMurmurNode> {
     const roles = validateInit(init)
-    const key = init.privateKey ?? (init.home != null ? (await loadOrCreatePeerKey(init.home)).key : await generateKeyPair('Ed25519'))
-
     let datastore = init.datastore
     let ownsDatastore = false
     if (datastore == null) {
       ownsDatastore = true
-      datastore = init.home != null ? new LevelDatastore(join(init.home, 'datastore')) : new MemoryDatastore()
+      datastore = init.home != null ? homeDatastore(init.home) : new MemoryDatastore()
     }
+    const key = init.privateKey ?? await loadOrCreateNodeKey(init)
 
     const parts: Parts = { init, key, datastore, ownsDatastore, roles }
     const libp2p = await createLibp2p(libp2pOptions(parts))
@@ -389,6 +383,21 @@ export function parseDialable (addr: string | Multiaddr): Multiaddr {
   return ma
 }
 
+/**
+ * The peer key: from the home's `peer.key`; without a home, from the datastore
+ * the caller handed in (a browser page keeps its peer id in IndexedDB); else a
+ * fresh one
+ */
+export async function loadOrCreateNodeKey (init: Pick<NodeInit, 'home' | 'datastore'>): Promise<PrivateKey> {
+  if (init.home != null) {
+    return (await loadOrCreatePeerKey(init.home)).key
+  }
+  if (init.datastore != null) {
+    return (await loadOrCreateStoredPeerKey(init.datastore)).key
+  }
+  return generateKeyPair('Ed25519')
+}
+
 function validateInit (init: NodeInit): Set<Role> {
   const roles = new Set<Role>()
   for (const role of init.roles ?? []) {
@@ -447,16 +456,16 @@ function libp2pOptions ({ init, key, datastore, roles }: Parts): Parameters<type
       ...gossipsubRest
     })
   }
-  if (roles.has('relay')) {
+  if (init.relayServer ?? roles.has('relay')) {
     services.relay = circuitRelayServer()
   }
 
   const peerDiscovery = []
   if ((init.bootstrap ?? []).length > 0) {
-    peerDiscovery.push(bootstrap({ list: init.bootstrap ?? [] }))
+    peerDiscovery.push(bootstrap({ list: init.bootstrap ?? [], timeout: init.bootstrapDelayMs ?? 1000 }))
   }
   if (init.mdns === true) {
-    peerDiscovery.push(mdns())
+    peerDiscovery.push(mdnsDiscovery())
   }
 
   return {
@@ -468,18 +477,13 @@ function libp2pOptions ({ init, key, datastore, roles }: Parts): Parameters<type
       listen: init.listen ?? [...DEFAULT_LISTEN],
       announce: init.announce ?? []
     },
-    transports: [
-      tcp(),
-      webSockets(),
-      webRTCDirect({ rtcConfiguration }),
-      webRTC({ rtcConfiguration }),
-      circuitRelayTransport()
-    ],
+    transports: platformTransports(rtcConfiguration),
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionManager: init.connectionManager,
     peerDiscovery,
-    metrics: init.metricsRegistry != null ? prometheusMetrics({ registry: init.metricsRegistry }) : undefined,
+    metrics: init.metricsRegistry != null ? prometheus(init.metricsRegistry) : undefined,
+    connectionGater: init.connectionGater,
     services
   }
 }

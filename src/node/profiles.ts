@@ -22,3 +22,41 @@ export function loopbackProfile (): Pick<NodeInit, 'connectionManager' | 'gossip
     }
   }
 }
+
+export interface BrowserProfileInit {
+  /**
+   * STUN/TURN servers for WebRTC
+   *
+   * @default []
+   */
+  iceServers?: NodeInit['iceServers']
+
+  /**
+   * Let the page dial `ws://` (unencrypted) and private or loopback
+   * addresses. Browsers refuse them by default, which is right on the public
+   * Internet; a page served by a daemon on a LAN, and tests, need them.
+   *
+   * @default false
+   */
+  allowPrivateAddresses?: boolean
+}
+
+/**
+ * Settings for a node in a web page: no TCP and no mDNS (the browser build
+ * has neither), bootstrap peers dialled at once, the DHT as a client only (a page cannot be dialled, so it
+ * must not answer for a part of the keyspace), a circuit-relay reservation
+ * and a WebRTC listener, so other browsers reach it through a relay first
+ * and then directly (`<relay>/p2p-circuit/webrtc/p2p/<peer>`).
+ */
+export function browserProfile (init: BrowserProfileInit = {}): Pick<NodeInit, 'listen' | 'mdns' | 'dhtClientMode' | 'iceServers' | 'connectionGater' | 'bootstrapDelayMs'> {
+  return {
+    listen: ['/p2p-circuit', '/webrtc'],
+    // a page can do nothing before it reaches a daemon: dial at once (measured: a
+    // cold page's first message came ~1 s later with libp2p's default delay)
+    bootstrapDelayMs: 0,
+    mdns: false,
+    dhtClientMode: true,
+    iceServers: init.iceServers ?? [],
+    connectionGater: init.allowPrivateAddresses === true ? { denyDialMultiaddr: () => false } : undefined
+  }
+}

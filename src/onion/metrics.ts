@@ -1,4 +1,4 @@
-import { Counter, Gauge } from 'prom-client'
+import { Counter, Gauge } from '../node/prometheus.ts'
 import type { DropReason } from './processor.ts'
 import type { Registry } from 'prom-client'
 

@@ -1,4 +1,4 @@
-import { validateConfig } from '../config.ts'
+import { DEFAULT_WEB, validateConfig } from '../config.ts'
 import { ConfigError } from '../errors.ts'
 import type { DaemonConfig } from '../config.ts'
 import type { OptionSpec, Values } from './command.ts'
@@ -11,10 +11,14 @@ export const CONFIG_OPTIONS: Record<string, OptionSpec> = {
   roles: { type: 'string', arg: 'LIST', description: 'Comma-separated roles: relay, store, bootstrap' },
   api: { type: 'string', arg: 'HOST:PORT', description: 'Control API address (default 127.0.0.1:7420)' },
   metrics: { type: 'string', arg: 'HOST:PORT', description: 'Prometheus /metrics address, or "off" (default 127.0.0.1:7421)' },
+  web: { type: 'string', arg: 'HOST:PORT', description: 'Serve the web chat page here ("on" = 127.0.0.1:7422, "off" = none; default off); also opens WebSocket, WebRTC-direct and circuit-relay for browsers' },
   mdns: { type: 'boolean', description: 'Discover peers on the LAN by mDNS (--no-mdns turns it off)' },
   'log-level': { type: 'string', arg: 'LEVEL', description: 'fatal, error, warn, info, debug, trace or silent (default info)' },
   privacy: { type: 'string', arg: 'PROFILE', description: 'Onion profile: default, or private (mixing delays and cover traffic)' }
 }
+
+/** `--web on` / `--web off` */
+const WEB_WORDS: Record<string, string | null> = { on: DEFAULT_WEB, off: null }
 
 const FLAG_OF: Record<string, string> = { logLevel: 'log-level' }
 
@@ -31,6 +35,10 @@ export function configFromFlags (values: Values): Partial<DaemonConfig> {
   }
   if (values.metrics !== undefined) {
     raw.metrics = values.metrics === 'off' ? null : values.metrics
+  }
+  if (values.web !== undefined) {
+    const web = String(values.web)
+    raw.web = Object.hasOwn(WEB_WORDS, web) ? WEB_WORDS[web] : web
   }
   if (values['log-level'] !== undefined) {
     raw.logLevel = values['log-level']
