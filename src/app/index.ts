@@ -19,6 +19,7 @@
 
 import { DefaultMurmur } from './murmur.ts'
 import type { MessagingIdentity } from '../identity/index.ts'
+import type { Store, StoreInit } from '../store/index.ts'
 import type { MurmurNode, NodeInit } from '../node/index.ts'
 import type { PeerId, Startable } from '@libp2p/interface'
 
@@ -32,6 +33,9 @@ export interface MurmurInit extends NodeInit {
    * (`identity.key`) or, without a home, in the datastore
    */
   identity?: MessagingIdentity
+
+  /** Mailboxes and group history (the serving side when `roles` has `store`) */
+  store?: StoreInit
 }
 
 export interface Murmur extends Startable {
@@ -40,6 +44,8 @@ export interface Murmur extends Startable {
   readonly peerId: PeerId
   /** Who the user is to other users; never the peer id */
   readonly identity: MessagingIdentity
+  /** Offline mailboxes and group history: deposit, fetch, ack, history */
+  readonly store: Store
   isStarted(): boolean
 }
 

@@ -1,8 +1,10 @@
 import { loadOrCreateIdentity } from '../identity/index.ts'
 import { createNode } from '../node/index.ts'
+import { createStore } from '../store/index.ts'
 import type { Murmur, MurmurInit } from './index.ts'
 import type { MessagingIdentity } from '../identity/index.ts'
 import type { MurmurNode } from '../node/index.ts'
+import type { Store } from '../store/index.ts'
 import type { PeerId, Startable } from '@libp2p/interface'
 
 /**
@@ -14,6 +16,7 @@ export class DefaultMurmur implements Murmur {
   readonly node: MurmurNode
   readonly peerId: PeerId
   readonly identity: MessagingIdentity
+  readonly store: Store
   /** Layers above the node, in start order */
   private readonly layers: Startable[]
   private started = false
@@ -25,13 +28,15 @@ export class DefaultMurmur implements Murmur {
       // without a home (a browser) the identity lives beside the rest of the state
       datastore: init.home == null && init.datastore != null ? init.datastore : undefined
     })).identity
-    return new DefaultMurmur(node, identity, [])
+    const store = createStore({ node }, init.store)
+    return new DefaultMurmur(node, identity, store, [store])
   }
 
-  private constructor (node: MurmurNode, identity: MessagingIdentity, layers: Startable[]) {
+  private constructor (node: MurmurNode, identity: MessagingIdentity, store: Store, layers: Startable[]) {
     this.node = node
     this.peerId = node.peerId
     this.identity = identity
+    this.store = store
     this.layers = layers
   }
 
