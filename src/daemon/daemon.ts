@@ -8,7 +8,8 @@ import { Registry } from 'prom-client'
 import { createMurmur } from '../app/index.ts'
 import { nodeRoutes } from './api/routes/node.ts'
 import { ControlApi } from './api/server.ts'
-import { isLoopback, parseHostPort } from './config.ts'
+import { storeRoutes } from './api/routes/store.ts'
+import { isLoopback, parseDuration, parseHostPort } from './config.ts'
 import { HomeInUseError } from './errors.ts'
 import { loadOrCreateToken, removeApiFile, writeApiFile } from './home.ts'
 import { MetricsServer } from './metrics.ts'
@@ -47,6 +48,7 @@ export class Daemon {
     this.log = init.logger.forComponent('daemon')
     this.api = new ControlApi({ token, logger: init.logger.forComponent('daemon:api') })
     this.api.addRoutes(nodeRoutes(murmur.node))
+    this.api.addRoutes(storeRoutes(murmur.store))
     this.api.addRoutes([{
       method: 'POST',
       path: '/v1/stop',
@@ -74,7 +76,15 @@ export class Daemon {
       mdns: config.mdns,
       metricsRegistry: registry,
       logger: init.logger,
-      ...init.node
+      ...init.node,
+      store: {
+        maxBytes: config.storeMaxBytes,
+        ttlMs: parseDuration(config.storeTtl, 'storeTtl'),
+        maxMessagesPerMailbox: config.storeMailboxMessages,
+        maxBytesPerMailbox: config.storeMailboxBytes,
+        depositRate: config.storeDepositRate,
+        ...init.node?.store
+      }
     })
     try {
       await murmur.start()

@@ -56,7 +56,18 @@ const STATUS_BY_ERROR: Record<string, number> = {
   NotFoundError: 404,
   NotStartedError: 503,
   AbortError: 504,
-  TimeoutError: 504
+  TimeoutError: 504,
+  StoreRequestError: 400,
+  StoreMessageTooLargeError: 413,
+  MailboxProofRequiredError: 403,
+  StaleChallengeError: 403,
+  WrongMailboxError: 403,
+  MailboxQuotaError: 507,
+  StorageFullError: 507,
+  DepositRateLimitError: 429,
+  NotServingError: 404,
+  NoStoreNodesError: 503,
+  QuorumNotReachedError: 503
 }
 
 export interface ControlApiInit {
