@@ -2,9 +2,11 @@
 
 import { gossipScenario } from './gossip.ts'
 import { scaleScenario } from './scale.ts'
+import { storeScenario } from './store.ts'
 import type { Scenario } from '../lib/scenario.ts'
 
 export const SCENARIOS: Record<string, Scenario<any>> = {
   [gossipScenario.name]: gossipScenario,
-  [scaleScenario.name]: scaleScenario
+  [scaleScenario.name]: scaleScenario,
+  [storeScenario.name]: storeScenario
 }

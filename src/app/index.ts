@@ -19,8 +19,8 @@
 
 import { DefaultMurmur } from './murmur.ts'
 import type { MessagingIdentity } from '../identity/index.ts'
-import type { Store, StoreInit } from '../store/index.ts'
 import type { MurmurNode, NodeInit } from '../node/index.ts'
+import type { Store, StoreInit } from '../store/index.ts'
 import type { PeerId, Startable } from '@libp2p/interface'
 
 /**

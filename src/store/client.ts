@@ -18,15 +18,35 @@ import type { Logger } from '../node/logger.ts'
 import type { AbortOptions, Libp2p, PeerId } from '@libp2p/interface'
 
 export interface StoreClientInit {
-  /** Store nodes per mailbox @default 3 */
+  /**
+   * Store nodes per mailbox
+   *
+   * @default 3
+   */
   replicas?: number
-  /** Acks a deposit waits for; the remaining replicas are written in the background @default a majority of the replicas found */
+  /**
+   * Acks a deposit waits for; the remaining replicas are written in the background
+   *
+   * @default a majority of the replicas found
+   */
   quorum?: number
-  /** Tries per store node @default 3 */
+  /**
+   * Tries per store node
+   *
+   * @default 3
+   */
   attempts?: number
-  /** First retry delay, doubled each time @default 250 */
+  /**
+   * First retry delay, doubled each time
+   *
+   * @default 250
+   */
   retryDelayMs?: number
-  /** Time for one request @default 10000 */
+  /**
+   * Time for one request
+   *
+   * @default 10000
+   */
   requestTimeoutMs?: number
 }
 
@@ -61,9 +81,17 @@ export interface StoredMessage {
 }
 
 export interface FetchOptions extends AbortOptions {
-  /** Stop after this many messages @default all */
+  /**
+   * Stop after this many messages
+   *
+   * @default all
+   */
   limit?: number
-  /** Ask every responsible store node and merge (`all`), or the first that answers @default 'all' */
+  /**
+   * Ask every responsible store node and merge (`all`), or the first that answers
+   *
+   * @default 'all'
+   */
   from?: 'all' | 'first'
 }
 
@@ -195,28 +223,29 @@ export class StoreClient {
     const errors: Error[] = []
     const { promise, resolve, reject } = Promise.withResolvers<DepositReceipt>()
     let settled = 0
-    for (const peer of nodes) {
-      const signal = AbortSignal.any([this.controller.signal, ...(options.signal != null ? [options.signal] : [])])
+    const settle = (): void => {
+      settled++
+      if (storedOn.length >= quorum) {
+        resolve({ ids, storedOn: [...storedOn] })
+      } else if (settled === nodes.length) {
+        // the same refusal everywhere (a quota, too large) is that refusal, not a quorum problem
+        const first = errors[0]
+        if (first instanceof StoreError && errors.every(e => e.name === first.name)) {
+          reject(first)
+        } else {
+          reject(new QuorumNotReachedError(`${storedOn.length} of ${quorum} store nodes acknowledged: ${errors.map(e => e.message).join('; ')}`, errors))
+        }
+      }
+    }
+    const signal = AbortSignal.any([this.controller.signal, ...(options.signal != null ? [options.signal] : [])])
+    nodes.forEach(peer => {
       const client = new StoreProtocolClient(this.transport, peer)
       const attempt = this.withRetries(async () => client.deposit(envelopes, { signal: this.signal({ signal }) }), signal)
         .then(() => { storedOn.push(peer.toString()) }, (err) => { errors.push(err) })
-        .finally(() => {
-          settled++
-          if (storedOn.length >= quorum) {
-            resolve({ ids, storedOn: [...storedOn] })
-          } else if (settled === nodes.length) {
-            // the same refusal everywhere (a quota, too large) is that refusal, not a quorum problem
-            const first = errors[0]
-            if (first instanceof StoreError && errors.every(e => e.name === first.name)) {
-              reject(first)
-            } else {
-              reject(new QuorumNotReachedError(`${storedOn.length} of ${quorum} store nodes acknowledged: ${errors.map(e => e.message).join('; ')}`, errors))
-            }
-          }
-        })
+        .finally(settle)
       this.background.add(attempt)
       void attempt.finally(() => this.background.delete(attempt))
-    }
+    })
     return promise
   }
 
@@ -366,7 +395,12 @@ function merge (answers: Envelope[][]): StoredMessage[] {
     }
   }
   return [...byId.entries()]
-    .sort(([ia, a], [ib, b]) => a.timestamp < b.timestamp ? -1 : a.timestamp > b.timestamp ? 1 : ia < ib ? -1 : ia > ib ? 1 : 0)
+    .sort(([ia, a], [ib, b]) => {
+      if (a.timestamp !== b.timestamp) {
+        return a.timestamp < b.timestamp ? -1 : 1
+      }
+      return ia.localeCompare(ib)
+    })
     .map(([id, e]) => {
       const ts = new Uint8Array(8)
       new DataView(ts.buffer).setBigUint64(0, e.timestamp)

@@ -4,13 +4,13 @@
  * acknowledged. Concurrent writes share one synced batch (group commit), so a
  * busy node pays one fsync per batch rather than per deposit.
  *
- * Keys (binary):
- *   m ‖ mailbox ‖ ts(8) ‖ id     → Envelope            the mailbox, in order
- *   i ‖ mailbox ‖ id             → ts ‖ expires ‖ size  lookup by id
- *   t ‖ mailbox ‖ id             → expires ‖ proofHash  tombstone of an acked message
- *   p ‖ proofHash                → expires ‖ AckProof   the owner's signed ack
- *   x ‖ expires ‖ kind ‖ key     → (empty)             the sweeper's queue
- *   f ‖ topic                    → (empty)             followed topics
+ Keys (binary):
+ * - `m ‖ mailbox ‖ ts(8) ‖ id` → Envelope: the mailbox, in order
+ * - `i ‖ mailbox ‖ id` → ts ‖ expires ‖ size: lookup by id
+ * - `t ‖ mailbox ‖ id` → expires ‖ proofHash: tombstone of an acked message
+ * - `p ‖ proofHash` → expires ‖ AckProof: the owner's signed ack
+ * - `x ‖ expires ‖ kind ‖ key` → empty: the sweeper's queue
+ * - `f ‖ topic` → empty: followed topics
  *
  * An in-memory index of every item (a few dozen bytes each, bounded by the
  * quotas) answers quotas, status and anti-entropy digests without a scan.
@@ -19,8 +19,8 @@
 import { sha256 } from '@noble/hashes/sha2.js'
 import { concatBytes, utf8ToBytes } from '@noble/hashes/utils.js'
 import { Level } from 'level'
-import { toString as u8ToString } from 'uint8arrays/to-string'
 import { fromString as u8FromString } from 'uint8arrays/from-string'
+import { toString as u8ToString } from 'uint8arrays/to-string'
 import { BUCKET_DIGEST_BYTES, SYNC_BUCKETS } from './constants.ts'
 import { MailboxQuotaError, StorageFullError } from './errors.ts'
 import { AckProof, Envelope } from './store.ts'
@@ -36,11 +36,23 @@ const KIND_TOMBSTONE = 1
 const KIND_PROOF = 2
 
 export interface StoreQuotas {
-  /** Messages one mailbox may hold */
+  /**
+   * Messages one mailbox may hold
+   *
+   * @default 20000
+   */
   maxMessagesPerMailbox: number
-  /** Payload bytes one mailbox may hold */
+  /**
+   * Payload bytes one mailbox may hold
+   *
+   * @default 64 MiB
+   */
   maxBytesPerMailbox: number
-  /** Payload bytes the whole node may hold */
+  /**
+   * Payload bytes the whole node may hold
+   *
+   * @default 1 GiB
+   */
   maxBytes: number
 }
 

@@ -7,8 +7,8 @@
 import { decodeResponse } from './codec.ts'
 import { errorFromResponse } from './errors.ts'
 import { StoreRequest, StoreResponse } from './store.ts'
-import type { StorePath, StoreTransport } from './transport.ts'
 import type { AckProof, Envelope, Proof, Sync } from './store.ts'
+import type { StorePath, StoreTransport } from './transport.ts'
 import type { AbortOptions, PeerId } from '@libp2p/interface'
 
 export interface PageResult {

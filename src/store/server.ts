@@ -6,8 +6,9 @@
  * topics it is told to follow.
  */
 
-import { randomBytes } from '@noble/hashes/utils.js'
 import { lpStream } from '@libp2p/utils'
+import { randomBytes } from '@noble/hashes/utils.js'
+import { equals } from 'uint8arrays/equals'
 import { checkAckProof, decodeRequest } from './codec.ts'
 import { CHALLENGE_BYTES, CHALLENGE_TTL_MS, MAX_CLOCK_SKEW_MS, MAX_FRAME_BYTES, MAX_PAGE, MAX_PAYLOAD_BYTES, MAX_SYNC_ITEMS, MAX_TTL_MS, STORE_PROTOCOL, SYNC_BUCKETS } from './constants.ts'
 import { StoreDb, hex } from './db.ts'
@@ -19,32 +20,63 @@ import { StoreProtocolClient } from './protocol.ts'
 import { StoreRequest, StoreResponse, Sync } from './store.ts'
 import type { MailboxState, StoreQuotas, StoreTotals } from './db.ts'
 import type { ProofOp } from './mailbox.ts'
-import type { StoreTransport } from './transport.ts'
 import type { AckProof, Envelope, Proof, SyncItem } from './store.ts'
+import type { StoreTransport } from './transport.ts'
 import type { Logger } from '../node/logger.ts'
-import type { Connection, IdentifyResult, Libp2p, PeerId, Stream } from '@libp2p/interface'
 import type { Message } from '@libp2p/gossipsub'
+import type { Connection, IdentifyResult, Libp2p, PeerId, Stream } from '@libp2p/interface'
 import type { Registry } from 'prom-client'
-import { equals } from 'uint8arrays/equals'
 
 export interface StoreServerInit extends Partial<StoreQuotas> {
   /** Where LevelDB keeps the store (a directory in Node, a database name in browsers) */
   path: string
-  /** @default 3 */
+  /**
+   * Store nodes per mailbox
+   *
+   * @default 3
+   */
   replicas?: number
-  /** Longest and default time a message is kept, in ms (at most 7 days) @default 7 days */
+  /**
+   * Longest and default time a message is kept, in ms (at most 7 days)
+   *
+   * @default 7 days
+   */
   ttlMs?: number
-  /** Envelopes per second one peer may deposit @default 1000 */
+  /**
+   * Envelopes per second one peer may deposit
+   *
+   * @default 1000
+   */
   depositRate?: number
-  /** How many envelopes one peer may deposit in a burst @default 5000 */
+  /**
+   * How many envelopes one peer may deposit in a burst
+   *
+   * @default 5000
+   */
   depositBurst?: number
-  /** Anti-entropy period in ms @default 60000 */
+  /**
+   * Anti-entropy period in ms
+   *
+   * @default 60000
+   */
   syncIntervalMs?: number
-  /** Sweeper period in ms @default 60000 */
+  /**
+   * Sweeper period in ms
+   *
+   * @default 60000
+   */
   sweepIntervalMs?: number
-  /** How long a challenge stays good @default 30000 */
+  /**
+   * How long a challenge stays good
+   *
+   * @default 30000
+   */
   challengeTtlMs?: number
-  /** fsync before acknowledging; turning it off is for measuring only @default true */
+  /**
+   * fsync before acknowledging; turning it off is for measuring only
+   *
+   * @default true
+   */
   syncWrites?: boolean
 }
 
@@ -686,4 +718,3 @@ export class StoreServer {
 function clampLimit (limit: number): number {
   return limit <= 0 ? MAX_PAGE : Math.min(limit, MAX_PAGE)
 }
-

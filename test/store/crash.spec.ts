@@ -3,9 +3,9 @@ import { join } from 'node:path'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { expect } from 'aegir/chai'
+import { DirectTransport, StoreProtocolClient, envelopeId, generateMailboxKey, mailboxName, signProof } from '../../src/store/index.ts'
 import { runCli, spawnDaemon, tempDir } from '../fixtures/cli.ts'
 import { loopbackPeer, stopAll, waitFor } from '../fixtures/nodes.ts'
-import { DirectTransport, StoreProtocolClient, envelopeId, generateMailboxKey, mailboxName, signProof } from '../../src/store/index.ts'
 import type { Murmur } from '../../src/app/index.ts'
 
 const LOOPBACK = ['--api', '127.0.0.1:0', '--metrics', '127.0.0.1:0', '--listen', '/ip4/127.0.0.1/tcp/0']
@@ -48,9 +48,9 @@ describe('store node crash safety', function () {
     const mailbox = mailboxName(key.publicKey)
     const acked: string[] = []
     let attempted = 0
-    let stop = false
+    const burst = { stop: false }
     const worker = async (w: number): Promise<void> => {
-      for (let i = 0; !stop; i++) {
+      for (let i = 0; !burst.stop; i++) {
         const payload = new TextEncoder().encode(`worker ${w} deposit ${i} ${'x'.repeat(1000)}`)
         attempted++
         try {
@@ -65,7 +65,7 @@ describe('store node crash safety', function () {
     await waitFor(() => acked.length >= 300, 'some deposits to be acknowledged', 30_000, 5)
     running.child.kill('SIGKILL')
     await running.exited
-    stop = true
+    burst.stop = true
     await Promise.all(workers)
     expect(attempted).to.be.greaterThan(acked.length, 'deposits were in flight when the process died')
 

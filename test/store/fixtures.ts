@@ -1,6 +1,6 @@
-import { loopbackPeer, waitFor } from '../fixtures/nodes.ts'
-import { tempDir } from '../fixtures/cli.ts'
 import { STORE_PROTOCOL } from '../../src/store/index.ts'
+import { tempDir } from '../fixtures/cli.ts'
+import { loopbackPeer, waitFor } from '../fixtures/nodes.ts'
 import type { Murmur, MurmurInit } from '../../src/app/index.ts'
 
 export interface StorePeer {

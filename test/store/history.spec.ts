@@ -1,6 +1,6 @@
 import { expect } from 'aegir/chai'
-import { loopbackPeer, stopAll, waitFor } from '../fixtures/nodes.ts'
 import { NotServingError } from '../../src/store/index.ts'
+import { loopbackPeer, stopAll, waitFor } from '../fixtures/nodes.ts'
 import { mesh, storePeer } from './fixtures.ts'
 import type { StorePeer } from './fixtures.ts'
 import type { Murmur } from '../../src/app/index.ts'

@@ -1,8 +1,9 @@
+import { peerIdFromString } from '@libp2p/peer-id'
 import { expect } from 'aegir/chai'
 import fc from 'fast-check'
-import { peerIdFromString } from '@libp2p/peer-id'
-import { loopbackPeer, stopAll } from '../fixtures/nodes.ts'
+import { Registry } from 'prom-client'
 import { DirectTransport, MailboxProofRequiredError, MailboxQuotaError, StaleChallengeError, StoreProtocolClient, StoreRequest, StoreRequestError, StoreResponse, WrongMailboxError, decodeRequest, envelopeId, generateMailboxKey, mailboxName, signProof, DepositRateLimitError, StoreMessageTooLargeError } from '../../src/store/index.ts'
+import { loopbackPeer, stopAll } from '../fixtures/nodes.ts'
 import { mesh, storePeer } from './fixtures.ts'
 import type { StorePeer } from './fixtures.ts'
 import type { Murmur } from '../../src/app/index.ts'
@@ -17,9 +18,10 @@ describe('store protocol against one store node', function () {
   let store: StorePeer
   let client: Murmur
   let core: StoreProtocolClient
+  const registry = new Registry()
 
   before(async () => {
-    store = await storePeer({ store: { challengeTtlMs: 400, maxMessagesPerMailbox: 5, sweepIntervalMs: 3_600_000, depositRate: 1, depositBurst: 50 } })
+    store = await storePeer({ metricsRegistry: registry, store: { challengeTtlMs: 400, maxMessagesPerMailbox: 5, sweepIntervalMs: 3_600_000, depositRate: 1, depositBurst: 50 } })
     client = await loopbackPeer()
     await mesh([store.murmur, client])
     core = new StoreProtocolClient(new DirectTransport(client.node.libp2p), store.murmur.peerId)
@@ -130,6 +132,15 @@ describe('store protocol against one store node', function () {
       expect(res.status).to.not.equal(StoreResponse.Status.OK)
     }), { seed: 42, numRuns: 60 })
     expect((await core.challenge()).length).to.equal(32)
+  })
+
+  it('counts what it does in murmur_store_* metrics', async () => {
+    const text = await registry.metrics()
+    expect(text).to.match(/murmur_store_deposits_total\{result="ok"\} \d+/)
+    expect(text).to.match(/murmur_store_deposits_total\{result="MailboxQuotaError"\} [1-9]/)
+    expect(text).to.match(/murmur_store_requests_total\{type="fetch",status="unauthorized"\} [1-9]/)
+    expect(text).to.match(/murmur_store_expired_total [1-9]/)
+    expect(text).to.match(/murmur_store_messages [1-9]/)
   })
 })
 

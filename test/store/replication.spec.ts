@@ -1,6 +1,6 @@
 import { expect } from 'aegir/chai'
-import { loopbackPeer, stopAll, waitFor } from '../fixtures/nodes.ts'
 import { DirectTransport, StoreProtocolClient, generateMailboxKey, mailboxName, signProof, envelopeId } from '../../src/store/index.ts'
+import { loopbackPeer, stopAll, waitFor } from '../fixtures/nodes.ts'
 import { mesh, storePeer } from './fixtures.ts'
 import type { StorePeer } from './fixtures.ts'
 import type { Murmur } from '../../src/app/index.ts'
@@ -76,6 +76,9 @@ describe('store replication', function () {
     stores[2] = { ...back, cleanup: s3.cleanup }
     await mesh([s1.murmur, s2.murmur, back.murmur])
     await waitFor(() => held(stores[2], mailbox) === 50, 'the restarted store node to catch up by anti-entropy', 20_000)
+    // replicas that agree exchange bucket digests only
+    const round = await s1.murmur.store.server!.syncWith(back.murmur.peerId)
+    expect(round).to.include({ lastResult: 'in-sync', differingBuckets: 0 })
 
     // s2 is down while the owner acks 10 messages on s1 only
     await s2.murmur.stop()
