@@ -107,6 +107,9 @@ export interface HistoryPage {
   cursor: string
 }
 
+/** How often the client may walk the DHT for store nodes when it knows fewer than k */
+const DISCOVERY_INTERVAL_MS = 30_000
+
 function retryable (err: unknown): boolean {
   return !(err instanceof StoreError) || err instanceof DepositRateLimitError || err instanceof StoreInternalError
 }
@@ -122,6 +125,7 @@ export class StoreClient {
   private readonly log: Logger
   transport: StoreTransport
   private lastTimestamp = 0n
+  private lastDiscovery = 0
   private readonly background = new Set<Promise<unknown>>()
   private readonly controller = new AbortController()
 
@@ -150,7 +154,9 @@ export class StoreClient {
   /** The store nodes responsible for a mailbox name, closest first; asks the DHT when it knows too few */
   async storeNodes (name: Uint8Array, options: AbortOptions = {}): Promise<PeerId[]> {
     let nodes = await this.peers.responsible(name, this.k)
-    if (nodes.length < this.k && this.components.libp2p.services.dht != null) {
+    // a DHT walk costs seconds: at most one per DISCOVERY_INTERVAL_MS, not one per call
+    if (nodes.length < this.k && this.components.libp2p.services.dht != null && Date.now() - this.lastDiscovery > DISCOVERY_INTERVAL_MS) {
+      this.lastDiscovery = Date.now()
       await this.discover(name, options)
       this.peers.invalidate()
       nodes = await this.peers.responsible(name, this.k)

@@ -54,6 +54,13 @@ export interface StoreQuotas {
    * @default 1 GiB
    */
   maxBytes: number
+  /**
+   * Messages the whole node may hold: bounds the in-memory index (a few
+   * hundred bytes per message) whatever the payload sizes
+   *
+   * @default 1000000
+   */
+  maxMessages: number
 }
 
 export interface ItemMeta {
@@ -70,6 +77,7 @@ export interface MailboxState {
   topic: boolean
   messages: number
   bytes: number
+  tombstones: number
   items: Map<string, ItemMeta>
 }
 
@@ -128,6 +136,7 @@ export class StoreDb {
   private readonly sync: boolean
   readonly mailboxes = new Map<string, MailboxState>()
   private totalBytes = 0
+  private totalMessages = 0
   private pending: PendingWrite[] = []
   private flushing?: Promise<void>
   private opened = false
@@ -183,7 +192,7 @@ export class StoreDb {
     const key = hex(mailbox)
     let state = this.mailboxes.get(key)
     if (state == null) {
-      state = { mailbox: Uint8Array.from(mailbox), topic, messages: 0, bytes: 0, items: new Map() }
+      state = { mailbox: Uint8Array.from(mailbox), topic, messages: 0, bytes: 0, tombstones: 0, items: new Map() }
       this.mailboxes.set(key, state)
     }
     return state
@@ -199,11 +208,14 @@ export class StoreDb {
       state.messages++
       state.bytes += size
       this.totalBytes += size
+      this.totalMessages++
     }
     for await (const [key, value] of this.db.iterator({ gt: Uint8Array.of(T), lt: Uint8Array.of(T + 1) })) {
       const mailbox = key.subarray(1, 33)
       const id = key.subarray(33)
-      this.state(mailbox).items.set(hex(id), { ts: 0n, expires: Number(readU64(value, 0)), size: 0, tombstone: true, digest: itemDigest(mailbox, id, true) })
+      const state = this.state(mailbox)
+      state.items.set(hex(id), { ts: 0n, expires: Number(readU64(value, 0)), size: 0, tombstone: true, digest: itemDigest(mailbox, id, true) })
+      state.tombstones++
     }
     for await (const key of this.db.keys({ gt: Uint8Array.of(F), lt: Uint8Array.of(F + 1) })) {
       this.followed.add(new TextDecoder().decode(key.subarray(1)))
@@ -286,6 +298,9 @@ export class StoreDb {
         throw new MailboxQuotaError(`The mailbox holds ${state.bytes} bytes; its quota is ${this.quotas.maxBytesPerMailbox}`)
       }
     }
+    if (this.totalMessages + added.length > this.quotas.maxMessages) {
+      throw new StorageFullError(`The store node holds ${this.totalMessages} of ${this.quotas.maxMessages} messages`)
+    }
     if (this.totalBytes + growBytes > this.quotas.maxBytes) {
       throw new StorageFullError(`The store node holds ${this.totalBytes} of ${this.quotas.maxBytes} bytes`)
     }
@@ -299,6 +314,7 @@ export class StoreDb {
       state.bytes += meta.size
     }
     this.totalBytes += growBytes
+    this.totalMessages += added.length
     try {
       await this.write(ops)
     } catch (err) {
@@ -308,6 +324,7 @@ export class StoreDb {
           state.messages--
           state.bytes -= meta.size
           this.totalBytes -= meta.size
+          this.totalMessages--
         }
       }
       throw err
@@ -385,6 +402,11 @@ export class StoreDb {
       if (meta?.tombstone === true) {
         continue
       }
+      // tombstones of ids never seen here keep a late copy from coming back, but an owner acking
+      // made-up ids must not grow the node without bound
+      if (meta == null && state.tombstones + changes.length >= this.quotas.maxMessagesPerMailbox) {
+        continue
+      }
       if (meta != null) {
         deleted++
         ops.push(
@@ -404,6 +426,10 @@ export class StoreDb {
           state.messages--
           state.bytes -= old.size
           this.totalBytes -= old.size
+          this.totalMessages--
+        }
+        if (old?.tombstone !== true) {
+          state.tombstones++
         }
         state.items.set(key, tomb)
       })
@@ -455,10 +481,13 @@ export class StoreDb {
       return
     }
     state.items.delete(hex(id))
-    if (!tombstone) {
+    if (tombstone) {
+      state.tombstones--
+    } else {
       state.messages--
       state.bytes -= meta.size
       this.totalBytes -= meta.size
+      this.totalMessages--
     }
     if (state.items.size === 0 && !state.topic) {
       this.mailboxes.delete(hex(mailbox))

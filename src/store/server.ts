@@ -116,7 +116,8 @@ export interface StoreServerStatus extends StoreTotals {
 export const DEFAULT_QUOTAS: StoreQuotas = {
   maxMessagesPerMailbox: 20_000,
   maxBytesPerMailbox: 64 * 1024 * 1024,
-  maxBytes: 1024 * 1024 * 1024
+  maxBytes: 1024 * 1024 * 1024,
+  maxMessages: 1_000_000
 }
 
 interface Bucket { tokens: number, at: number }
@@ -154,7 +155,8 @@ export class StoreServer {
     this.quotas = {
       maxMessagesPerMailbox: init.maxMessagesPerMailbox ?? DEFAULT_QUOTAS.maxMessagesPerMailbox,
       maxBytesPerMailbox: init.maxBytesPerMailbox ?? DEFAULT_QUOTAS.maxBytesPerMailbox,
-      maxBytes: init.maxBytes ?? DEFAULT_QUOTAS.maxBytes
+      maxBytes: init.maxBytes ?? DEFAULT_QUOTAS.maxBytes,
+      maxMessages: init.maxMessages ?? DEFAULT_QUOTAS.maxMessages
     }
     this.rate = init.depositRate ?? 1000
     this.burst = init.depositBurst ?? 5000

@@ -6,7 +6,7 @@ import { envelopeId } from '../../src/store/index.ts'
 import { tempDir } from '../fixtures/cli.ts'
 import type { Envelope } from '../../src/store/index.ts'
 
-const QUOTAS = { maxMessagesPerMailbox: 1e6, maxBytesPerMailbox: 2 ** 40, maxBytes: 2 ** 40 }
+const QUOTAS = { maxMessagesPerMailbox: 1e6, maxBytesPerMailbox: 2 ** 40, maxBytes: 2 ** 40, maxMessages: 1e7 }
 
 function envelopes (mailbox: Uint8Array, n: number, tag: number): Envelope[] {
   return Array.from({ length: n }, (_, i) => {
