@@ -51,6 +51,8 @@ export interface StoreClientInit {
 }
 
 export interface StoreClientComponents {
+  /** This node, when it serves mailboxes itself: it then counts among the candidates */
+  self?: PeerId
   libp2p: Pick<Libp2p, 'peerId' | 'peerStore' | 'dial' | 'getConnections'> & { services: { dht?: { getClosestPeers(key: Uint8Array, options?: AbortOptions): AsyncIterable<any> } } }
   logger: Logger
 }
@@ -153,13 +155,13 @@ export class StoreClient {
 
   /** The store nodes responsible for a mailbox name, closest first; asks the DHT when it knows too few */
   async storeNodes (name: Uint8Array, options: AbortOptions = {}): Promise<PeerId[]> {
-    let nodes = await this.peers.responsible(name, this.k)
+    let nodes = await this.peers.responsible(name, this.k, this.components.self)
     // a DHT walk costs seconds: at most one per DISCOVERY_INTERVAL_MS, not one per call
     if (nodes.length < this.k && this.components.libp2p.services.dht != null && Date.now() - this.lastDiscovery > DISCOVERY_INTERVAL_MS) {
       this.lastDiscovery = Date.now()
       await this.discover(name, options)
       this.peers.invalidate()
-      nodes = await this.peers.responsible(name, this.k)
+      nodes = await this.peers.responsible(name, this.k, this.components.self)
     }
     return nodes
   }
@@ -359,7 +361,8 @@ export class StoreClient {
     }
     const limit = options.limit ?? Number.MAX_SAFE_INTEGER
     this.peers.invalidate()
-    const nodes = await this.peers.all()
+    const self = this.components.self
+    const nodes = self != null ? [self, ...await this.peers.all()] : await this.peers.all()
     const answers: Envelope[][] = []
     const errors: Error[] = []
     await Promise.all(nodes.map(async peer => {

@@ -28,11 +28,12 @@
 import { StoreClient } from './client.ts'
 import { NotServingError } from './errors.ts'
 import { StoreServer } from './server.ts'
+import { StoreResponse } from './store.ts'
 import { DirectTransport } from './transport.ts'
 import type { DepositOptions, DepositReceipt, FetchOptions, HistoryOptions, HistoryPage, StoredMessage, StoreClientInit } from './client.ts'
 import type { MailboxKey } from './mailbox.ts'
 import type { StoreServerInit, StoreServerStatus } from './server.ts'
-import type { StoreTransport } from './transport.ts'
+import type { ExchangeOptions, StoreTransport } from './transport.ts'
 import type { MurmurNode } from '../node/index.ts'
 import type { AbortOptions, PeerId, Startable } from '@libp2p/interface'
 
@@ -70,19 +71,42 @@ export interface StoreComponents {
   node: Pick<MurmurNode, 'libp2p' | 'roles' | 'home' | 'logger' | 'metricsRegistry'>
 }
 
+/** Requests this node addresses to itself go straight to its own store server, not over the network */
+class LocalFirstTransport implements StoreTransport {
+  readonly inner: StoreTransport
+  private readonly server: StoreServer
+  private readonly self: PeerId
+
+  constructor (inner: StoreTransport, server: StoreServer, self: PeerId) {
+    this.inner = inner
+    this.server = server
+    this.self = self
+  }
+
+  async exchange (storeNode: PeerId, request: Uint8Array, options: ExchangeOptions): Promise<Uint8Array> {
+    if (storeNode.equals(this.self)) {
+      return StoreResponse.encode(await this.server.answer(request, this.self))
+    }
+    return this.inner.exchange(storeNode, request, options)
+  }
+}
+
 /** `murmur.store`: the client of every peer, and the store node when it serves */
 export class Store implements Startable {
   readonly client: StoreClient
   /** Present when this node serves mailboxes */
   readonly server?: StoreServer
+  private readonly self: PeerId
   private started = false
 
   constructor (components: StoreComponents, init: StoreInit = {}) {
     const { node } = components
+    this.self = node.libp2p.peerId
     const direct = new DirectTransport(node.libp2p)
     const logger = node.logger.forComponent('store')
-    this.client = new StoreClient({ libp2p: node.libp2p as any, logger }, direct, init)
-    if (init.serve ?? node.roles.has('store')) {
+    const serve = init.serve ?? node.roles.has('store')
+    this.client = new StoreClient({ libp2p: node.libp2p as any, logger, self: serve ? node.libp2p.peerId : undefined }, direct, init)
+    if (serve) {
       const path = init.path ?? (node.home != null ? `${node.home}/store` : undefined)
       if (path == null) {
         throw new NotServingError('A store node needs a home (or store.path) for its durable database')
@@ -93,6 +117,7 @@ export class Store implements Startable {
         metricsRegistry: node.metricsRegistry,
         transport: direct
       }, { ...init, path })
+      this.client.transport = new LocalFirstTransport(direct, this.server, node.libp2p.peerId)
     }
   }
 
@@ -116,7 +141,7 @@ export class Store implements Startable {
    * routes); store nodes keep talking to each other directly
    */
   setTransport (transport: StoreTransport): void {
-    this.client.transport = transport
+    this.client.transport = this.server != null ? new LocalFirstTransport(transport, this.server, this.self) : transport
   }
 
   async deposit (mailbox: Uint8Array, payloads: Uint8Array | Uint8Array[], options?: DepositOptions): Promise<DepositReceipt> {

@@ -93,3 +93,48 @@ describe('store node crash safety', function () {
     expect(JSON.parse(status.stdout)).to.include({ serving: true, mailboxes: 1, messages: kept.size })
   })
 })
+
+describe('murmur store commands', function () {
+  this.timeout(120_000)
+  let tmp: Awaited<ReturnType<typeof tempDir>>
+  let running: ReturnType<typeof spawnDaemon> | undefined
+
+  before(async () => {
+    tmp = await tempDir()
+  })
+
+  after(async () => {
+    running?.child.kill('SIGKILL')
+    await tmp.cleanup()
+  })
+
+  it('deposits, shows status, fetches with --ack and refuses a bad mailbox, against a store daemon', async () => {
+    const home = join(tmp.dir, 'cli-store')
+    const started = await startStoreDaemon(home)
+    running = started.running
+    const empty = JSON.parse((await runCli(['store', 'status', '--home', home, '--json'])).stdout)
+    expect(empty).to.include({ serving: true, messages: 0 })
+
+    const api = await readFile(join(home, 'api'), 'utf8')
+    const token = await readFile(join(home, 'api-token'), 'utf8')
+    const keys = await (await fetch(`${api.trim()}/v1/store/keys`, { method: 'POST', headers: { authorization: `Bearer ${token.trim()}` } })).json()
+
+    const dep = await runCli(['store', 'deposit', keys.mailbox, 'hello from the CLI', '--home', home, '--json'])
+    expect(dep.code, dep.stderr).to.equal(0)
+    expect(JSON.parse(dep.stdout).storedOn).to.deep.equal([started.peerId])
+    const bad = await runCli(['store', 'deposit', 'not-hex', 'x', '--home', home, '--json'])
+    expect(bad.code).to.equal(1)
+    expect(JSON.parse(bad.stderr).error.message).to.match(/mailbox/)
+
+    const status = JSON.parse((await runCli(['store', 'status', '--home', home, '--json'])).stdout)
+    expect(status).to.include({ mailboxes: 1, messages: 1 })
+    expect(status.oldestMessage).to.be.a('string')
+
+    const fetched = await runCli(['store', 'fetch', keys.seed, '--ack', '--home', home, '--json'])
+    expect(fetched.code, fetched.stderr).to.equal(0)
+    expect(JSON.parse(fetched.stdout).messages.map((m: { payload: string }) => Buffer.from(m.payload, 'base64').toString())).to.deep.equal(['hello from the CLI'])
+    const again = JSON.parse((await runCli(['store', 'fetch', keys.seed, '--home', home, '--json'])).stdout)
+    expect(again.messages).to.deep.equal([])
+    expect(JSON.parse((await runCli(['store', 'status', '--home', home, '--json'])).stdout)).to.include({ messages: 0, tombstones: 1 })
+  })
+})
