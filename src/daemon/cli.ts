@@ -17,11 +17,12 @@ import { status } from './commands/status.ts'
 import { stop } from './commands/stop.ts'
 import { storeDeposit } from './commands/store/deposit.ts'
 import { storeFetch } from './commands/store/fetch.ts'
+import { storeFollow } from './commands/store/follow.ts'
 import { storeStatus } from './commands/store/status.ts'
 import { exitCodeOf, UsageError } from './errors.ts'
 import type { Command, CommandIo, OptionSpec } from './commands/command.ts'
 
-export const COMMANDS: readonly Command[] = [init, daemon, id, status, peers, connect, stop, storeStatus, storeDeposit, storeFetch]
+export const COMMANDS: readonly Command[] = [init, daemon, id, status, peers, connect, stop, storeStatus, storeDeposit, storeFetch, storeFollow]
 
 export function mainHelp (commands: readonly Command[] = COMMANDS): string {
   const width = Math.max(...commands.map(c => c.name.length))

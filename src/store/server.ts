@@ -546,6 +546,10 @@ export class StoreServer {
         break
       }
       case Sync.Step.PUSH:
+        // a push from a peer that is not a store node is a deposit by another name: same rate limit
+        if (sync.envelopes.length > 0 && !(await this.peers.all()).some(p => p.equals(remote))) {
+          this.takeTokens(remote, sync.envelopes.length)
+        }
         await this.applyPush(sync.envelopes, sync.acks)
         break
       default:
