@@ -291,14 +291,14 @@ export class StoreClient {
     if (options.from === 'first') {
       for (const peer of nodes) {
         try {
-          answers = [await this.fetchFrom(peer, key, limit, options)]
+          answers = [await this.withRetries(async () => this.fetchFrom(peer, key, limit, options), this.signal(options))]
           break
         } catch (err: any) {
           errors.push(err)
         }
       }
     } else {
-      const results = await Promise.allSettled(nodes.map(async peer => this.fetchFrom(peer, key, limit, options)))
+      const results = await Promise.allSettled(nodes.map(async peer => this.withRetries(async () => this.fetchFrom(peer, key, limit, options), this.signal(options))))
       for (const r of results) {
         if (r.status === 'fulfilled') {
           answers.push(r.value)

@@ -42,11 +42,13 @@ export function closestPeers (peers: PeerId[], name: Uint8Array, k: number): Pee
 }
 
 export class StorePeers {
-  private readonly libp2p: Pick<Libp2p, 'peerStore' | 'peerId'>
+  private readonly libp2p: Pick<Libp2p, 'peerStore' | 'peerId' | 'getConnections'> & Partial<Pick<Libp2p, 'addEventListener'>>
   private cached?: { at: number, peers: PeerId[] }
 
-  constructor (libp2p: Pick<Libp2p, 'peerStore' | 'peerId'>) {
+  constructor (libp2p: Pick<Libp2p, 'peerStore' | 'peerId' | 'getConnections'> & Partial<Pick<Libp2p, 'addEventListener'>>) {
     this.libp2p = libp2p
+    // a peer that starts or stops serving (identify, identify-push) changes the answer at once
+    libp2p.addEventListener?.('peer:update', () => { this.invalidate() })
   }
 
   /** Forget the cached list (a peer came or went) */
@@ -65,9 +67,19 @@ export class StorePeers {
     return peers
   }
 
-  /** The k store peers responsible for a mailbox; `self` joins the candidates when this node stores */
+  /**
+   * The k store peers responsible for a mailbox, closest first; `self` joins
+   * the candidates when this node stores. Peers with an open connection come
+   * first, so that a store node that died is replaced by the next closest
+   * live one; known but unconnected peers only fill the set up to k.
+   */
   async responsible (name: Uint8Array, k: number, self?: PeerId): Promise<PeerId[]> {
     const peers = await this.all()
-    return closestPeers(self != null ? [self, ...peers] : peers, name, k)
+    const live = peers.filter(p => this.libp2p.getConnections(p).length > 0)
+    const chosen = closestPeers(self != null ? [self, ...live] : live, name, k)
+    if (chosen.length < k) {
+      chosen.push(...closestPeers(peers.filter(p => !live.includes(p)), name, k - chosen.length))
+    }
+    return closestPeers(chosen, name, k)
   }
 }

@@ -24,7 +24,7 @@ import type { AckProof, Envelope, Proof, SyncItem } from './store.ts'
 import type { StoreTransport } from './transport.ts'
 import type { Logger } from '../node/logger.ts'
 import type { Message } from '@libp2p/gossipsub'
-import type { Connection, IdentifyResult, Libp2p, PeerId, Stream } from '@libp2p/interface'
+import type { Connection, IdentifyResult, Libp2p, PeerId, PeerUpdate, Stream } from '@libp2p/interface'
 import type { Registry } from 'prom-client'
 
 export interface StoreServerInit extends Partial<StoreQuotas> {
@@ -81,7 +81,7 @@ export interface StoreServerInit extends Partial<StoreQuotas> {
 }
 
 export interface StoreServerComponents {
-  libp2p: Pick<Libp2p, 'peerId' | 'peerStore' | 'handle' | 'unhandle' | 'addEventListener' | 'removeEventListener' | 'dialProtocol'> & { services: { pubsub?: GossipLike } }
+  libp2p: Pick<Libp2p, 'peerId' | 'peerStore' | 'handle' | 'unhandle' | 'addEventListener' | 'removeEventListener' | 'dialProtocol' | 'getConnections'> & { services: { pubsub?: GossipLike } }
   logger: Logger
   metricsRegistry?: Registry
   transport: StoreTransport
@@ -169,6 +169,7 @@ export class StoreServer {
       this.metrics = new StoreMetrics(components.metricsRegistry, () => this.db.totals())
     }
     this.onIdentify = this.onIdentify.bind(this)
+    this.onPeerUpdate = this.onPeerUpdate.bind(this)
     this.onGossip = this.onGossip.bind(this)
   }
 
@@ -185,6 +186,7 @@ export class StoreServer {
       void this.onStream(stream, connection).catch(err => { this.log.debug({ err: err.message }, 'store stream failed') })
     }, { maxInboundStreams: 256 })
     this.components.libp2p.addEventListener('peer:identify', this.onIdentify)
+    this.components.libp2p.addEventListener('peer:update', this.onPeerUpdate)
     const pubsub = this.components.libp2p.services.pubsub
     if (pubsub != null) {
       pubsub.addEventListener('message', this.onGossip)
@@ -210,6 +212,7 @@ export class StoreServer {
     clearInterval(this.syncTimer)
     clearTimeout(this.pushTimer)
     this.components.libp2p.removeEventListener('peer:identify', this.onIdentify)
+    this.components.libp2p.removeEventListener('peer:update', this.onPeerUpdate)
     this.components.libp2p.services.pubsub?.removeEventListener('message', this.onGossip)
     await this.components.libp2p.unhandle(STORE_PROTOCOL).catch(() => {})
     await this.syncing?.catch(() => {})
@@ -656,11 +659,21 @@ export class StoreServer {
 
   /** A store peer (re)appeared: reconcile with it now rather than at the next period */
   private onIdentify (evt: CustomEvent<IdentifyResult>): void {
-    if (!this.started || !evt.detail.protocols.includes(STORE_PROTOCOL)) {
-      return
+    if (this.started && evt.detail.protocols.includes(STORE_PROTOCOL)) {
+      this.syncSoon(evt.detail.peerId)
     }
+  }
+
+  /** A connected peer started serving (identify-push) */
+  private onPeerUpdate (evt: CustomEvent<PeerUpdate>): void {
+    const { peer, previous } = evt.detail
+    if (this.started && peer.protocols.includes(STORE_PROTOCOL) && previous?.protocols.includes(STORE_PROTOCOL) !== true) {
+      this.syncSoon(peer.id)
+    }
+  }
+
+  private syncSoon (peer: PeerId): void {
     this.peers.invalidate()
-    const peer = evt.detail.peerId
     setTimeout(() => {
       if (this.started) {
         void this.responsibleSets().then(async sets => this.syncWith(peer, sets)).catch(() => {})

@@ -4,6 +4,7 @@ import { loopbackPeer, stopAll, waitFor } from '../fixtures/nodes.ts'
 import { mesh, storePeer } from './fixtures.ts'
 import type { StorePeer } from './fixtures.ts'
 import type { Murmur } from '../../src/app/index.ts'
+import type { ReplicaState } from '../../src/store/index.ts'
 
 const text = (b: Uint8Array): string => new TextDecoder().decode(b)
 const bytes = (s: string): Uint8Array => new TextEncoder().encode(s)
@@ -76,9 +77,14 @@ describe('store replication', function () {
     stores[2] = { ...back, cleanup: s3.cleanup }
     await mesh([s1.murmur, s2.murmur, back.murmur])
     await waitFor(() => held(stores[2], mailbox) === 50, 'the restarted store node to catch up by anti-entropy', 20_000)
-    // replicas that agree exchange bucket digests only
-    const round = await s1.murmur.store.server!.syncWith(back.murmur.peerId)
-    expect(round).to.include({ lastResult: 'in-sync', differingBuckets: 0 })
+    // replicas that agree (once identify has given both the same view of who stores) exchange bucket digests only
+    let round: ReplicaState | undefined
+    await waitFor(async () => {
+      round = await s1.murmur.store.server!.syncWith(back.murmur.peerId)
+      return round.lastResult === 'in-sync'
+    }, 'a sync round between agreeing replicas to find nothing to repair', 10_000, 200)
+    expect(round).to.include({ differingBuckets: 0 })
+    expect(round).to.not.have.property('pushed')
 
     // s2 is down while the owner acks 10 messages on s1 only
     await s2.murmur.stop()
