@@ -110,4 +110,27 @@ describe('store replication', function () {
     const messages = await alice.store.fetch(key)
     expect(messages.map(m => text(m.payload))).to.deep.equal(payloads.slice(10).map(text))
   })
+
+  it('re-replicates a mailbox to the next closest live store node when one of its store nodes dies', async () => {
+    stores.push(await storePeer(), await storePeer(), await storePeer(), await storePeer())
+    const alice = await loopbackPeer()
+    others.push(alice)
+    await mesh([...stores.map(s => s.murmur), alice])
+    const key = generateMailboxKey()
+    const mailbox = mailboxName(key.publicKey)
+    const responsible = await alice.store.storeNodes(mailbox)
+    expect(responsible).to.have.length(3)
+    const spare = stores.find(s => !responsible.some(p => p.equals(s.murmur.peerId)))!
+    for (let i = 0; i < 20; i++) {
+      await alice.store.deposit(mailbox, bytes(`kept ${i}`))
+    }
+    await waitFor(() => stores.filter(s => held(s, mailbox) === 20).length === 3, 'the three responsible store nodes to hold the mailbox', 10_000)
+    expect(held(spare, mailbox)).to.equal(0)
+
+    const victim = stores.find(s => s.murmur.peerId.equals(responsible[0]))!
+    await victim.murmur.stop()
+    await waitFor(() => held(spare, mailbox) === 20, 'the spare store node to take the dead one\'s place', 20_000)
+    const messages = await alice.store.fetch(key)
+    expect(messages.map(m => text(m.payload))).to.deep.equal(Array.from({ length: 20 }, (_, i) => `kept ${i}`))
+  })
 })
