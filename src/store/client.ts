@@ -393,26 +393,28 @@ export class StoreClient {
 
 /** Replicas' answers as one list: each id once, by (timestamp, id) */
 function merge (answers: Envelope[][]): StoredMessage[] {
-  const byId = new Map<string, Envelope>()
+  const ts = new Uint8Array(8)
+  const view = new DataView(ts.buffer)
+  const toMessage = (e: Envelope): StoredMessage => {
+    view.setBigUint64(0, e.timestamp)
+    const id = hex(e.id)
+    // hex(timestamp) ‖ hex(id) sorts as (timestamp, id) does: the store node's own order
+    return { id, payload: e.payload, timestamp: Number(e.timestamp / 1000n), expires: Number(e.expires), cursor: hex(ts) + id }
+  }
+  if (answers.length === 1) {
+    // one store node's pages are already in order and without repeats
+    return answers[0].map(toMessage)
+  }
+  const byId = new Map<string, StoredMessage>()
   for (const list of answers) {
     for (const e of list) {
-      const id = hex(e.id)
-      const seen = byId.get(id)
-      if (seen == null || e.timestamp < seen.timestamp) {
-        byId.set(id, e)
+      const m = toMessage(e)
+      const seen = byId.get(m.id)
+      if (seen == null || m.cursor < seen.cursor) {
+        byId.set(m.id, m)
       }
     }
   }
-  return [...byId.entries()]
-    .sort(([ia, a], [ib, b]) => {
-      if (a.timestamp !== b.timestamp) {
-        return a.timestamp < b.timestamp ? -1 : 1
-      }
-      return ia.localeCompare(ib)
-    })
-    .map(([id, e]) => {
-      const ts = new Uint8Array(8)
-      new DataView(ts.buffer).setBigUint64(0, e.timestamp)
-      return { id, payload: e.payload, timestamp: Number(e.timestamp / 1000n), expires: Number(e.expires), cursor: hex(ts) + id }
-    })
+  // cursors are unique (they end in the id), so two never compare equal
+  return [...byId.values()].sort((a, b) => a.cursor < b.cursor ? -1 : 1)
 }
