@@ -112,6 +112,9 @@ export interface HistoryPage {
 /** How often the client may walk the DHT for store nodes when it knows fewer than k */
 const DISCOVERY_INTERVAL_MS = 30_000
 
+/** How long stop() waits for background deposits before aborting them */
+const STOP_GRACE_MS = 2_000
+
 function retryable (err: unknown): boolean {
   return !(err instanceof StoreError) || err instanceof DepositRateLimitError || err instanceof StoreInternalError
 }
@@ -143,9 +146,10 @@ export class StoreClient {
     this.log = components.logger
   }
 
-  /** Waits for background deposits, then refuses new work */
+  /** Waits briefly for background deposits, then aborts them and refuses new work */
   async stop (): Promise<void> {
-    await Promise.allSettled([...this.background])
+    // deposits still going to the other replicas get a moment to finish, not the full retry schedule
+    await Promise.race([Promise.allSettled([...this.background]), new Promise(resolve => setTimeout(resolve, STOP_GRACE_MS))])
     this.controller.abort()
   }
 

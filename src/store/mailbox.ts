@@ -8,6 +8,7 @@ import { ed25519 } from '@noble/curves/ed25519.js'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { concatBytes, utf8ToBytes } from '@noble/hashes/utils.js'
 import { KEY_BYTES, SIGNATURE_BYTES } from './constants.ts'
+import { sha256 as sha256Payload } from './hash.ts'
 import type { Proof } from './store.ts'
 
 /** What FETCH / ACK prove possession for; part of the signed message */
@@ -44,7 +45,7 @@ export function topicMailbox (topic: string): Uint8Array<ArrayBuffer> {
 
 /** The id of an envelope: the same on every replica */
 export function envelopeId (payload: Uint8Array): Uint8Array<ArrayBuffer> {
-  return Uint8Array.from(sha256(payload))
+  return sha256Payload(payload)
 }
 
 /**
