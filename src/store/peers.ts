@@ -47,8 +47,14 @@ export class StorePeers {
 
   constructor (libp2p: Pick<Libp2p, 'peerStore' | 'peerId' | 'getConnections'> & Partial<Pick<Libp2p, 'addEventListener'>>) {
     this.libp2p = libp2p
-    // a peer that starts or stops serving (identify, identify-push) changes the answer at once
-    libp2p.addEventListener?.('peer:update', () => { this.invalidate() })
+    // a peer that starts or stops serving (identify, identify-push) changes the answer at once; other
+    // updates (addresses, tags) are frequent and do not
+    libp2p.addEventListener?.('peer:update', (evt) => {
+      const { peer, previous } = evt.detail
+      if (peer.protocols.includes(STORE_PROTOCOL) !== (previous?.protocols.includes(STORE_PROTOCOL) ?? false)) {
+        this.invalidate()
+      }
+    })
   }
 
   /** Forget the cached list (a peer came or went) */
