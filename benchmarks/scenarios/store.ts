@@ -233,8 +233,10 @@ export const storeScenario: Scenario<StoreParams> = {
       t0 = performance.now()
       const back = await peer()
       peers.push(back)
+      const startedSeconds = (performance.now() - t0) / 1000
       await back.node.connect(store.node.getMultiaddrs()[0])
       await waitForStoreRole(back, store)
+      const connectedSeconds = (performance.now() - t0) / 1000
       const got = await back.store.fetch(owner, { from: 'first' })
       const recoverySeconds = (performance.now() - t0) / 1000
       if (got.length !== p.backlog) {
@@ -254,8 +256,13 @@ export const storeScenario: Scenario<StoreParams> = {
       ]
       return {
         comparisons,
-        figures: [{ name: metricName('store', 'ack_seconds'), help: 'time to ack a whole backlog on its store node', labels: { system: 'murmur' }, value: ackSeconds }],
-        summary: { retries, depositsPerSecond: p.deposits / depositSeconds, rawWritesPerSecond: p.deposits / rawWriteSeconds, drainSeconds, rawReadSeconds, drainRuns, rawRuns, recoverySeconds, ackSeconds },
+        figures: [
+          { name: metricName('store', 'ack_seconds'), help: 'time to ack a whole backlog on its store node', labels: { system: 'murmur' }, value: ackSeconds },
+          { name: metricName('store', 'recovery_start_seconds'), help: 'of the recovery: creating and starting the peer', labels: { system: 'murmur' }, value: startedSeconds },
+          { name: metricName('store', 'recovery_connect_seconds'), help: 'of the recovery: until connected and told the store node stores (identify)', labels: { system: 'murmur' }, value: connectedSeconds - startedSeconds },
+          { name: metricName('store', 'recovery_fetch_seconds'), help: 'of the recovery: fetching the backlog', labels: { system: 'murmur' }, value: recoverySeconds - connectedSeconds }
+        ],
+        summary: { retries, recoveryStartSeconds: startedSeconds, recoveryConnectSeconds: connectedSeconds - startedSeconds, recoveryFetchSeconds: recoverySeconds - connectedSeconds, depositsPerSecond: p.deposits / depositSeconds, rawWritesPerSecond: p.deposits / rawWriteSeconds, drainSeconds, rawReadSeconds, drainRuns, rawRuns, recoverySeconds, ackSeconds },
         notes: [
           'One store node and one client in this process, on 127.0.0.1 over TCP + noise + yamux (transparent mode: no onion route).',
           `Deposits go in requests of ${p.batch} envelopes with ${p.concurrency} in flight; the store node groups concurrent writes into one synced LevelDB batch.`,

@@ -159,20 +159,27 @@ export class StoreClient {
 
   /** The store nodes responsible for a mailbox name, closest first; asks the DHT when it knows too few */
   async storeNodes (name: Uint8Array, options: AbortOptions = {}): Promise<PeerId[]> {
-    let nodes = await this.peers.responsible(name, this.k, this.components.self)
-    // a DHT walk costs seconds: at most one per DISCOVERY_INTERVAL_MS, not one per call
+    const nodes = await this.peers.responsible(name, this.k, this.components.self)
+    // a DHT walk costs seconds: at most one per DISCOVERY_INTERVAL_MS, not one per call; the caller
+    // waits for it only when it knows no store node at all, else it goes on with those it knows
+    // (store nodes replicate among themselves) and the walk serves the next call
     if (nodes.length < this.k && this.components.libp2p.services.dht != null && Date.now() - this.lastDiscovery > DISCOVERY_INTERVAL_MS) {
       this.lastDiscovery = Date.now()
-      await this.discover(name, options)
-      this.peers.invalidate()
-      nodes = await this.peers.responsible(name, this.k, this.components.self)
+      const walk = this.discover(name, nodes.length === 0 ? options : {}).then(() => { this.peers.invalidate() })
+      if (nodes.length > 0) {
+        this.background.add(walk)
+        void walk.finally(() => this.background.delete(walk))
+        return nodes
+      }
+      await walk
+      return this.peers.responsible(name, this.k, this.components.self)
     }
     return nodes
   }
 
   /** Meets the peers the DHT knows near the name, so identify tells which of them store */
   private async discover (name: Uint8Array, options: AbortOptions): Promise<void> {
-    const signal = AbortSignal.any([AbortSignal.timeout(5_000), ...(options.signal != null ? [options.signal] : [])])
+    const signal = AbortSignal.any([AbortSignal.timeout(5_000), this.controller.signal, ...(options.signal != null ? [options.signal] : [])])
     const dials: Array<Promise<unknown>> = []
     try {
       for await (const event of this.components.libp2p.services.dht?.getClosestPeers(name, { signal }) ?? []) {
