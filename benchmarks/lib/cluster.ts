@@ -54,7 +54,7 @@ class NodeHost {
   private exited: Error | undefined
 
   constructor (onDeliveries: (items: DeliveryTuple[]) => void) {
-    this.child = spawn(process.execPath, [WORKER_PATH], { stdio: ['pipe', 'pipe', 'pipe'] })
+    this.child = spawn(process.execPath, ['--experimental-transform-types', '--disable-warning=ExperimentalWarning', WORKER_PATH], { stdio: ['pipe', 'pipe', 'pipe'] })
     const { promise, resolve, reject } = Promise.withResolvers<void>()
     this.ready = promise
     // an unhandled rejection here would end the harness: failures reach callers through call()

@@ -5,6 +5,7 @@ import { e2eScenario } from './e2e.ts'
 import { gossipScenario } from './gossip.ts'
 import { onionScenario } from './onion.ts'
 import { scaleScenario } from './scale.ts'
+import { storeScenario } from './store.ts'
 import type { Scenario } from '../lib/scenario.ts'
 
 export const SCENARIOS: Record<string, Scenario<any>> = {
@@ -12,5 +13,6 @@ export const SCENARIOS: Record<string, Scenario<any>> = {
   [e2eScenario.name]: e2eScenario,
   [gossipScenario.name]: gossipScenario,
   [onionScenario.name]: onionScenario,
-  [scaleScenario.name]: scaleScenario
+  [scaleScenario.name]: scaleScenario,
+  [storeScenario.name]: storeScenario
 }

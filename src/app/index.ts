@@ -23,6 +23,7 @@ import type { DirectoryInit, RelayDirectory } from '../directory/index.ts'
 import type { MessagingIdentity } from '../identity/index.ts'
 import type { MurmurNode, NodeInit } from '../node/index.ts'
 import type { Onion, OnionInit } from '../onion/index.ts'
+import type { Store, StoreInit } from '../store/index.ts'
 import type { PeerId, Startable } from '@libp2p/interface'
 
 /**
@@ -48,6 +49,9 @@ export interface MurmurInit extends NodeInit {
    * @default {}
    */
   contacts?: ContactsInit
+
+  /** Mailboxes and group history (the serving side when `roles` has `store`) */
+  store?: StoreInit
 }
 
 export interface Murmur extends Startable {
@@ -62,6 +66,8 @@ export interface Murmur extends Startable {
   readonly onion: Onion
   /** Contact cards, X3DH + Double Ratchet sessions, 1:1 messages */
   readonly contacts: Contacts
+  /** Offline mailboxes and group history: deposit, fetch, ack, history */
+  readonly store: Store
   isStarted(): boolean
 }
 

@@ -3,15 +3,18 @@ import { directoryDhtInit, RelayDirectory } from '../directory/index.ts'
 import { loadOrCreateIdentity } from '../identity/index.ts'
 import { createNode, loadOrCreateNodeKey } from '../node/index.ts'
 import { Onion } from '../onion/index.ts'
+import { createStore } from '../store/index.ts'
 import type { Murmur, MurmurInit } from './index.ts'
 import type { MessagingIdentity } from '../identity/index.ts'
 import type { MurmurNode } from '../node/index.ts'
+import type { Store } from '../store/index.ts'
 import type { PeerId, Startable } from '@libp2p/interface'
 
 /** The layers above the node, each constructed once in `create` */
 interface Layers {
   directory: RelayDirectory
   onion: Onion
+  store: Store
   contacts: Contacts
 }
 
@@ -27,6 +30,7 @@ export class DefaultMurmur implements Murmur {
   readonly directory: RelayDirectory
   readonly onion: Onion
   readonly contacts: Contacts
+  readonly store: Store
   /** Layers above the node, in start order */
   private readonly layers: Startable[]
   private started = false
@@ -47,8 +51,9 @@ export class DefaultMurmur implements Murmur {
     })).identity
     const directory = new RelayDirectory({ node, privateKey }, init.directory)
     const onion = new Onion({ node, directory }, init.onion)
+    const store = createStore({ node }, init.store)
     const contacts = new Contacts({ node, identity }, init.contacts)
-    return new DefaultMurmur(node, identity, { directory, onion, contacts })
+    return new DefaultMurmur(node, identity, { directory, onion, store, contacts })
   }
 
   private constructor (node: MurmurNode, identity: MessagingIdentity, layers: Layers) {
@@ -57,8 +62,9 @@ export class DefaultMurmur implements Murmur {
     this.identity = identity
     this.directory = layers.directory
     this.onion = layers.onion
+    this.store = layers.store
     this.contacts = layers.contacts
-    this.layers = [layers.directory, layers.onion, layers.contacts]
+    this.layers = [layers.directory, layers.onion, layers.store, layers.contacts]
   }
 
   isStarted (): boolean {

@@ -26,6 +26,10 @@ import { peers } from './commands/peers.ts'
 import { send } from './commands/send.ts'
 import { status } from './commands/status.ts'
 import { stop } from './commands/stop.ts'
+import { storeDeposit } from './commands/store/deposit.ts'
+import { storeFetch } from './commands/store/fetch.ts'
+import { storeFollow } from './commands/store/follow.ts'
+import { storeStatus } from './commands/store/status.ts'
 import { exitCodeOf, UsageError } from './errors.ts'
 import type { Command, CommandIo, OptionSpec } from './commands/command.ts'
 
@@ -33,7 +37,8 @@ export const COMMANDS: readonly Command[] = [
   init, daemon, id, status, peers, connect, stop,
   identityShow, identityExport, identityImport,
   contactCard, contactAdd, contactList, send, inbox, chat,
-  onionStatus, onionSend
+  onionStatus, onionSend,
+  storeStatus, storeDeposit, storeFetch, storeFollow
 ]
 
 export function mainHelp (commands: readonly Command[] = COMMANDS): string {

@@ -38,6 +38,16 @@ export interface DaemonConfig {
   logLevel: LogLevel
   /** Onion profile: 'private' turns on mixing delays and loop cover traffic */
   privacy: 'default' | 'private'
+  /** Store role: payload bytes this node keeps at most */
+  storeMaxBytes: number
+  /** Store role: how long a message is kept at most, e.g. "7d", "36h" (at most 7 days) */
+  storeTtl: string
+  /** Store role: messages one mailbox may hold */
+  storeMailboxMessages: number
+  /** Store role: payload bytes one mailbox may hold */
+  storeMailboxBytes: number
+  /** Store role: envelopes per second one peer may deposit */
+  storeDepositRate: number
 }
 
 export const DEFAULT_API = '127.0.0.1:7420'
@@ -56,11 +66,16 @@ export function defaultConfig (): DaemonConfig {
     mdns: false,
     web: null,
     logLevel: 'info',
-    privacy: 'default'
+    privacy: 'default',
+    storeMaxBytes: 1024 * 1024 * 1024,
+    storeTtl: '7d',
+    storeMailboxMessages: 20_000,
+    storeMailboxBytes: 64 * 1024 * 1024,
+    storeDepositRate: 1000
   }
 }
 
-const FIELDS = ['listen', 'announce', 'bootstrap', 'roles', 'api', 'metrics', 'mdns', 'web', 'logLevel', 'privacy']
+const FIELDS = ['listen', 'announce', 'bootstrap', 'roles', 'api', 'metrics', 'mdns', 'web', 'logLevel', 'privacy', 'storeMaxBytes', 'storeTtl', 'storeMailboxMessages', 'storeMailboxBytes', 'storeDepositRate']
 
 export interface HostPort {
   host: string
@@ -89,6 +104,36 @@ export function isLoopback (host: string): boolean {
 }
 
 type FieldCheck = (value: unknown, field: string) => unknown
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
+const MAX_STORE_TTL_MS = 7 * 86_400_000
+
+/** "7d", "36h", "90m", "45s", "500ms" → milliseconds */
+export function parseDuration (value: string, field: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(value.trim())
+  if (match == null) {
+    throw new ConfigError(field, `"${value}" is not a duration like 7d, 36h, 90m or 45s`)
+  }
+  return Math.round(Number(match[1]) * DURATION_UNITS[match[2]])
+}
+
+function positiveInteger (value: unknown, field: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
+    throw new ConfigError(field, 'must be a positive integer')
+  }
+  return value
+}
+
+/** "1073741824", "512M", "1G", "64K" → bytes */
+export function parseSize (value: string, field: string): number {
+  const match = /^(\d+)([KMG]i?B?|B)?$/i.exec(value.trim())
+  if (match == null) {
+    throw new ConfigError(field, `"${value}" is not a size like 1073741824, 512M or 1G`)
+  }
+  const unit = (match[2] ?? '').charAt(0).toUpperCase()
+  const factor = unit === 'K' ? 1024 : unit === 'M' ? 1024 ** 2 : unit === 'G' ? 1024 ** 3 : 1
+  return positiveInteger(Number(match[1]) * factor, field)
+}
 
 function multiaddrList (dialable: boolean): FieldCheck {
   return (value, field) => {
@@ -155,7 +200,21 @@ const CHECKS: Record<keyof DaemonConfig, FieldCheck> = {
       throw new ConfigError(field, 'must be "default" or "private"')
     }
     return value
-  }
+  },
+  storeMaxBytes: positiveInteger,
+  storeTtl: (value, field) => {
+    if (typeof value !== 'string') {
+      throw new ConfigError(field, 'must be a duration string like "7d"')
+    }
+    const ms = parseDuration(value, field)
+    if (ms <= 0 || ms > MAX_STORE_TTL_MS) {
+      throw new ConfigError(field, 'must be more than 0 and at most 7d')
+    }
+    return value
+  },
+  storeMailboxMessages: positiveInteger,
+  storeMailboxBytes: positiveInteger,
+  storeDepositRate: positiveInteger
 }
 
 /**

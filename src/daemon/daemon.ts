@@ -9,9 +9,10 @@ import { createMurmur } from '../app/index.ts'
 import { contactsRoutes } from './api/routes/contacts.ts'
 import { nodeRoutes } from './api/routes/node.ts'
 import { onionRoutes, TEXT_KIND } from './api/routes/onion.ts'
+import { storeRoutes } from './api/routes/store.ts'
 import { ControlApi } from './api/server.ts'
 import { BrowserTopicFollower } from './browser-topics.ts'
-import { isLoopback, parseHostPort } from './config.ts'
+import { isLoopback, parseDuration, parseHostPort } from './config.ts'
 import { HomeInUseError } from './errors.ts'
 import { loadOrCreateToken, removeApiFile, writeApiFile } from './home.ts'
 import { MetricsServer } from './metrics.ts'
@@ -61,6 +62,7 @@ export class Daemon {
     murmur.onion.handle(TEXT_KIND, msg => {
       this.api.publish('onion:message', { messageId: msg.messageId, text: new TextDecoder().decode(msg.data) })
     })
+    this.api.addRoutes(storeRoutes(murmur.store))
     this.api.addRoutes([{
       method: 'POST',
       path: '/v1/stop',
@@ -106,7 +108,15 @@ export class Daemon {
       onion: { profile: config.privacy },
       metricsRegistry: registry,
       logger: init.logger,
-      ...init.node
+      ...init.node,
+      store: {
+        maxBytes: config.storeMaxBytes,
+        ttlMs: parseDuration(config.storeTtl, 'storeTtl'),
+        maxMessagesPerMailbox: config.storeMailboxMessages,
+        maxBytesPerMailbox: config.storeMailboxBytes,
+        depositRate: config.storeDepositRate,
+        ...init.node?.store
+      }
     })
     try {
       await murmur.start()

@@ -25,7 +25,7 @@
 import { DefaultMurmurNode } from './murmur.ts'
 import type { MurmurLogger } from './logger.ts'
 import type { GossipSub, GossipsubOpts } from '@libp2p/gossipsub'
-import type { Identify } from '@libp2p/identify'
+import type { Identify, IdentifyPush } from '@libp2p/identify'
 import type { ConnectionGater, PeerId, PrivateKey, Startable, Libp2p, TypedEventTarget } from '@libp2p/interface'
 import type { KadDHT, Selectors, Validators } from '@libp2p/kad-dht'
 import type { Ping } from '@libp2p/ping'
@@ -68,6 +68,7 @@ export interface IceServer {
 
 export type MurmurServices = {
   identify: Identify
+  identifyPush: IdentifyPush
   ping: Ping
   dht: KadDHT
   pubsub: GossipSub

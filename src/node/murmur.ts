@@ -4,7 +4,7 @@ import { bootstrap } from '@libp2p/bootstrap'
 import { circuitRelayServer } from '@libp2p/circuit-relay-v2'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { gossipsub, StrictNoSign } from '@libp2p/gossipsub'
-import { identify } from '@libp2p/identify'
+import { identify, identifyPush } from '@libp2p/identify'
 import { kadDHT, passthroughMapper, removePrivateAddressesMapper } from '@libp2p/kad-dht'
 import { prefixLogger } from '@libp2p/logger'
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
@@ -435,6 +435,8 @@ function libp2pOptions ({ init, key, datastore, roles }: Parts): Parameters<type
 
   const services: ServiceFactoryMap<MurmurServices> = {
     identify: identify(),
+    // layers register their protocols after the node has started and connected: peers learn of them by a push
+    identifyPush: identifyPush(),
     ping: ping(),
     dht: kadDHT({
       protocol: DHT_PROTOCOL,

@@ -70,7 +70,19 @@ const STATUS_BY_ERROR: Record<string, number> = {
   MessageTooLargeError: 400,
   NoRouteError: 503,
   OnionNotStartedError: 503,
-  DeliveryFailedError: 504
+  DeliveryFailedError: 504,
+  // store
+  StoreRequestError: 400,
+  StoreMessageTooLargeError: 413,
+  MailboxProofRequiredError: 403,
+  StaleChallengeError: 403,
+  WrongMailboxError: 403,
+  MailboxQuotaError: 507,
+  StorageFullError: 507,
+  DepositRateLimitError: 429,
+  NotServingError: 404,
+  NoStoreNodesError: 503,
+  QuorumNotReachedError: 503
 }
 
 export interface ControlApiInit {

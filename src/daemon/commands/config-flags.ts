@@ -1,4 +1,4 @@
-import { DEFAULT_WEB, validateConfig } from '../config.ts'
+import { DEFAULT_WEB, parseSize, validateConfig } from '../config.ts'
 import { ConfigError } from '../errors.ts'
 import type { DaemonConfig } from '../config.ts'
 import type { OptionSpec, Values } from './command.ts'
@@ -14,13 +14,25 @@ export const CONFIG_OPTIONS: Record<string, OptionSpec> = {
   web: { type: 'string', arg: 'HOST:PORT', description: 'Serve the web chat page here ("on" = 127.0.0.1:7422, "off" = none; default off); also opens WebSocket, WebRTC-direct and circuit-relay for browsers' },
   mdns: { type: 'boolean', description: 'Discover peers on the LAN by mDNS (--no-mdns turns it off)' },
   'log-level': { type: 'string', arg: 'LEVEL', description: 'fatal, error, warn, info, debug, trace or silent (default info)' },
-  privacy: { type: 'string', arg: 'PROFILE', description: 'Onion profile: default, or private (mixing delays and cover traffic)' }
+  privacy: { type: 'string', arg: 'PROFILE', description: 'Onion profile: default, or private (mixing delays and cover traffic)' },
+  'store-max-bytes': { type: 'string', arg: 'SIZE', description: 'Store role: payload bytes kept at most, e.g. 1G (default 1G)' },
+  'store-ttl': { type: 'string', arg: 'DURATION', description: 'Store role: longest time a message is kept, at most 7d (default 7d)' },
+  'store-mailbox-messages': { type: 'string', arg: 'N', description: 'Store role: messages one mailbox may hold (default 20000)' },
+  'store-mailbox-bytes': { type: 'string', arg: 'SIZE', description: 'Store role: payload bytes one mailbox may hold (default 64M)' },
+  'store-deposit-rate': { type: 'string', arg: 'N', description: 'Store role: envelopes per second one peer may deposit (default 1000)' }
 }
 
 /** `--web on` / `--web off` */
 const WEB_WORDS: Record<string, string | null> = { on: DEFAULT_WEB, off: null }
 
-const FLAG_OF: Record<string, string> = { logLevel: 'log-level' }
+const FLAG_OF: Record<string, string> = {
+  logLevel: 'log-level',
+  storeMaxBytes: 'store-max-bytes',
+  storeTtl: 'store-ttl',
+  storeMailboxMessages: 'store-mailbox-messages',
+  storeMailboxBytes: 'store-mailbox-bytes',
+  storeDepositRate: 'store-deposit-rate'
+}
 
 /** The configuration the flags set, validated; an error names the flag */
 export function configFromFlags (values: Values): Partial<DaemonConfig> {
@@ -44,6 +56,19 @@ export function configFromFlags (values: Values): Partial<DaemonConfig> {
     raw.logLevel = values['log-level']
   }
   try {
+    if (values['store-ttl'] !== undefined) {
+      raw.storeTtl = values['store-ttl']
+    }
+    for (const [flag, field] of [['store-max-bytes', 'storeMaxBytes'], ['store-mailbox-bytes', 'storeMailboxBytes']] as const) {
+      if (values[flag] !== undefined) {
+        raw[field] = parseSize(String(values[flag]), field)
+      }
+    }
+    for (const [flag, field] of [['store-mailbox-messages', 'storeMailboxMessages'], ['store-deposit-rate', 'storeDepositRate']] as const) {
+      if (values[flag] !== undefined) {
+        raw[field] = /^\d+$/.test(String(values[flag])) ? Number(values[flag]) : String(values[flag])
+      }
+    }
     return validateConfig(raw)
   } catch (err) {
     if (err instanceof ConfigError) {

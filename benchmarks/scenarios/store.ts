@@ -1,0 +1,282 @@
+/**
+ * `store`: the store node's durable deposits and the owner's drain, against
+ * raw LevelDB on the same disk in the same run.
+ *
+ * Deposits: `--deposits` sealed envelopes of `--size` bytes into one store
+ * node (a whole Murmur peer with the store role, on loopback), in requests of
+ * `--batch` envelopes with `--concurrency` requests in flight, each
+ * acknowledged only after its LevelDB write is synced to disk. Baseline: the
+ * same number of entries of the same size written with `level` in batches of
+ * `--batch`, each batch with `sync: true`, in another directory of the same
+ * disk.
+ *
+ * Drain: the owner fetches a `--backlog` message mailbox from that store node
+ * (challenge, signed proof, paged FETCH over a direct stream). Baseline:
+ * reading the same entries from `level` with an iterator. Both are warmed up
+ * first on 500 messages that are not counted, then drained `--drains` times
+ * (a fetch does not delete): the figure is the median, the first run apart.
+ *
+ * Recovery: a peer comes online (created, started, dialled to the store node,
+ * identify) and fetches its whole backlog; the baseline is again the direct
+ * `level` read.
+ */
+
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { performance } from 'node:perf_hooks'
+import { Level } from 'level'
+import { createMurmur } from '../../src/app/index.ts'
+import { loopbackProfile } from '../../src/node/index.ts'
+import { DirectTransport, STORE_PROTOCOL, StoreProtocolClient, envelopeId, generateMailboxKey, mailboxName } from '../../src/store/index.ts'
+import { compare, metricName } from '../lib/figures.ts'
+import type { Murmur } from '../../src/app/index.ts'
+import type { Envelope } from '../../src/store/index.ts'
+import type { Comparison } from '../lib/figures.ts'
+import type { Prng } from '../lib/prng.ts'
+import type { Scenario, Table } from '../lib/scenario.ts'
+
+export interface StoreParams {
+  deposits: number
+  size: number
+  batch: number
+  concurrency: number
+  backlog: number
+  drains: number
+}
+
+function median (values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.floor(sorted.length / 2)]
+}
+
+function payloads (prng: Prng, n: number, size: number, tag: number): Array<Uint8Array<ArrayBuffer>> {
+  return Array.from({ length: n }, (_, i) => {
+    const p = new Uint8Array(size)
+    for (let j = 0; j < size; j += 4) {
+      new DataView(p.buffer).setUint32(j, prng.next() * 0xffffffff >>> 0)
+    }
+    // unique whatever the PRNG does
+    new DataView(p.buffer).setUint32(0, i)
+    p[4] = tag
+    return p
+  })
+}
+
+/** The shape of a store key: mailbox ‖ position ‖ id */
+function rawKey (i: number, value: Uint8Array): Uint8Array {
+  const key = new Uint8Array(72)
+  new DataView(key.buffer).setBigUint64(32, BigInt(i))
+  key.set(envelopeId(value), 40)
+  return key
+}
+
+async function peer (home?: string, roles: Array<'store'> = []): Promise<Murmur> {
+  const m = await createMurmur({
+    listen: ['/ip4/127.0.0.1/tcp/0'],
+    ...loopbackProfile(),
+    home,
+    roles,
+    store: { depositRate: 1e9, depositBurst: 1e9, maxMessagesPerMailbox: 1e7, maxBytesPerMailbox: 2 ** 40, maxBytes: 2 ** 40, syncIntervalMs: 3_600_000 }
+  })
+  await m.start()
+  return m
+}
+
+async function waitForStoreRole (m: Murmur, store: Murmur): Promise<void> {
+  const deadline = Date.now() + 10_000
+  while (Date.now() < deadline) {
+    const known = await m.node.libp2p.peerStore.get(store.peerId).catch(() => undefined)
+    if (known?.protocols.includes(STORE_PROTOCOL) === true) {
+      return
+    }
+    await new Promise(resolve => setTimeout(resolve, 10))
+  }
+  throw new Error('identify did not tell the client that the store node stores')
+}
+
+let retries = 0
+
+/**
+ * A dropped connection (libp2p's connection monitor aborts a connection whose
+ * ping times out on a loaded machine) is retried and counted, as a client would
+ */
+async function withRetry<T> (fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn()
+    } catch (err: any) {
+      if (attempt >= 3 || String(err?.name).startsWith('Store') || String(err?.name).startsWith('Mailbox')) {
+        throw err
+      }
+      retries++
+    }
+  }
+}
+
+export const storeScenario: Scenario<StoreParams> = {
+  name: 'store',
+  summary: 'durable deposits/s into one store node and backlog drain time, against raw level on the same disk',
+  supportsProcs: false,
+  options: {
+    deposits: { type: 'int', default: 20_000, min: 100, max: 1_000_000, help: 'envelopes deposited in the throughput phase' },
+    size: { type: 'int', default: 1024, min: 1, max: 65_536, help: 'payload bytes per envelope' },
+    batch: { type: 'int', default: 64, min: 1, max: 256, help: 'envelopes per DEPOSIT request (and per level batch in the baseline)' },
+    concurrency: { type: 'int', default: 8, min: 1, max: 64, help: 'DEPOSIT requests in flight' },
+    backlog: { type: 'int', default: 10_000, min: 100, max: 100_000, help: 'messages in the mailbox drained in the fetch and recovery phases' },
+    drains: { type: 'int', default: 5, min: 1, max: 50, help: 'times the backlog is drained (a fetch does not delete); the figure is the median, the first is reported apart' }
+  },
+  async run ({ params: p, prng, progress }) {
+    const dir = await mkdtemp(join(tmpdir(), 'murmur-bench-store-'))
+    const samples: Table = { columns: ['phase', 'system', 'seconds', 'items', 'per_second'], rows: [] }
+    const record = (phase: string, system: string, seconds: number, items: number): void => {
+      samples.rows.push([phase, system, seconds, items, items / seconds])
+    }
+    const peers: Murmur[] = []
+    retries = 0
+    try {
+      // --- baseline deposits: raw level, batched, synced --------------------------------
+      const raw = new Level<Uint8Array, Uint8Array>(join(dir, 'raw-level'), { keyEncoding: 'view', valueEncoding: 'view' })
+      await raw.open()
+      const rawPayloads = payloads(prng.fork('raw'), p.deposits, p.size, 1)
+      let bar = progress.phase('baseline: level writes', p.deposits)
+      let t0 = performance.now()
+      let next = 0
+      await Promise.all(Array.from({ length: p.concurrency }, async () => {
+        while (next < p.deposits) {
+          const start = next
+          next = Math.min(next + p.batch, p.deposits)
+          await raw.batch(rawPayloads.slice(start, next).map((value, i) => ({ type: 'put' as const, key: rawKey(start + i, value), value })), { sync: true })
+          bar.tick(next - start)
+        }
+      }))
+      const rawWriteSeconds = (performance.now() - t0) / 1000
+      bar.done()
+      record('deposit', 'baseline', rawWriteSeconds, p.deposits)
+
+      // --- murmur deposits: one store node, durable acks ---------------------------------
+      const store = await peer(join(dir, 'store-home'), ['store'])
+      peers.push(store)
+      const client = await peer()
+      peers.push(client)
+      await client.node.connect(store.node.getMultiaddrs()[0])
+      await waitForStoreRole(client, store)
+      const core = new StoreProtocolClient(new DirectTransport(client.node.libp2p), store.peerId)
+      const throughputMailbox = mailboxName(generateMailboxKey().publicKey)
+      const depositPayloads = payloads(prng.fork('deposits'), p.deposits, p.size, 2)
+      let ts = BigInt(Date.now()) * 1000n
+      const envelopes: Envelope[] = depositPayloads.map(payload => ({ mailbox: throughputMailbox, id: envelopeId(payload), timestamp: ts++, expires: 0n, payload }))
+      bar = progress.phase('murmur: durable deposits', p.deposits)
+      t0 = performance.now()
+      next = 0
+      await Promise.all(Array.from({ length: p.concurrency }, async () => {
+        while (next < p.deposits) {
+          const start = next
+          next = Math.min(next + p.batch, p.deposits)
+          const slice = envelopes.slice(start, next)
+          await withRetry(async () => core.deposit(slice))
+          bar.tick(slice.length)
+        }
+      }))
+      const depositSeconds = (performance.now() - t0) / 1000
+      bar.done()
+      record('deposit', 'murmur', depositSeconds, p.deposits)
+
+      // --- the backlog: deposited, then drained --------------------------------------------
+      const owner = generateMailboxKey()
+      const backlogPayloads = payloads(prng.fork('backlog'), p.backlog, p.size, 3)
+      const backlogEnvelopes: Envelope[] = backlogPayloads.map(payload => ({ mailbox: mailboxName(owner.publicKey), id: envelopeId(payload), timestamp: ts++, expires: 0n, payload }))
+      bar = progress.phase('fill the backlog', p.backlog)
+      for (let i = 0; i < backlogEnvelopes.length; i += 256) {
+        await withRetry(async () => core.deposit(backlogEnvelopes.slice(i, i + 256)))
+        bar.tick(Math.min(256, backlogEnvelopes.length - i))
+      }
+      bar.done()
+
+      // warm-up (not counted): the first fetch of a process pays for JIT and connection set-up
+      const warm = generateMailboxKey()
+      const warmPayloads = payloads(prng.fork('warm-up'), 500, p.size, 4)
+      await core.deposit(warmPayloads.slice(0, 250).map(payload => ({ mailbox: mailboxName(warm.publicKey), id: envelopeId(payload), timestamp: ts++, expires: 0n, payload })))
+      await core.deposit(warmPayloads.slice(250).map(payload => ({ mailbox: mailboxName(warm.publicKey), id: envelopeId(payload), timestamp: ts++, expires: 0n, payload })))
+      await client.store.fetch(warm, { from: 'first' })
+      for await (const entry of raw.iterator({ limit: 500 })) {
+        void entry
+      }
+
+      progress.note('draining')
+      // a fetch leaves the mailbox as it is (only an ack deletes): drain it --drains times, alternating with the baseline
+      const drainRuns: number[] = []
+      const rawRuns: number[] = []
+      for (let run = 0; run < p.drains; run++) {
+        t0 = performance.now()
+        const drained = await client.store.fetch(owner, { from: 'first' })
+        drainRuns.push((performance.now() - t0) / 1000)
+        if (drained.length !== p.backlog) {
+          throw new Error(`drained ${drained.length} of ${p.backlog} messages`)
+        }
+        record('drain', 'murmur', drainRuns[run], p.backlog)
+
+        t0 = performance.now()
+        let read = 0
+        for await (const [, value] of raw.iterator({ limit: p.backlog })) {
+          read += value.length > 0 ? 1 : 0
+        }
+        rawRuns.push((performance.now() - t0) / 1000)
+        record('drain', 'baseline', rawRuns[run], read)
+      }
+      const drainSeconds = median(drainRuns)
+      const rawReadSeconds = median(rawRuns)
+      await raw.close()
+
+      // --- recovery: a peer comes online and takes its whole backlog -----------------------
+      progress.note('recovery')
+      t0 = performance.now()
+      const back = await peer()
+      peers.push(back)
+      const startedSeconds = (performance.now() - t0) / 1000
+      await back.node.connect(store.node.getMultiaddrs()[0])
+      await waitForStoreRole(back, store)
+      const connectedSeconds = (performance.now() - t0) / 1000
+      const got = await back.store.fetch(owner, { from: 'first' })
+      const recoverySeconds = (performance.now() - t0) / 1000
+      if (got.length !== p.backlog) {
+        throw new Error(`recovered ${got.length} of ${p.backlog} messages`)
+      }
+      record('recovery', 'murmur', recoverySeconds, p.backlog)
+      t0 = performance.now()
+      await back.store.ack(owner, got.map(m => m.id))
+      const ackSeconds = (performance.now() - t0) / 1000
+      record('ack', 'murmur', ackSeconds, p.backlog)
+
+      const comparisons: Comparison[] = [
+        compare({ label: 'durable deposits/s', metric: metricName('store', 'deposits_per_second'), help: `${p.size}-byte envelopes acknowledged after a synced write, per second (baseline: level batches with sync)`, unit: 'per_second', values: { murmur: p.deposits / depositSeconds, baseline: p.deposits / rawWriteSeconds } }),
+        compare({ label: `drain ${p.backlog} messages (median)`, metric: metricName('store', 'drain_seconds'), help: 'time to fetch a whole backlog with proof of possession, median of --drains (baseline: level iterator)', unit: 'seconds', values: { murmur: drainSeconds, baseline: rawReadSeconds } }),
+        compare({ label: `drain ${p.backlog} messages (first)`, metric: metricName('store', 'first_drain_seconds'), help: 'the first of the drains', unit: 'seconds', values: { murmur: drainRuns[0], baseline: rawRuns[0] } }),
+        compare({ label: 'recovery (online → backlog)', metric: metricName('store', 'recovery_seconds'), help: 'from creating a peer to holding its whole backlog (baseline: level iterator)', unit: 'seconds', values: { murmur: recoverySeconds, baseline: rawReadSeconds } })
+      ]
+      return {
+        comparisons,
+        figures: [
+          { name: metricName('store', 'ack_seconds'), help: 'time to ack a whole backlog on its store node', labels: { system: 'murmur' }, value: ackSeconds },
+          { name: metricName('store', 'recovery_start_seconds'), help: 'of the recovery: creating and starting the peer', labels: { system: 'murmur' }, value: startedSeconds },
+          { name: metricName('store', 'recovery_connect_seconds'), help: 'of the recovery: until connected and told the store node stores (identify)', labels: { system: 'murmur' }, value: connectedSeconds - startedSeconds },
+          { name: metricName('store', 'recovery_fetch_seconds'), help: 'of the recovery: fetching the backlog', labels: { system: 'murmur' }, value: recoverySeconds - connectedSeconds }
+        ],
+        summary: { retries, recoveryStartSeconds: startedSeconds, recoveryConnectSeconds: connectedSeconds - startedSeconds, recoveryFetchSeconds: recoverySeconds - connectedSeconds, depositsPerSecond: p.deposits / depositSeconds, rawWritesPerSecond: p.deposits / rawWriteSeconds, drainSeconds, rawReadSeconds, drainRuns, rawRuns, recoverySeconds, ackSeconds },
+        notes: [
+          'One store node and one client in this process, on 127.0.0.1 over TCP + noise + yamux (transparent mode: no onion route).',
+          `Deposits go in requests of ${p.batch} envelopes with ${p.concurrency} in flight; the store node groups concurrent writes into one synced LevelDB batch.`,
+          `Requests retried after a dropped connection: ${retries}.`,
+          'The baseline writes the same number of entries of the same size in batches of the same size, each synced, with the same concurrency, on the same disk.'
+        ],
+        tables: { samples },
+        plots: []
+      }
+    } finally {
+      for (const m of peers.reverse()) {
+        await Promise.resolve(m.stop()).catch(() => {})
+      }
+      await rm(dir, { recursive: true, force: true })
+    }
+  }
+}

@@ -1,0 +1,26 @@
+import { expect } from 'aegir/chai'
+import { readResult, removeDir, runInProcess, tempDir } from './fixtures.ts'
+
+describe('benchmark scenario store (a small run)', function () {
+  this.timeout(120_000)
+  let dir: string | undefined
+
+  after(async () => {
+    await removeDir(dir)
+  })
+
+  it('measures durable deposits, drain and recovery against raw level in the same run', async () => {
+    dir = await tempDir()
+    const { code, summary, stderr } = await runInProcess(['store', '--deposits', '300', '--backlog', '200', '--batch', '16', '--concurrency', '2', '--seed', '4', '--out', dir, '--quiet'])
+    expect(code, stderr).to.equal(0)
+    expect(summary?.scenario).to.equal('store')
+    const result = await readResult(dir)
+    const metrics = result.comparisons.map(c => c.metric)
+    expect(metrics).to.include.members(['murmur_bench_store_deposits_per_second', 'murmur_bench_store_drain_seconds', 'murmur_bench_store_recovery_seconds'])
+    for (const c of result.comparisons) {
+      expect(c.values.murmur, c.metric).to.be.above(0)
+      expect(c.values.baseline, c.metric).to.be.above(0)
+      expect(c.ratio, c.metric).to.be.a('number')
+    }
+  })
+})
