@@ -18,6 +18,7 @@
  */
 
 import { DefaultMurmur } from './murmur.ts'
+import type { Groups, GroupsInit } from '../groups/index.ts'
 import type { MessagingIdentity } from '../identity/index.ts'
 import type { MurmurNode, NodeInit } from '../node/index.ts'
 import type { PeerId, Startable } from '@libp2p/interface'
@@ -32,6 +33,8 @@ export interface MurmurInit extends NodeInit {
    * (`identity.key`) or, without a home, in the datastore
    */
   identity?: MessagingIdentity
+  /** Options of the groups layer (end-to-end encrypted group messaging) */
+  groups?: GroupsInit
 }
 
 export interface Murmur extends Startable {
@@ -40,6 +43,8 @@ export interface Murmur extends Startable {
   readonly peerId: PeerId
   /** Who the user is to other users; never the peer id */
   readonly identity: MessagingIdentity
+  /** End-to-end encrypted groups over gossipsub */
+  readonly groups: Groups
   isStarted(): boolean
 }
 

@@ -1,6 +1,8 @@
+import { groups as createGroups } from '../groups/index.ts'
 import { loadOrCreateIdentity } from '../identity/index.ts'
 import { createNode } from '../node/index.ts'
 import type { Murmur, MurmurInit } from './index.ts'
+import type { GroupsLayer } from '../groups/index.ts'
 import type { MessagingIdentity } from '../identity/index.ts'
 import type { MurmurNode } from '../node/index.ts'
 import type { PeerId, Startable } from '@libp2p/interface'
@@ -14,6 +16,7 @@ export class DefaultMurmur implements Murmur {
   readonly node: MurmurNode
   readonly peerId: PeerId
   readonly identity: MessagingIdentity
+  readonly groups: GroupsLayer
   /** Layers above the node, in start order */
   private readonly layers: Startable[]
   private started = false
@@ -25,13 +28,21 @@ export class DefaultMurmur implements Murmur {
       // without a home (a browser) the identity lives beside the rest of the state
       datastore: init.home == null && init.datastore != null ? init.datastore : undefined
     })).identity
-    return new DefaultMurmur(node, identity, [])
+    const groups = createGroups(init.groups)({
+      pubsub: node.libp2p.services.pubsub,
+      datastore: node.datastore,
+      logger: node.logger,
+      metricsRegistry: node.metricsRegistry,
+      identity
+    })
+    return new DefaultMurmur(node, identity, groups, [groups])
   }
 
-  private constructor (node: MurmurNode, identity: MessagingIdentity, layers: Startable[]) {
+  private constructor (node: MurmurNode, identity: MessagingIdentity, groups: GroupsLayer, layers: Startable[]) {
     this.node = node
     this.peerId = node.peerId
     this.identity = identity
+    this.groups = groups
     this.layers = layers
   }
 

@@ -1,0 +1,89 @@
+import { xchacha20poly1305 } from '@noble/ciphers/chacha.js'
+import { hkdf } from '@noble/hashes/hkdf.js'
+import { sha256 } from '@noble/hashes/sha2.js'
+import { concatBytes, randomBytes, utf8ToBytes } from '@noble/hashes/utils.js'
+import { open, seal, verifySignature } from '../identity/index.ts'
+import { groupIdBytes } from './topic.ts'
+import type { MessagingIdentity } from '../identity/index.ts'
+
+/** An epoch key: 32 random bytes shared by the members of one epoch */
+export const EPOCH_KEY_BYTES = 32
+/** XChaCha20-Poly1305: a 24-byte nonce is safe to pick at random for every envelope */
+export const NONCE_BYTES = 24
+export const TAG_BYTES = 16
+
+const ENVELOPE_INFO = utf8ToBytes('murmur/group/envelope/v1')
+const AD_DOMAIN = utf8ToBytes('murmur/group/ad/v1')
+const SIGNATURE_DOMAIN = utf8ToBytes('murmur/group/signature/v1')
+const KEY_BOX_DOMAIN = utf8ToBytes('murmur/group/epoch-key/v1')
+
+export function newEpochKey (): Uint8Array {
+  return randomBytes(EPOCH_KEY_BYTES)
+}
+
+function u64 (n: number): Uint8Array {
+  const out = new Uint8Array(8)
+  new DataView(out.buffer).setBigUint64(0, BigInt(n))
+  return out
+}
+
+/** The AEAD key of an epoch: bound to the group so one epoch key never serves two groups */
+function envelopeKey (epochKey: Uint8Array, groupId: string): Uint8Array {
+  return hkdf(sha256, epochKey, groupIdBytes(groupId), ENVELOPE_INFO, 32)
+}
+
+/** Binds a ciphertext to its group and epoch: moving it to another topic or relabelling its epoch fails authentication */
+function associatedData (groupId: string, version: number, epoch: number): Uint8Array {
+  return concatBytes(AD_DOMAIN, groupIdBytes(groupId), Uint8Array.of(version), u64(epoch))
+}
+
+export function encryptPayload (epochKey: Uint8Array, groupId: string, version: number, epoch: number, plaintext: Uint8Array): { nonce: Uint8Array, ciphertext: Uint8Array } {
+  const nonce = randomBytes(NONCE_BYTES)
+  const key = envelopeKey(epochKey, groupId)
+  try {
+    return { nonce, ciphertext: xchacha20poly1305(key, nonce, associatedData(groupId, version, epoch)).encrypt(plaintext) }
+  } finally {
+    key.fill(0)
+  }
+}
+
+/** Throws when the ciphertext was not made with this key, group and epoch, or was altered */
+export function decryptPayload (epochKey: Uint8Array, groupId: string, version: number, epoch: number, nonce: Uint8Array, ciphertext: Uint8Array): Uint8Array {
+  const key = envelopeKey(epochKey, groupId)
+  try {
+    return xchacha20poly1305(key, nonce, associatedData(groupId, version, epoch)).decrypt(ciphertext)
+  } finally {
+    key.fill(0)
+  }
+}
+
+/** What the author signs: the body bound to the group and epoch, so a member cannot re-post it elsewhere */
+function signedMessage (groupId: string, epoch: number, body: Uint8Array): Uint8Array {
+  return concatBytes(SIGNATURE_DOMAIN, groupIdBytes(groupId), u64(epoch), body)
+}
+
+export function signBody (identity: MessagingIdentity, groupId: string, epoch: number, body: Uint8Array): Uint8Array {
+  return identity.sign(signedMessage(groupId, epoch, body))
+}
+
+export function verifyBody (signingKey: Uint8Array, groupId: string, epoch: number, body: Uint8Array, signature: Uint8Array): boolean {
+  return verifySignature(signingKey, signedMessage(groupId, epoch, body), signature)
+}
+
+function keyBoxAd (groupId: string, epoch: number): Uint8Array {
+  return concatBytes(KEY_BOX_DOMAIN, groupIdBytes(groupId), u64(epoch))
+}
+
+/** A new epoch key sealed to one member's X25519 key, usable only for this group and epoch */
+export function sealEpochKey (dhKey: Uint8Array, epochKey: Uint8Array, groupId: string, epoch: number): Uint8Array {
+  return seal(dhKey, epochKey, keyBoxAd(groupId, epoch))
+}
+
+/** Throws `SealedBoxError` when the box is not for `identity` */
+export function openEpochKey (identity: MessagingIdentity, box: Uint8Array, groupId: string, epoch: number): Uint8Array {
+  const key = open(identity, box, keyBoxAd(groupId, epoch))
+  if (key.length !== EPOCH_KEY_BYTES) {
+    throw new Error(`An epoch key is ${EPOCH_KEY_BYTES} bytes`)
+  }
+  return key
+}
