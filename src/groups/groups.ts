@@ -1,4 +1,5 @@
 import { TopicValidatorResult } from '@libp2p/gossipsub'
+import { createTopicScoreParams } from '@libp2p/gossipsub/score'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { bytesToHex, hexToBytes, randomBytes } from '@noble/hashes/utils.js'
 import { equals as equalBytes } from 'uint8arrays/equals'
@@ -312,7 +313,7 @@ export class DefaultGroups extends TypedEventEmitter<GroupsEvents> implements Gr
         return { result: 'ignore', reason: 'left' }
       }
       const verdict = await this.check(state, envelope, this.history)
-      if (verdict.result === 'reject' && verdict.reason === 'replayed') {
+      if ((verdict.result === 'reject' && verdict.reason === 'replayed') || (verdict.result === 'ignore' && verdict.reason === 'own')) {
         // history overlaps what came live: not an attack
         return { result: 'ignore', reason: 'duplicate' }
       }
@@ -358,11 +359,20 @@ export class DefaultGroups extends TypedEventEmitter<GroupsEvents> implements Gr
       return
     }
     this.pubsub.topicValidators.set(state.topic, async (peer, msg) => this.validate(peer, msg))
+    const scoring = scoreParams(this.pubsub)
+    if (scoring != null) {
+      scoring.topics[state.topic] = GROUP_TOPIC_SCORE
+    }
     this.pubsub.subscribe(state.topic)
   }
 
   private unfollow (state: GroupState): void {
     this.pubsub.topicValidators.delete(state.topic)
+    const scoring = scoreParams(this.pubsub)
+    if (scoring != null) {
+      // eslint-disable-next-line @typescript-eslint/no-dynamic-delete
+      delete scoring.topics[state.topic]
+    }
     if (this.pubsub.getTopics().includes(state.topic)) {
       this.pubsub.unsubscribe(state.topic)
     }
@@ -834,6 +844,28 @@ export class DefaultGroups extends TypedEventEmitter<GroupsEvents> implements Gr
       createdAt: state.createdAt
     }
   }
+}
+
+/**
+ * Scoring of a group topic: only invalid deliveries count (P4 of the
+ * gossipsub v1.1 spec), so a peer that forwards envelopes our validator
+ * REJECTs loses score, while a quiet group (few messages, the common case)
+ * never punishes its honest members for delivering little.
+ */
+const GROUP_TOPIC_SCORE = createTopicScoreParams({
+  topicWeight: 1,
+  timeInMeshWeight: 0,
+  firstMessageDeliveriesWeight: 0,
+  meshMessageDeliveriesWeight: 0,
+  meshFailurePenaltyWeight: 0,
+  invalidMessageDeliveriesWeight: -1,
+  // about a minute to forget most of it (one decay step per second)
+  invalidMessageDeliveriesDecay: 0.95
+})
+
+/** gossipsub keeps its score parameters on the service; the interface does not show them */
+function scoreParams (pubsub: GossipSub): { topics: Record<string, unknown> } | undefined {
+  return (pubsub as unknown as { score?: { params?: { topics: Record<string, unknown> } } }).score?.params
 }
 
 function checkName (name: unknown, what: string): asserts name is string {
