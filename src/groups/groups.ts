@@ -2,8 +2,8 @@ import { TopicValidatorResult } from '@libp2p/gossipsub'
 import { createTopicScoreParams } from '@libp2p/gossipsub/score'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { bytesToHex, hexToBytes, randomBytes } from '@noble/hashes/utils.js'
-import { equals as equalBytes } from 'uint8arrays/equals'
 import { TypedEventEmitter } from 'main-event'
+import { equals as equalBytes } from 'uint8arrays/equals'
 import { encodePublicIdentity } from '../identity/index.ts'
 import { Body, completeBody, DEFAULT_MAX_ENVELOPE_BYTES, MAX_ATTACHMENTS, MAX_CHANNEL_CHARS, MAX_NAME_CHARS, MAX_REACTION_CHARS, MESSAGE_ID_PATTERN, sealBody } from './codec.ts'
 import { newEpochKey, openEpochKey, sealEpochKey } from './crypto.ts'
@@ -370,7 +370,6 @@ export class DefaultGroups extends TypedEventEmitter<GroupsEvents> implements Gr
     this.pubsub.topicValidators.delete(state.topic)
     const scoring = scoreParams(this.pubsub)
     if (scoring != null) {
-      // eslint-disable-next-line @typescript-eslint/no-dynamic-delete
       delete scoring.topics[state.topic]
     }
     if (this.pubsub.getTopics().includes(state.topic)) {

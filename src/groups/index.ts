@@ -33,15 +33,15 @@
  * Hooks for the layers that come later:
  *
  * - Anonymous publish (onion layer): `sealEnvelope(groupId, message)` returns
- *   `{ topic, envelope, messageId }` without publishing or touching the
- *   timeline; hand `topic` and `envelope` to a route's exit, which calls
- *   `publishEnvelope(topic, envelope)` on its own `murmur.groups` (it need not
- *   be a member). The author gets its own message back from the topic like
- *   every member, marked `self`.
+ * `{ topic, envelope, messageId }` without publishing or touching the
+ * timeline; hand `topic` and `envelope` to a route's exit, which calls
+ * `publishEnvelope(topic, envelope)` on its own `murmur.groups` (it need not
+ * be a member). The author gets its own message back from the topic like
+ * every member, marked `self`.
  * - Group history (store layer): `ingestEnvelope(topic, envelope)` runs an
- *   envelope fetched from elsewhere through the same validation (with a
- *   history window of 7 days instead of the live window) into the timeline,
- *   de-duplicated by message id; it answers `{ result, reason }`.
+ * envelope fetched from elsewhere through the same validation (with a
+ * history window of 7 days instead of the live window) into the timeline,
+ * de-duplicated by message id; it answers `{ result, reason }`.
  *
  * @example
  *

@@ -7,8 +7,8 @@
 
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js'
 import { decodePublicIdentity, encodePublicIdentity, identityId } from '../identity/index.ts'
-import type { GroupState, StoredMember } from './timeline.ts'
 import type { MemberInfo } from './index.ts'
+import type { GroupState, StoredMember } from './timeline.ts'
 import type { PublicIdentity } from '../identity/index.ts'
 
 export function storedMember (pub: PublicIdentity, name: string | undefined, admin: boolean): StoredMember {

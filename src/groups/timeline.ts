@@ -4,10 +4,10 @@
  * - `/murmur/groups/state/<group>`: the group (name, epoch keys, members) as JSON
  * - `/murmur/groups/timeline/<group>/<cursor>`: one timeline entry as JSON
  * - `/murmur/groups/ids/<group>/<message id>`: the cursor of a message, or `-`
- *   for an operation (edit, delete, reaction, join…): every id this peer has
- *   accepted, so a replayed envelope is known after a restart too
+ * for an operation (edit, delete, reaction, join…): every id this peer has
+ * accepted, so a replayed envelope is known after a restart too
  * - `/murmur/groups/pending/<group>/<target>/<id>`: an edit, delete or
- *   reaction that arrived before its message
+ * reaction that arrived before its message
  *
  * Cursors are the local arrival order, zero-padded so the keys sort.
  */
@@ -131,7 +131,7 @@ export class GroupStore {
       out.push(parse<StoredEntry>(value))
     }
     // a memory datastore does not sort by key
-    return out.sort((a, b) => a.cursor < b.cursor ? -1 : a.cursor > b.cursor ? 1 : 0)
+    return out.sort((a, b) => a.cursor.localeCompare(b.cursor))
   }
 
   /** The cursor of a message, `-` for an operation, undefined if never seen */

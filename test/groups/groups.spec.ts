@@ -28,16 +28,17 @@ describe('groups over gossipsub', function () {
   }
 
   it('10 peers, 3 overlapping groups: every member gets every message of its groups exactly once; a non-member on the topic sees only ciphertext', async () => {
-    peers = await connectedPeers(10)
+    const net = await connectedPeers(10)
+    peers = net
     const layout = [[0, 1, 2, 3, 4], [3, 4, 5, 6, 7], [6, 7, 8, 9, 0]]
-    const events = peers.map(p => recordMessages(p))
+    const events = net.map(p => recordMessages(p))
     const groups: GroupInfo[] = []
     for (const [g, members] of layout.entries()) {
-      groups.push(await makeGroup(`group-${g}`, members.map(i => peers[i])))
+      groups.push(await makeGroup(`group-${g}`, members.map(i => net[i])))
     }
 
     // peer 8 is no member of group 0: it follows that topic string with plain gossipsub
-    const outsider = peers[8]
+    const outsider = net[8]
     const raw: Uint8Array[] = []
     const outsiderPubsub = outsider.node.libp2p.services.pubsub
     outsiderPubsub.addEventListener('message', (evt) => {
@@ -46,15 +47,15 @@ describe('groups over gossipsub', function () {
       }
     })
     outsiderPubsub.subscribe(groups[0].topic)
-    await waitFor(() => layout[0].every(i => peers[i].node.libp2p.services.pubsub.getSubscribers(groups[0].topic).some(p => p.equals(outsider.peerId))),
-      'the members to see the outsider on the topic')
+    const seesOutsider = (i: number): boolean => net[i].node.libp2p.services.pubsub.getSubscribers(groups[0].topic).map(String).includes(outsider.peerId.toString())
+    await waitFor(() => layout[0].every(seesOutsider), 'the members to see the outsider on the topic')
 
     const sent = new Map<string, Set<string>>()
     for (const [g, members] of layout.entries()) {
       sent.set(groups[g].id, new Set())
       for (const i of members) {
         for (let k = 0; k < 2; k++) {
-          const entry = await peers[i].groups.send(groups[g].id, `secret g${g} from p${i} #${k}`)
+          const entry = await net[i].groups.send(groups[g].id, `secret g${g} from p${i} #${k}`)
           sent.get(groups[g].id)?.add(entry.id)
         }
       }
@@ -63,7 +64,7 @@ describe('groups over gossipsub', function () {
     for (const [g, members] of layout.entries()) {
       const expected = [...(sent.get(groups[g].id) ?? [])].sort()
       for (const i of members) {
-        await waitFor(async () => (await peers[i].groups.read(groups[g].id)).entries.length >= expected.length,
+        await waitFor(async () => (await net[i].groups.read(groups[g].id)).entries.length >= expected.length,
           `p${i} to have the ${expected.length} messages of group ${g}`, 60_000)
       }
     }
@@ -73,7 +74,7 @@ describe('groups over gossipsub', function () {
     for (const [g, members] of layout.entries()) {
       const expected = [...(sent.get(groups[g].id) ?? [])].sort()
       for (const i of members) {
-        const { entries } = await peers[i].groups.read(groups[g].id)
+        const { entries } = await net[i].groups.read(groups[g].id)
         expect(entries.map(e => e.id).sort()).to.deep.equal(expected)
         const got = events[i].filter(e => e.groupId === groups[g].id).map(e => e.id)
         expect(got.sort(), `p${i} group ${g}: each message once`).to.deep.equal(expected)
