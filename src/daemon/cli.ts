@@ -10,6 +10,19 @@ import { parseArgs } from 'node:util'
 import { GLOBAL_OPTIONS, helpText, makeContext } from './commands/command.ts'
 import { connect } from './commands/connect.ts'
 import { daemon } from './commands/daemon.ts'
+import { groupCreate } from './commands/group/create.ts'
+import { groupDelete } from './commands/group/delete.ts'
+import { groupEdit } from './commands/group/edit.ts'
+import { groupInvite } from './commands/group/invite.ts'
+import { groupJoin } from './commands/group/join.ts'
+import { groupLeave } from './commands/group/leave.ts'
+import { groupList } from './commands/group/list.ts'
+import { groupMembers } from './commands/group/members.ts'
+import { groupReact } from './commands/group/react.ts'
+import { groupRead } from './commands/group/read.ts'
+import { groupRemove } from './commands/group/remove.ts'
+import { groupSend } from './commands/group/send.ts'
+import { groupTail } from './commands/group/tail.ts'
 import { id } from './commands/id.ts'
 import { init } from './commands/init.ts'
 import { peers } from './commands/peers.ts'
@@ -18,7 +31,11 @@ import { stop } from './commands/stop.ts'
 import { exitCodeOf, UsageError } from './errors.ts'
 import type { Command, CommandIo, OptionSpec } from './commands/command.ts'
 
-export const COMMANDS: readonly Command[] = [init, daemon, id, status, peers, connect, stop]
+export const COMMANDS: readonly Command[] = [
+  init, daemon, id, status, peers, connect, stop,
+  groupCreate, groupInvite, groupJoin, groupSend, groupEdit, groupDelete, groupReact,
+  groupRead, groupTail, groupMembers, groupRemove, groupLeave, groupList
+]
 
 export function mainHelp (commands: readonly Command[] = COMMANDS): string {
   const width = Math.max(...commands.map(c => c.name.length))

@@ -6,6 +6,7 @@
 
 import { Registry } from 'prom-client'
 import { createMurmur } from '../app/index.ts'
+import { groupRoutes } from './api/routes/groups.ts'
 import { nodeRoutes } from './api/routes/node.ts'
 import { ControlApi } from './api/server.ts'
 import { isLoopback, parseHostPort } from './config.ts'
@@ -47,6 +48,7 @@ export class Daemon {
     this.log = init.logger.forComponent('daemon')
     this.api = new ControlApi({ token, logger: init.logger.forComponent('daemon:api') })
     this.api.addRoutes(nodeRoutes(murmur.node))
+    this.api.addRoutes(groupRoutes(murmur.groups))
     this.api.addRoutes([{
       method: 'POST',
       path: '/v1/stop',
@@ -132,6 +134,9 @@ export class Daemon {
 
     this.node.addEventListener('peer:connect', (evt) => { this.api.publish('peer:connect', evt.detail) })
     this.node.addEventListener('peer:disconnect', (evt) => { this.api.publish('peer:disconnect', evt.detail) })
+    this.murmur.groups.addEventListener('message', (evt) => { this.api.publish('group:message', evt.detail) })
+    this.murmur.groups.addEventListener('update', (evt) => { this.api.publish('group:update', evt.detail) })
+    this.murmur.groups.addEventListener('membership', (evt) => { this.api.publish('group:membership', evt.detail) })
 
     this.log.info({
       peerId: this.node.peerId.toString(),

@@ -55,6 +55,14 @@ const STATUS_BY_ERROR: Record<string, number> = {
   PeerNotFoundError: 404,
   NotFoundError: 404,
   NotStartedError: 503,
+  GroupNotFoundError: 404,
+  MessageNotFoundError: 404,
+  InvalidInviteError: 400,
+  InvalidGroupArgumentError: 400,
+  NotGroupAdminError: 403,
+  NotMessageAuthorError: 403,
+  EnvelopeTooLargeError: 413,
+  GroupsNotStartedError: 503,
   AbortError: 504,
   TimeoutError: 504
 }
