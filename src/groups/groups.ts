@@ -4,14 +4,15 @@ import { sha256 } from '@noble/hashes/sha2.js'
 import { bytesToHex, hexToBytes, randomBytes } from '@noble/hashes/utils.js'
 import { TypedEventEmitter } from 'main-event'
 import { equals as equalBytes } from 'uint8arrays/equals'
-import { encodePublicIdentity } from '../identity/index.ts'
-import { Body, completeBody, DEFAULT_MAX_ENVELOPE_BYTES, MAX_ATTACHMENTS, MAX_CHANNEL_CHARS, MAX_NAME_CHARS, MAX_REACTION_CHARS, MESSAGE_ID_PATTERN, sealBody } from './codec.ts'
+import { decodePublicIdentity, encodePublicIdentity } from '../identity/index.ts'
+import { Body, completeBody, decodeEnvelope, DEFAULT_MAX_ENVELOPE_BYTES, MAX_ATTACHMENTS, MAX_CHANNEL_CHARS, MAX_NAME_CHARS, MAX_REACTION_CHARS, MESSAGE_ID_PATTERN, sealBody } from './codec.ts'
 import { newEpochKey, openEpochKey, sealEpochKey } from './crypto.ts'
 import { EnvelopeTooLargeError, GroupNotFoundError, GroupsNotStartedError, InvalidGroupArgumentError, MessageNotFoundError, NotGroupAdminError, NotMessageAuthorError } from './errors.ts'
 import { encodeInvite, parseInvite } from './invite.ts'
 import { findMember, isAdmin, memberIdentity, memberInfos, removeMembers, storedMember, upsertMember } from './membership.ts'
 import { GroupsMetrics } from './metrics.ts'
 import { formatCursor, GroupStore, isCursor } from './timeline.ts'
+import { groupTopic } from './topic.ts'
 import { validateEnvelope } from './validator.ts'
 import type { Attachment, GroupInfo, Groups, GroupsComponents, GroupsEvents, GroupsInit, IngestResult, MemberInfo, OutgoingMessage, SealedEnvelope, TimelineEntry } from './index.ts'
 import type { GroupState, PendingOp, StoredEntry } from './timeline.ts'
@@ -28,9 +29,11 @@ const MAX_PENDING_EPOCH = 256
 const MAX_OUTBOX = 256
 /** Accepted verdicts waiting for gossipsub's `message` event */
 const MAX_ACCEPTED = 4096
-/** First repeat of an unanswered JOIN; it doubles up to the max */
-const JOIN_RETRY_MS = 1000
-const JOIN_RETRY_MAX_MS = 32_000
+/** First repeat of an unanswered JOIN (well after the admin's ROSTER delay); it doubles up to the max */
+const JOIN_RETRY_MS = 3000
+const JOIN_RETRY_MAX_MS = 48_000
+/** How long the admin gathers JOINs before answering them with one ROSTER */
+const ROSTER_DELAY_MS = 300
 /** Message ids remembered in memory beside the datastore index */
 const MAX_RECENT = 65_536
 
@@ -55,6 +58,8 @@ export class DefaultGroups extends TypedEventEmitter<GroupsEvents> implements Gr
   private readonly recent = new Set<string>()
   /** groups joined whose admin has not answered our JOIN yet, with the timer of the next JOIN */
   private readonly joining = new Map<string, ReturnType<typeof setTimeout>>()
+  /** groups whose admin (us) will send a ROSTER shortly */
+  private readonly rosterTimers = new Map<string, ReturnType<typeof setTimeout>>()
   private started = false
 
   constructor (components: GroupsComponents, init: GroupsInit = {}) {
@@ -105,10 +110,11 @@ export class DefaultGroups extends TypedEventEmitter<GroupsEvents> implements Gr
       this.unfollow(state)
     }
     // let every queued state change reach the datastore before the node closes it
-    for (const timer of this.joining.values()) {
+    for (const timer of [...this.joining.values(), ...this.rosterTimers.values()]) {
       clearTimeout(timer)
     }
     this.joining.clear()
+    this.rosterTimers.clear()
     await Promise.all([...this.locks.values()])
     this.groups.clear()
     this.accepted.clear()
@@ -124,7 +130,6 @@ export class DefaultGroups extends TypedEventEmitter<GroupsEvents> implements Gr
     checkName(name, 'The group name')
     const displayName = optionalName(opts.displayName)
     const id = bytesToHex(randomBytes(32))
-    const { groupTopic } = await import('./topic.ts')
     const state: GroupState = {
       id,
       name,
@@ -169,7 +174,6 @@ export class DefaultGroups extends TypedEventEmitter<GroupsEvents> implements Gr
     if (known != null && !known.removedSelf) {
       return this.info(known)
     }
-    const { groupTopic } = await import('./topic.ts')
     const admin = storedMember(invite.admin, invite.adminName, true)
     const state: GroupState = {
       id: invite.groupId,
@@ -556,7 +560,7 @@ export class DefaultGroups extends TypedEventEmitter<GroupsEvents> implements Gr
         membership = upsertMember(state, storedMember(sender, body.content, findMember(state, senderId)?.admin ?? false)) || membership
         if (senderId !== this.identity.id && isAdmin(state, this.identity.id)) {
           // tell the newcomer who else is here
-          afterwards = async () => { await this.sendRoster(state.id) }
+          this.scheduleRoster(state.id)
         }
         await this.store.putId(state.id, body.id, '-')
         break
@@ -586,7 +590,6 @@ export class DefaultGroups extends TypedEventEmitter<GroupsEvents> implements Gr
           }
           for (const m of body.members) {
             try {
-              const { decodePublicIdentity } = await import('../identity/index.ts')
               membership = upsertMember(state, storedMember(decodePublicIdentity(m.identity), m.name, m.admin)) || membership
             } catch {
               this.metrics.ignoredOperation('bad_roster_member')
@@ -674,7 +677,6 @@ export class DefaultGroups extends TypedEventEmitter<GroupsEvents> implements Gr
     }
     state.epoch = newEpoch
     removeMembers(state, body.removed)
-    const { decodePublicIdentity } = await import('../identity/index.ts')
     for (const m of body.members) {
       try {
         upsertMember(state, storedMember(decodePublicIdentity(m.identity), m.name, m.admin))
@@ -716,11 +718,12 @@ export class DefaultGroups extends TypedEventEmitter<GroupsEvents> implements Gr
   }
 
   /** Seals a body, applies it to our own state first (so it is in the timeline when this returns), publishes it */
-  private async sendBody (state: GroupState, partial: Partial<Body>): Promise<string> {
-    const body = completeBody(partial)
+  private async sendBody (state: GroupState, partial: Partial<Body> | (() => Partial<Body>)): Promise<string> {
+    let body: Body | undefined
     const envelope = await this.locked(state.id, async () => {
+      // a builder runs under the lock, so it sees the epoch the body is sealed with
+      body = completeBody(typeof partial === 'function' ? partial() : partial)
       const bytes = this.seal(state, body)
-      const { decodeEnvelope } = await import('./codec.ts')
       await this.apply(state, {
         result: 'accept',
         envelope: decodeEnvelope(bytes, this.live.maxEnvelopeBytes),
@@ -731,7 +734,24 @@ export class DefaultGroups extends TypedEventEmitter<GroupsEvents> implements Gr
       return bytes
     })
     await this.publish(state.topic, envelope)
-    return body.id
+    return (body as Body).id
+  }
+
+  /**
+   * One ROSTER answers every JOIN of a short window: when many join at once
+   * (a group created for a team), a ROSTER per JOIN would be a storm that
+   * every member must decrypt and verify.
+   */
+  private scheduleRoster (groupId: string): void {
+    if (this.rosterTimers.has(groupId)) {
+      return
+    }
+    this.rosterTimers.set(groupId, setTimeout(() => {
+      this.rosterTimers.delete(groupId)
+      if (this.started) {
+        this.sendRoster(groupId).catch(err => { this.log.debug({ err }, 'sending a roster failed') })
+      }
+    }, ROSTER_DELAY_MS))
   }
 
   private async sendRoster (groupId: string): Promise<void> {
@@ -739,23 +759,27 @@ export class DefaultGroups extends TypedEventEmitter<GroupsEvents> implements Gr
     if (state == null || state.removedSelf) {
       return
     }
-    await this.sendBody(state, {
+    await this.sendBody(state, () => ({
       type: Body.Type.ROSTER,
       members: state.members.map(m => ({ identity: encodePublicIdentity(memberIdentity(m)), name: m.name ?? '', admin: m.admin }))
-    })
+    }))
   }
 
   /** Draws a new epoch key for everyone but `removed`, sealed to each, sent under the current epoch */
   private async rekey (state: GroupState, removed: string[]): Promise<void> {
     const key = newEpochKey()
-    const newEpoch = state.epoch + 1
-    const remaining = state.members.filter(m => !removed.includes(m.id))
-    await this.sendBody(state, {
-      type: Body.Type.REKEY,
-      newEpoch: BigInt(newEpoch),
-      keys: remaining.map(m => ({ member: m.id, box: sealEpochKey(memberIdentity(m).dhKey, key, state.id, newEpoch) })),
-      removed,
-      members: remaining.map(m => ({ identity: encodePublicIdentity(memberIdentity(m)), name: m.name ?? '', admin: m.admin }))
+    let newEpoch = 0
+    await this.sendBody(state, () => {
+      // under the lock: two removals in a row make two epochs, never two keys for one
+      newEpoch = state.epoch + 1
+      const remaining = state.members.filter(m => !removed.includes(m.id))
+      return {
+        type: Body.Type.REKEY,
+        newEpoch: BigInt(newEpoch),
+        keys: remaining.map(m => ({ member: m.id, box: sealEpochKey(memberIdentity(m).dhKey, key, state.id, newEpoch) })),
+        removed,
+        members: remaining.map(m => ({ identity: encodePublicIdentity(memberIdentity(m)), name: m.name ?? '', admin: m.admin }))
+      }
     })
     key.fill(0)
     this.log.info({ group: state.id.slice(0, 8), epoch: newEpoch, removed: removed.length }, 'group key rotated')

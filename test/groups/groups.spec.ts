@@ -138,6 +138,20 @@ describe('groups over gossipsub', function () {
     await expect(removed.groups.send(group.id, 'let me in')).to.be.rejected()
   })
 
+  it('a member that leaves is forgotten, and the admin rotates the key behind it', async () => {
+    peers = await connectedPeers(3)
+    const group = await makeGroup('leaving', peers)
+    const [admin, stays, leaves] = peers
+    await leaves.groups.leave(group.id)
+    expect((await leaves.groups.list()).map(g => g.id)).to.not.include(group.id)
+    for (const p of [admin, stays]) {
+      await waitFor(async () => (await p.groups.get(group.id)).epoch === 1, 'the key to be rotated after the leave')
+      expect((await p.groups.members(group.id)).map(m => m.id).sort()).to.deep.equal([admin.identity.id, stays.identity.id].sort())
+    }
+    await stays.groups.send(group.id, 'just us now')
+    await waitFor(async () => (await admin.groups.read(group.id)).entries.length === 1, 'the admin to read the next message')
+  })
+
   it('applies EDIT, DELETE and REACT; ignores an EDIT or DELETE from anyone but the author', async () => {
     const registry = new Registry()
     peers = await connectedPeers(3, (i) => i === 1 ? { metricsRegistry: registry } : {})
