@@ -5,10 +5,10 @@
  *
  * Three systems, one after the other, on one seeded random graph:
  * - `groups`: a Murmur node with its groups layer; every node joins one group
- *   and every message is sealed, validated, stored and delivered as a
- *   timeline entry (`groups.send` → `message` event);
+ * and every message is sealed, validated, stored and delivered as a
+ * timeline entry (`groups.send` → `message` event);
  * - `murmur`: the same Murmur node, payloads straight into gossipsub (no
- *   groups layer), so groups/murmur is the cost of the layer alone;
+ * groups layer), so groups/murmur is the cost of the layer alone;
  * - `baseline`: plain `@libp2p/gossipsub` at its defaults, unencrypted.
  *
  * The workload and the figures are `gossip`'s (`runPubsubComparison`); the

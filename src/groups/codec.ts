@@ -100,16 +100,32 @@ export function openPayload (env: WireEnvelope, epochKey: Uint8Array, groupId: s
   } catch (err: any) {
     throw new MalformedEnvelopeError(`The payload does not decode: ${err.message}`)
   }
-  let sender: PublicIdentity
-  try {
-    sender = decodePublicIdentity(payload.sender)
-  } catch (err: any) {
-    throw new MalformedEnvelopeError(`The sender is not a public identity: ${err.message}`)
-  }
+  const sender = senderIdentity(payload.sender)
   if (payload.signature.length !== 64) {
     throw new MalformedEnvelopeError('The signature is 64 bytes')
   }
   return { sender, signature: payload.signature, bodyBytes: payload.body }
+}
+
+/** Decoded public identities: decoding checks the Ed25519 point (a square root), once per member rather than per envelope */
+const identities = new Map<string, PublicIdentity>()
+const MAX_IDENTITIES = 4096
+
+function senderIdentity (bytes: Uint8Array): PublicIdentity {
+  const id = bytesToHex(bytes)
+  let pub = identities.get(id)
+  if (pub == null) {
+    try {
+      pub = decodePublicIdentity(bytes)
+    } catch (err: any) {
+      throw new MalformedEnvelopeError(`The sender is not a public identity: ${err.message}`)
+    }
+    if (identities.size >= MAX_IDENTITIES) {
+      identities.clear()
+    }
+    identities.set(id, pub)
+  }
+  return pub
 }
 
 /** The AEAD failed: not this key, or the bytes were altered */

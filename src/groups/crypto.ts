@@ -1,7 +1,7 @@
 import { xchacha20poly1305 } from '@noble/ciphers/chacha.js'
 import { hkdf } from '@noble/hashes/hkdf.js'
 import { sha256 } from '@noble/hashes/sha2.js'
-import { concatBytes, randomBytes, utf8ToBytes } from '@noble/hashes/utils.js'
+import { bytesToHex, concatBytes, randomBytes, utf8ToBytes } from '@noble/hashes/utils.js'
 import { open, seal, verifySignature } from '../identity/index.ts'
 import { groupIdBytes } from './topic.ts'
 import type { MessagingIdentity } from '../identity/index.ts'
@@ -66,8 +66,49 @@ export function signBody (identity: MessagingIdentity, groupId: string, epoch: n
   return identity.sign(signedMessage(groupId, epoch, body))
 }
 
-export function verifyBody (signingKey: Uint8Array, groupId: string, epoch: number, body: Uint8Array, signature: Uint8Array): boolean {
-  return verifySignature(signingKey, signedMessage(groupId, epoch, body), signature)
+/** Imported WebCrypto keys by signing key (hex): members are few, envelopes many */
+const verifyKeys = new Map<string, Promise<CryptoKey | undefined>>()
+const MAX_VERIFY_KEYS = 4096
+
+/**
+ * Ed25519 through WebCrypto where the platform has it (Node >= 20, current
+ * Chromium): native code, measured an order of magnitude faster than the
+ * pure-JS verify on the 30-node benchmark, where verification was most of the
+ * CPU. Elsewhere `verifySignature` of src/identity (noble).
+ */
+async function webCryptoKey (signingKey: Uint8Array): Promise<CryptoKey | undefined> {
+  const id = bytesToHex(signingKey)
+  let key = verifyKeys.get(id)
+  if (key == null) {
+    if (verifyKeys.size >= MAX_VERIFY_KEYS) {
+      verifyKeys.clear()
+    }
+    key = (async () => {
+      try {
+        return await globalThis.crypto.subtle.importKey('raw', signingKey.slice(), { name: 'Ed25519' }, false, ['verify'])
+      } catch {
+        return undefined
+      }
+    })()
+    verifyKeys.set(id, key)
+  }
+  return key
+}
+
+export async function verifyBody (signingKey: Uint8Array, groupId: string, epoch: number, body: Uint8Array, signature: Uint8Array): Promise<boolean> {
+  const message = signedMessage(groupId, epoch, body)
+  if (signature.length !== 64) {
+    return false
+  }
+  const key = await webCryptoKey(signingKey)
+  if (key == null) {
+    return verifySignature(signingKey, message, signature)
+  }
+  try {
+    return await globalThis.crypto.subtle.verify({ name: 'Ed25519' }, key, new Uint8Array(signature), new Uint8Array(message))
+  } catch {
+    return false
+  }
 }
 
 function keyBoxAd (groupId: string, epoch: number): Uint8Array {

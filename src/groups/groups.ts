@@ -614,7 +614,10 @@ export class DefaultGroups extends TypedEventEmitter<GroupsEvents> implements Gr
       default:
         break
     }
-    await this.store.saveGroup(state)
+    if (membership || body.type !== Body.Type.MESSAGE) {
+      // a MESSAGE saved the state (its cursor) already
+      await this.store.saveGroup(state)
+    }
     if (membership) {
       this.safeDispatch('membership', { groupId: state.id, members: memberInfos(state, this.identity.id) })
     }

@@ -114,14 +114,8 @@ export class GroupStore {
   }
 
   async getEntry (groupId: string, cursor: string): Promise<StoredEntry | undefined> {
-    try {
-      return parse<StoredEntry>(await this.datastore.get(new Key(`${ROOT}/timeline/${groupId}/${cursor}`)))
-    } catch (err: any) {
-      if (err.name === 'NotFoundError') {
-        return undefined
-      }
-      throw err
-    }
+    const key = new Key(`${ROOT}/timeline/${groupId}/${cursor}`)
+    return (await this.datastore.has(key)) ? parse<StoredEntry>(await this.datastore.get(key)) : undefined
   }
 
   /** Every entry of a group in cursor order */
@@ -136,14 +130,9 @@ export class GroupStore {
 
   /** The cursor of a message, `-` for an operation, undefined if never seen */
   async getId (groupId: string, id: string): Promise<string | undefined> {
-    try {
-      return decoder.decode(await this.datastore.get(new Key(`${ROOT}/ids/${groupId}/${id}`)))
-    } catch (err: any) {
-      if (err.name === 'NotFoundError') {
-        return undefined
-      }
-      throw err
-    }
+    // has() first: most ids looked up are new, and a miss by get() costs an error with its stack
+    const key = new Key(`${ROOT}/ids/${groupId}/${id}`)
+    return (await this.datastore.has(key)) ? decoder.decode(await this.datastore.get(key)) : undefined
   }
 
   async putId (groupId: string, id: string, cursor: string): Promise<void> {

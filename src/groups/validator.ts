@@ -82,7 +82,7 @@ export async function validateEnvelope (input: ValidationInput): Promise<Verdict
     }
     return { result: 'reject', reason: 'malformed', detail: err.message }
   }
-  if (!verifyBody(opened.sender.signingKey, state.id, envelope.epoch, opened.bodyBytes, opened.signature)) {
+  if (!(await verifyBody(opened.sender.signingKey, state.id, envelope.epoch, opened.bodyBytes, opened.signature))) {
     return { result: 'reject', reason: 'bad_signature' }
   }
   let body: Body
