@@ -89,6 +89,7 @@ export class DefaultGroups extends TypedEventEmitter<GroupsEvents> implements Gr
     for (const state of await this.store.loadGroups()) {
       this.groups.set(state.id, state)
     }
+    await this.store.loadPending()
     this.pubsub.addEventListener('message', this.onMessage)
     this.pubsub.addEventListener('subscription-change', this.onSubscriptionChange)
     for (const state of this.groups.values()) {

@@ -78,9 +78,24 @@ function parse<T> (bytes: Uint8Array): T {
 
 export class GroupStore {
   private readonly datastore: Datastore
+  /**
+   * `<group>/<target>` of every waiting operation: a datastore query per
+   * message (a memory datastore scans every key) is paid only when something
+   * waits for that message
+   */
+  private readonly pendingTargets = new Set<string>()
 
   constructor (datastore: Datastore) {
     this.datastore = datastore
+  }
+
+  /** Learns which operations wait, once at start */
+  async loadPending (): Promise<void> {
+    this.pendingTargets.clear()
+    for await (const key of this.datastore.queryKeys({ prefix: `${ROOT}/pending/` })) {
+      const [group, target] = key.toString().slice(`${ROOT}/pending/`.length).split('/')
+      this.pendingTargets.add(`${group}/${target}`)
+    }
   }
 
   async loadGroups (): Promise<GroupState[]> {
@@ -140,11 +155,15 @@ export class GroupStore {
   }
 
   async putPending (groupId: string, target: string, op: PendingOp): Promise<void> {
+    this.pendingTargets.add(`${groupId}/${target}`)
     await this.datastore.put(new Key(`${ROOT}/pending/${groupId}/${target}/${op.id}`), json(op))
   }
 
   /** Takes (and deletes) the operations waiting for `target` */
   async takePending (groupId: string, target: string): Promise<PendingOp[]> {
+    if (!this.pendingTargets.delete(`${groupId}/${target}`)) {
+      return []
+    }
     const out: Array<{ key: Key, op: PendingOp }> = []
     for await (const { key, value } of this.datastore.query({ prefix: `${ROOT}/pending/${groupId}/${target}/` })) {
       out.push({ key, op: parse<PendingOp>(value) })

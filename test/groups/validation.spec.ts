@@ -93,5 +93,16 @@ describe('group envelope validation', function () {
     expect(entries.map(e => e.content)).to.deep.equal(['from yesterday'])
     expect(entries[0].self).to.equal(true)
     await expect(alice.groups.ingestEnvelope('/murmur/1/g/00', old)).to.be.rejectedWith(/No group/)
+
+    // history out of order: an edit and a reaction before their message wait for it
+    const message = await alice.groups.sealEnvelope(group.id, { type: 'message', content: 'first draft' })
+    const edit = await alice.groups.sealEnvelope(group.id, { type: 'edit', target: message.messageId, content: 'final' })
+    const react = await alice.groups.sealEnvelope(group.id, { type: 'react', target: message.messageId, reaction: ':eyes:' })
+    for (const e of [edit, react, message]) {
+      expect(await alice.groups.ingestEnvelope(e.topic, e.envelope)).to.deep.equal({ result: 'accept' })
+    }
+    const late = (await alice.groups.read(group.id)).entries.find(e => e.id === message.messageId)
+    expect(late).to.include({ content: 'final', edited: true })
+    expect(late?.reactions[':eyes:']).to.deep.equal([alice.identity.id])
   })
 })
