@@ -31,6 +31,8 @@ export interface Comparison {
   values: Partial<Record<SystemName, number | null>>
   /** the subject system over the baseline, null without both */
   ratio: number | null
+  /** the system the ratio is of (default murmur) */
+  subject?: SystemName
 }
 
 export const METRIC_PREFIX = 'murmur_bench'
@@ -55,7 +57,7 @@ export function metricName (scenario: string, what: string): string {
 export function compare (init: Omit<Comparison, 'ratio'>, subject: SystemName = 'murmur', baseline: SystemName = 'baseline'): Comparison {
   const a = init.values[subject]
   const b = init.values[baseline]
-  return { ...init, ratio: a == null || b == null ? null : ratio(a, b) }
+  return { ...init, ratio: a == null || b == null ? null : ratio(a, b), ...(subject !== 'murmur' ? { subject } : {}) }
 }
 
 /** The flat figure list of a set of comparisons: one per system, one per ratio */
@@ -66,7 +68,7 @@ export function figuresOf (comparisons: readonly Comparison[], labels: Record<st
       out.push({ name: c.metric, help: c.help, labels: { ...labels, system }, value: value ?? null })
     }
     if (Object.keys(c.values).length > 1) {
-      out.push({ name: ratioMetricName(c.metric), help: `${c.help} (${subject} / baseline)`, labels: { ...labels, system: subject }, value: c.ratio })
+      out.push({ name: ratioMetricName(c.metric), help: `${c.help} (${c.subject ?? subject} / baseline)`, labels: { ...labels, system: c.subject ?? subject }, value: c.ratio })
     }
   }
   return out

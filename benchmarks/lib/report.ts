@@ -59,7 +59,7 @@ export function toCsv (table: Table): string {
 /** The comparison table as aligned text columns, for the terminal */
 export function textTable (comparisons: readonly Comparison[]): string {
   const systems = [...new Set(comparisons.flatMap(c => Object.keys(c.values)))]
-  const header = ['figure', ...systems, 'murmur/baseline']
+  const header = ['figure', ...systems, `${comparisons[0]?.subject ?? 'murmur'}/baseline`]
   const rows = comparisons.map(c => [
     c.label,
     ...systems.map(s => formatValue(c.values[s as keyof typeof c.values], c.unit)),
@@ -73,7 +73,7 @@ export function textTable (comparisons: readonly Comparison[]): string {
 function markdownTable (comparisons: readonly Comparison[]): string {
   const systems = [...new Set(comparisons.flatMap(c => Object.keys(c.values)))]
   const lines = [
-    `| figure | ${systems.join(' | ')} | murmur/baseline | Prometheus name |`,
+    `| figure | ${systems.join(' | ')} | ${comparisons[0]?.subject ?? 'murmur'}/baseline | Prometheus name |`,
     `| --- | ${systems.map(() => '---:').join(' | ')} | ---: | --- |`
   ]
   for (const c of comparisons) {

@@ -12,7 +12,7 @@ import type { Role } from '../../src/node/index.ts'
 import type { GossipSub } from '@libp2p/gossipsub'
 import type { Libp2p } from '@libp2p/interface'
 
-export const SYSTEM_NAMES = ['murmur', 'baseline'] as const
+export const SYSTEM_NAMES = ['murmur', 'baseline', 'groups'] as const
 export type SystemName = typeof SYSTEM_NAMES[number]
 
 export interface PeerInit {
@@ -79,6 +79,20 @@ async function loadBaseline (): Promise<[
     import('libp2p'),
     // profiles.ts imports nothing but types: loading it does not load the Murmur node
     import('../../src/node/profiles.ts')
+  ])
+}
+
+async function loadGroups (): Promise<[
+  typeof import('../../src/node/index.ts'),
+  typeof import('../../src/groups/index.ts'),
+  typeof import('../../src/identity/index.ts')
+]> {
+  // the node, identity and groups boxes only, not the whole app: the
+  // measurement is of the groups layer on a Murmur node
+  return Promise.all([
+    import('../../src/node/index.ts'),
+    import('../../src/groups/index.ts'),
+    import('../../src/identity/index.ts')
   ])
 }
 
@@ -179,9 +193,122 @@ export const baselineSystem: SystemSpec = {
   }
 }
 
+/**
+ * A Murmur node with its groups layer: the benchmark topic is a group every
+ * node joins with the same invite (derived from the topic, so that nodes in
+ * other processes agree on it; node 0 holds the admin identity and answers
+ * the JOINs). Publishing is `groups.send` — seal (sign, encrypt), add to the
+ * own timeline, publish — and receiving is the `message` event of the
+ * timeline, after validation (decrypt, verify, freshness, replay) and the
+ * datastore write. The benchmark payload travels base64-encoded as the
+ * message text, since group messages carry text.
+ */
+class GroupsPeer implements PubsubPeer {
+  readonly libp2p: Libp2p<{ pubsub: GossipSub }>
+  private readonly groups: import('../../src/groups/index.ts').GroupsLayer
+  private readonly inviteFor: (topic: string) => { invite: string, groupTopic: string, groupId: string }
+  private readonly joined = new Map<string, { groupTopic: string, groupId: string }>()
+  private readonly stopper: () => Promise<void>
+
+  constructor (libp2p: Libp2p<{ pubsub: GossipSub }>, groups: GroupsPeer['groups'], inviteFor: GroupsPeer['inviteFor'], stopper: () => Promise<void>) {
+    this.libp2p = libp2p
+    this.groups = groups
+    this.inviteFor = inviteFor
+    this.stopper = stopper
+  }
+
+  subscribe (topic: string): void {
+    const { invite, groupTopic, groupId } = this.inviteFor(topic)
+    this.joined.set(topic, { groupTopic, groupId })
+    // the harness then waits for mesh peers on the group's topic
+    void this.groups.join(invite).catch(() => { this.joined.delete(topic) })
+  }
+
+  async publish (topic: string, data: Uint8Array): Promise<number> {
+    const group = this.joined.get(topic)
+    if (group == null) {
+      throw new Error(`not subscribed to ${topic}`)
+    }
+    await this.groups.send(group.groupId, Buffer.from(data).toString('base64'))
+    // floodPublish sends to every subscriber of the group's topic
+    return this.libp2p.services.pubsub.getSubscribers(group.groupTopic).length
+  }
+
+  onMessage (handler: (topic: string, data: Uint8Array) => void): void {
+    this.groups.addEventListener('message', (evt) => {
+      const { groupId, entry } = evt.detail
+      if (entry.self) {
+        return
+      }
+      for (const [topic, group] of this.joined) {
+        if (group.groupId === groupId) {
+          handler(topic, new Uint8Array(Buffer.from(entry.content, 'base64')))
+        }
+      }
+    })
+  }
+
+  meshPeers (topic: string): number {
+    const group = this.joined.get(topic)
+    const pubsub = this.libp2p.services.pubsub as GossipSub & { getMeshPeers?(topic: string): string[] }
+    return group == null ? 0 : (pubsub.getMeshPeers?.(group.groupTopic).length ?? pubsub.getSubscribers(group.groupTopic).length)
+  }
+
+  async stop (): Promise<void> {
+    await this.stopper()
+  }
+}
+
+/** Seeds of the benchmark group's admin identity: a fixed, public test key, never a real one */
+const BENCH_ADMIN_SECRET = new Uint8Array(65).map((_, i) => i === 0 ? 1 : (i * 37 + 11) & 0xff)
+
+export const groupsSystem: SystemSpec = {
+  name: 'groups',
+  description: 'Murmur node + groups layer: every message sealed (Ed25519 signature inside XChaCha20-Poly1305 with the epoch key), validated and stored in the timeline; payload base64 in the message text; loopback profile',
+  discovers: false,
+  async load () {
+    await loadGroups()
+  },
+  async create (init) {
+    const [{ createNode, loopbackProfile }, { groups, groupTopic, encodeInvite }, { MessagingIdentity }] = await loadGroups()
+    const { sha256 } = await import('@noble/hashes/sha2.js')
+    const { bytesToHex } = await import('@noble/hashes/utils.js')
+    const admin = MessagingIdentity.import(BENCH_ADMIN_SECRET)
+    const node = await createNode({
+      privateKey: await generateKeyPairFromSeed('Ed25519', init.keySeed),
+      listen: LOOPBACK_LISTEN,
+      ...loopbackProfile(),
+      bootstrap: init.bootstrap ?? [],
+      dhtClientMode: init.dhtClientMode ?? false,
+      minConnections: init.minConnections,
+      roles: init.roles ?? [],
+      name: `g${init.index}`
+    })
+    const layer = groups()({
+      pubsub: node.libp2p.services.pubsub,
+      datastore: node.datastore,
+      logger: node.logger,
+      identity: init.index === 0 ? admin : MessagingIdentity.generate()
+    })
+    await node.start()
+    await layer.start()
+    const text = new TextEncoder()
+    const inviteFor = (topic: string): { invite: string, groupTopic: string, groupId: string } => {
+      const groupId = bytesToHex(sha256(text.encode(`murmur-bench-group:${topic}`)))
+      const invite = encodeInvite({ groupId, name: topic, epoch: 0, epochKey: sha256(text.encode(`murmur-bench-key:${topic}`)), admin: admin.publicIdentity, adminName: 'bench' })
+      return { invite, groupTopic: groupTopic(groupId), groupId }
+    }
+    return new GroupsPeer(node.libp2p, layer, inviteFor, async () => {
+      await layer.stop()
+      await node.stop()
+    })
+  }
+}
+
 export const SYSTEMS: Record<SystemName, SystemSpec> = {
   murmur: murmurSystem,
-  baseline: baselineSystem
+  baseline: baselineSystem,
+  groups: groupsSystem
 }
 
 export function systemSpec (name: string): SystemSpec {

@@ -3,6 +3,7 @@
 import { browserScenario } from './browser.ts'
 import { e2eScenario } from './e2e.ts'
 import { gossipScenario } from './gossip.ts'
+import { groupsScenario } from './groups.ts'
 import { onionScenario } from './onion.ts'
 import { scaleScenario } from './scale.ts'
 import { storeScenario } from './store.ts'
@@ -12,6 +13,7 @@ export const SCENARIOS: Record<string, Scenario<any>> = {
   [browserScenario.name]: browserScenario,
   [e2eScenario.name]: e2eScenario,
   [gossipScenario.name]: gossipScenario,
+  [groupsScenario.name]: groupsScenario,
   [onionScenario.name]: onionScenario,
   [scaleScenario.name]: scaleScenario,
   [storeScenario.name]: storeScenario

@@ -20,6 +20,7 @@
 import { DefaultMurmur } from './murmur.ts'
 import type { Contacts, ContactsInit } from '../contacts/index.ts'
 import type { DirectoryInit, RelayDirectory } from '../directory/index.ts'
+import type { Groups, GroupsInit } from '../groups/index.ts'
 import type { MessagingIdentity } from '../identity/index.ts'
 import type { MurmurNode, NodeInit } from '../node/index.ts'
 import type { Onion, OnionInit } from '../onion/index.ts'
@@ -52,6 +53,9 @@ export interface MurmurInit extends NodeInit {
 
   /** Mailboxes and group history (the serving side when `roles` has `store`) */
   store?: StoreInit
+
+  /** Options of the groups layer (end-to-end encrypted group messaging) */
+  groups?: GroupsInit
 }
 
 export interface Murmur extends Startable {
@@ -68,6 +72,8 @@ export interface Murmur extends Startable {
   readonly contacts: Contacts
   /** Offline mailboxes and group history: deposit, fetch, ack, history */
   readonly store: Store
+  /** End-to-end encrypted groups over gossipsub */
+  readonly groups: Groups
   isStarted(): boolean
 }
 

@@ -1,10 +1,12 @@
 import { bundleSelectors, bundleValidators, Contacts } from '../contacts/index.ts'
 import { directoryDhtInit, RelayDirectory } from '../directory/index.ts'
+import { groups as createGroups } from '../groups/index.ts'
 import { loadOrCreateIdentity } from '../identity/index.ts'
 import { createNode, loadOrCreateNodeKey } from '../node/index.ts'
 import { Onion } from '../onion/index.ts'
 import { createStore } from '../store/index.ts'
 import type { Murmur, MurmurInit } from './index.ts'
+import type { GroupsLayer } from '../groups/index.ts'
 import type { MessagingIdentity } from '../identity/index.ts'
 import type { MurmurNode } from '../node/index.ts'
 import type { Store } from '../store/index.ts'
@@ -15,6 +17,7 @@ interface Layers {
   directory: RelayDirectory
   onion: Onion
   store: Store
+  groups: GroupsLayer
   contacts: Contacts
 }
 
@@ -31,6 +34,7 @@ export class DefaultMurmur implements Murmur {
   readonly onion: Onion
   readonly contacts: Contacts
   readonly store: Store
+  readonly groups: GroupsLayer
   /** Layers above the node, in start order */
   private readonly layers: Startable[]
   private started = false
@@ -52,8 +56,15 @@ export class DefaultMurmur implements Murmur {
     const directory = new RelayDirectory({ node, privateKey }, init.directory)
     const onion = new Onion({ node, directory }, init.onion)
     const store = createStore({ node }, init.store)
+    const groups = createGroups(init.groups)({
+      pubsub: node.libp2p.services.pubsub,
+      datastore: node.datastore,
+      logger: node.logger,
+      metricsRegistry: node.metricsRegistry,
+      identity
+    })
     const contacts = new Contacts({ node, identity }, init.contacts)
-    return new DefaultMurmur(node, identity, { directory, onion, store, contacts })
+    return new DefaultMurmur(node, identity, { directory, onion, store, groups, contacts })
   }
 
   private constructor (node: MurmurNode, identity: MessagingIdentity, layers: Layers) {
@@ -63,8 +74,9 @@ export class DefaultMurmur implements Murmur {
     this.directory = layers.directory
     this.onion = layers.onion
     this.store = layers.store
+    this.groups = layers.groups
     this.contacts = layers.contacts
-    this.layers = [layers.directory, layers.onion, layers.store, layers.contacts]
+    this.layers = [layers.directory, layers.onion, layers.store, layers.groups, layers.contacts]
   }
 
   isStarted (): boolean {

@@ -14,6 +14,19 @@ import { contactAdd } from './commands/contact/add.ts'
 import { contactCard } from './commands/contact/card.ts'
 import { contactList } from './commands/contact/list.ts'
 import { daemon } from './commands/daemon.ts'
+import { groupCreate } from './commands/group/create.ts'
+import { groupDelete } from './commands/group/delete.ts'
+import { groupEdit } from './commands/group/edit.ts'
+import { groupInvite } from './commands/group/invite.ts'
+import { groupJoin } from './commands/group/join.ts'
+import { groupLeave } from './commands/group/leave.ts'
+import { groupList } from './commands/group/list.ts'
+import { groupMembers } from './commands/group/members.ts'
+import { groupReact } from './commands/group/react.ts'
+import { groupRead } from './commands/group/read.ts'
+import { groupRemove } from './commands/group/remove.ts'
+import { groupSend } from './commands/group/send.ts'
+import { groupTail } from './commands/group/tail.ts'
 import { id } from './commands/id.ts'
 import { identityExport } from './commands/identity/export.ts'
 import { identityImport } from './commands/identity/import.ts'
@@ -38,7 +51,9 @@ export const COMMANDS: readonly Command[] = [
   identityShow, identityExport, identityImport,
   contactCard, contactAdd, contactList, send, inbox, chat,
   onionStatus, onionSend,
-  storeStatus, storeDeposit, storeFetch, storeFollow
+  storeStatus, storeDeposit, storeFetch, storeFollow,
+  groupCreate, groupInvite, groupJoin, groupSend, groupEdit, groupDelete, groupReact,
+  groupRead, groupTail, groupMembers, groupRemove, groupLeave, groupList
 ]
 
 export function mainHelp (commands: readonly Command[] = COMMANDS): string {

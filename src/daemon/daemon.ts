@@ -7,6 +7,7 @@
 import { Registry } from 'prom-client'
 import { createMurmur } from '../app/index.ts'
 import { contactsRoutes } from './api/routes/contacts.ts'
+import { groupRoutes } from './api/routes/groups.ts'
 import { nodeRoutes } from './api/routes/node.ts'
 import { onionRoutes, TEXT_KIND } from './api/routes/onion.ts'
 import { storeRoutes } from './api/routes/store.ts'
@@ -63,6 +64,7 @@ export class Daemon {
       this.api.publish('onion:message', { messageId: msg.messageId, text: new TextDecoder().decode(msg.data) })
     })
     this.api.addRoutes(storeRoutes(murmur.store))
+    this.api.addRoutes(groupRoutes(murmur.groups))
     this.api.addRoutes([{
       method: 'POST',
       path: '/v1/stop',
@@ -189,6 +191,9 @@ export class Daemon {
     this.murmur.contacts.addEventListener('update', (evt) => { this.api.publish('contact:update', evt.detail) })
     this.murmur.contacts.addEventListener('contact', (evt) => { this.api.publish('contact:new', evt.detail) })
     this.murmur.contacts.addEventListener('invite', (evt) => { this.api.publish('contact:invite', evt.detail) })
+    this.murmur.groups.addEventListener('message', (evt) => { this.api.publish('group:message', evt.detail) })
+    this.murmur.groups.addEventListener('update', (evt) => { this.api.publish('group:update', evt.detail) })
+    this.murmur.groups.addEventListener('membership', (evt) => { this.api.publish('group:membership', evt.detail) })
 
     this.log.info({
       peerId: this.node.peerId.toString(),

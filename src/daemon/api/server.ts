@@ -57,12 +57,19 @@ const STATUS_BY_ERROR: Record<string, number> = {
   NotStartedError: 503,
   AbortError: 504,
   TimeoutError: 504,
-  // contacts
+  // groups and contacts (both have a MessageNotFoundError: 404 for either)
+  MessageNotFoundError: 404,
+  GroupNotFoundError: 404,
+  InvalidInviteError: 400,
+  InvalidGroupArgumentError: 400,
+  NotGroupAdminError: 403,
+  NotMessageAuthorError: 403,
+  EnvelopeTooLargeError: 413,
+  GroupsNotStartedError: 503,
   ContactCardError: 400,
   SelfContactError: 400,
   MessageFormatError: 400,
   ContactNotFoundError: 404,
-  MessageNotFoundError: 404,
   PrekeyBundleNotFoundError: 404,
   DeliveryError: 502,
   // onion
