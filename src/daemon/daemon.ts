@@ -8,7 +8,7 @@ import { Registry } from 'prom-client'
 import { createMurmur } from '../app/index.ts'
 import { nodeRoutes } from './api/routes/node.ts'
 import { ControlApi } from './api/server.ts'
-import { isLoopback, parseHostPort } from './config.ts'
+import { checkApiBinding, isLoopback, parseHostPort } from './config.ts'
 import { HomeInUseError } from './errors.ts'
 import { loadOrCreateToken, removeApiFile, writeApiFile } from './home.ts'
 import { MetricsServer } from './metrics.ts'
@@ -63,6 +63,7 @@ export class Daemon {
 
   static async start (init: DaemonInit): Promise<Daemon> {
     const { config, home } = init
+    checkApiBinding(config)
     const token = await loadOrCreateToken(home)
     const registry = config.metrics != null ? new Registry() : undefined
     const murmur = await createMurmur({
@@ -116,6 +117,7 @@ export class Daemon {
   private async listen (): Promise<void> {
     const api = parseHostPort(this.config.api, 'api')
     if (!isLoopback(api.host)) {
+      // allowed by apiAllowRemote (checkApiBinding refused it otherwise)
       this.log.warn({ api: this.config.api }, 'the control API listens beyond loopback: anyone who can reach it and holds the token controls this node')
     }
     const { url } = await this.api.listen(api.host, api.port)

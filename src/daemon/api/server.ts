@@ -13,6 +13,19 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 /** Bodies above this are refused with 413 */
 export const MAX_BODY_BYTES = 1024 * 1024
 
+/**
+ * Open connections beyond this are closed on arrival, so a client that opens
+ * connections without end holds at most this many sockets (and their buffers)
+ */
+export const MAX_CONNECTIONS = 64
+
+/** Open `/v1/events` streams beyond this are answered 503 */
+export const MAX_EVENT_STREAMS = 16
+
+/** A client must send its headers within this, and its whole request within REQUEST_TIMEOUT_MS */
+export const HEADERS_TIMEOUT_MS = 10_000
+export const REQUEST_TIMEOUT_MS = 30_000
+
 /** SSE comment lines keep proxies and clients from timing the stream out */
 const SSE_KEEPALIVE_MS = 15_000
 
@@ -101,6 +114,17 @@ export class ControlApi {
     }
   }
 
+  /**
+   * Every endpoint, `/v1/events` included, in the order they were added: what
+   * a test iterates to check that none answers without the token
+   */
+  routeTable (): Array<{ method: Route['method'], path: string }> {
+    return [
+      ...this.routes.map(r => ({ method: r.method, path: r.path })),
+      { method: 'GET', path: '/v1/events' }
+    ]
+  }
+
   /** Sends an event to every open `/v1/events` stream */
   publish (event: string, data: unknown): void {
     const frame = `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`
@@ -120,6 +144,9 @@ export class ControlApi {
         }
       })
     })
+    server.maxConnections = MAX_CONNECTIONS
+    server.headersTimeout = HEADERS_TIMEOUT_MS
+    server.requestTimeout = REQUEST_TIMEOUT_MS
     this.server = server
     const where = await listenOn(server, host, port)
     this.keepalive = setInterval(() => {
@@ -161,6 +188,8 @@ export class ControlApi {
 
     if (!this.authorized(req)) {
       res.setHeader('WWW-Authenticate', 'Bearer realm="murmur"')
+      // an unauthenticated client's body is never read: drop the connection after the answer
+      closeAfter(req, res)
       sendError(res, 401, 'Unauthorized', 'A valid bearer token is required (see <home>/api-token)')
       return
     }
@@ -168,6 +197,10 @@ export class ControlApi {
     if (url.pathname === '/v1/events') {
       if (req.method !== 'GET') {
         sendError(res, 405, 'MethodNotAllowed', `${req.method ?? ''} is not allowed on ${url.pathname}`)
+        return
+      }
+      if (this.streams.size >= MAX_EVENT_STREAMS) {
+        sendError(res, 503, 'TooManyStreams', `At most ${MAX_EVENT_STREAMS} event streams may be open`)
         return
       }
       this.openStream(req, res)
@@ -196,6 +229,10 @@ export class ControlApi {
       result = await route.handler({ params, url, body: async () => readJsonBody(req), signal: controller.signal })
     } catch (err: any) {
       const { status, code, message } = describeError(err)
+      if (status === 413) {
+        // the rest of an oversized body is not worth reading
+        closeAfter(req, res)
+      }
       if (status >= 500) {
         this.log.error({ err, route: route.path }, 'control API handler failed')
       }
@@ -228,6 +265,11 @@ function describeError (err: any): { status: number, code: string, message: stri
     return { status: 500, code: 'InternalError', message: `Internal error: ${err?.message ?? String(err)}` }
   }
   return { status, code: err.name, message: err.message }
+}
+
+function closeAfter (req: IncomingMessage, res: ServerResponse): void {
+  res.setHeader('Connection', 'close')
+  res.once('finish', () => { req.socket.destroy() })
 }
 
 function digest (token: string): Buffer {

@@ -10,12 +10,13 @@ export const CONFIG_OPTIONS: Record<string, OptionSpec> = {
   bootstrap: { type: 'string', multiple: true, arg: 'MA', description: 'Bootstrap peer (…/p2p/<peer id>)' },
   roles: { type: 'string', arg: 'LIST', description: 'Comma-separated roles: relay, store, bootstrap' },
   api: { type: 'string', arg: 'HOST:PORT', description: 'Control API address (default 127.0.0.1:7420)' },
+  'api-allow-remote': { type: 'boolean', description: 'Let --api bind beyond loopback (refused otherwise)' },
   metrics: { type: 'string', arg: 'HOST:PORT', description: 'Prometheus /metrics address, or "off" (default 127.0.0.1:7421)' },
   mdns: { type: 'boolean', description: 'Discover peers on the LAN by mDNS (--no-mdns turns it off)' },
   'log-level': { type: 'string', arg: 'LEVEL', description: 'fatal, error, warn, info, debug, trace or silent (default info)' }
 }
 
-const FLAG_OF: Record<string, string> = { logLevel: 'log-level' }
+const FLAG_OF: Record<string, string> = { logLevel: 'log-level', apiAllowRemote: 'api-allow-remote' }
 
 /** The configuration the flags set, validated; an error names the flag */
 export function configFromFlags (values: Values): Partial<DaemonConfig> {
@@ -30,6 +31,9 @@ export function configFromFlags (values: Values): Partial<DaemonConfig> {
   }
   if (values.metrics !== undefined) {
     raw.metrics = values.metrics === 'off' ? null : values.metrics
+  }
+  if (values['api-allow-remote'] !== undefined) {
+    raw.apiAllowRemote = values['api-allow-remote']
   }
   if (values['log-level'] !== undefined) {
     raw.logLevel = values['log-level']
