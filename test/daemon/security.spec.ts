@@ -66,6 +66,14 @@ describe('control API security', function () {
     expect(ok.status).to.equal(200)
   })
 
+  it('answers malformed request targets with 400, not 500 (fuzzing found both)', async () => {
+    for (const path of ['/v1/peers/%', '/v1/peers/%E0%A4%A', '//']) {
+      const res = await fetch(daemon.apiUrl + path, { headers: { Authorization: `Bearer ${token}` } })
+      expect(res.status, path).to.be.oneOf([400, 404])
+      expect((await res.json()).error.code).to.be.a('string')
+    }
+  })
+
   it('keeps the token in a 0600 file', async () => {
     expect((await stat(join(home, 'api-token'))).mode & 0o777).to.equal(0o600)
     expect((await readFile(join(home, 'api-token'), 'utf8')).trim()).to.match(/^[0-9a-f]{64}$/)

@@ -183,8 +183,13 @@ export class ControlApi {
   }
 
   private async handle (req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://localhost')
     res.setHeader('Cache-Control', 'no-store')
+    const url = requestUrl(req.url)
+    if (url == null) {
+      closeAfter(req, res)
+      sendError(res, 400, 'BadRequest', 'Malformed request target')
+      return
+    }
 
     if (!this.authorized(req)) {
       res.setHeader('WWW-Authenticate', 'Bearer realm="murmur"')
@@ -220,7 +225,14 @@ export class ControlApi {
     }
 
     const values = route.pattern.exec(url.pathname)?.slice(1) ?? []
-    const params = Object.fromEntries(route.keys.map((k, i) => [k, decodeURIComponent(values[i])]))
+    let params: Record<string, string>
+    try {
+      params = Object.fromEntries(route.keys.map((k, i) => [k, decodeURIComponent(values[i])]))
+    } catch {
+      // `%` not followed by two hex digits, or a broken UTF-8 sequence (found by fuzzing: was a 500)
+      sendError(res, 400, 'BadRequest', `Malformed percent-encoding in ${url.pathname}`)
+      return
+    }
     const controller = new AbortController()
     res.once('close', () => { controller.abort() })
 
@@ -265,6 +277,15 @@ function describeError (err: any): { status: number, code: string, message: stri
     return { status: 500, code: 'InternalError', message: `Internal error: ${err?.message ?? String(err)}` }
   }
   return { status, code: err.name, message: err.message }
+}
+
+/** A request target is a path: `//x` must not be read as a host (found by fuzzing: was a 500) */
+function requestUrl (target = '/'): URL | undefined {
+  try {
+    return new URL(`http://localhost${target.startsWith('/') ? target : `/${target}`}`)
+  } catch {
+    return undefined
+  }
 }
 
 function closeAfter (req: IncomingMessage, res: ServerResponse): void {
