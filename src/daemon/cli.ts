@@ -13,12 +13,13 @@ import { daemon } from './commands/daemon.ts'
 import { id } from './commands/id.ts'
 import { init } from './commands/init.ts'
 import { peers } from './commands/peers.ts'
+import { ping } from './commands/ping.ts'
 import { status } from './commands/status.ts'
 import { stop } from './commands/stop.ts'
 import { exitCodeOf, UsageError } from './errors.ts'
 import type { Command, CommandIo, OptionSpec } from './commands/command.ts'
 
-export const COMMANDS: readonly Command[] = [init, daemon, id, status, peers, connect, stop]
+export const COMMANDS: readonly Command[] = [init, daemon, id, status, peers, connect, ping, stop]
 
 export function mainHelp (commands: readonly Command[] = COMMANDS): string {
   const width = Math.max(...commands.map(c => c.name.length))

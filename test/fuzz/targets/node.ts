@@ -9,15 +9,19 @@ import type { FuzzTarget } from '../registry.ts'
 const PEER_ID = '12D3KooWQYhTNQdmr3ArTeUHRYzFg94BKyTkoWBDWez9kSCVe2Xo'
 
 /**
- * Multiaddr-shaped strings: real protocol names with good and bad values,
- * only ever loopback or documentation addresses (nothing here is dialled,
- * but a fuzzer should not make up a real host either)
+ * Multiaddr-shaped strings: real protocol names with good and bad values, and
+ * only loopback hosts (the control-API target may dial what parses)
  */
 export const multiaddrString: fc.Arbitrary<string> = fc.array(fc.oneof(
-  fc.constantFrom('/ip4/127.0.0.1', '/ip4/192.0.2.1', '/ip6/::1', '/dns4/localhost', '/tcp/4001', '/udp/4001', '/quic-v1', '/ws', '/wss',
+  fc.constantFrom('/ip4/127.0.0.1', '/ip4/127.0.0.2', '/ip6/::1', '/dns4/localhost', '/tcp/4001', '/udp/4001', '/quic-v1', '/ws', '/wss',
     '/webrtc-direct', '/certhash/uEiB', '/p2p-circuit', '/webrtc', `/p2p/${PEER_ID}`, '/ip4', '/tcp', '/p2p', '//', '/'),
   fc.tuple(fc.constantFrom('ip4', 'ip6', 'tcp', 'udp', 'dns4', 'p2p', 'certhash', 'unix', 'x'), fc.string({ maxLength: 20 })).map(([p, v]) => `/${p}/${v}`)
 ), { maxLength: 6 }).map(parts => parts.join(''))
+
+/** True when `text` has a host part that is not loopback: such an input is never sent to a live node */
+export function namesRemoteHost (text: string): boolean {
+  return /\/(ip4|ip6|dns|dns4|dns6|dnsaddr)\/(?!127\.|::1(\/|$)|localhost(\/|$))/.test(text)
+}
 
 export function nodeTargets (): FuzzTarget[] {
   return [{
