@@ -54,7 +54,9 @@ describe('scripts/testnet --netns fault commands', function () {
     if (supervisor != null && supervisor.exitCode == null) {
       supervisor.kill('SIGINT')
       await Promise.race([exited, new Promise(resolve => setTimeout(resolve, 30_000))])
-      if (supervisor.exitCode == null) supervisor.kill('SIGKILL')
+      if (supervisor.exitCode == null) {
+        supervisor.kill('SIGKILL')
+      }
     }
     await tmp?.cleanup()
     if (Object.keys(figures).length > 0) {

@@ -1,8 +1,8 @@
 import { parseDialable } from '../../../node/murmur.ts'
 import { HttpError, stringField } from '../server.ts'
 import type { MurmurNode } from '../../../node/index.ts'
-import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Route } from '../server.ts'
+import type { Multiaddr } from '@multiformats/multiaddr'
 
 /** Pings per `POST /v1/ping`, so one request cannot keep a handler busy for long */
 const MAX_PINGS = 20
