@@ -99,17 +99,19 @@ describe('resource bounds of a running daemon', function () {
     const before = await rssBytes(pid)
     const body = Buffer.alloc(4 * MB, 'x')
     const statuses = new Map<number, number>()
+    const url = `${api}/v1/connect`
+    const auth = { Authorization: `Bearer ${token}` }
+    const post = async (authorized: boolean): Promise<number> => fetch(url, {
+      method: 'POST',
+      headers: authorized ? auth : {},
+      body,
+      signal: AbortSignal.timeout(20_000)
+    }).then(async res => { await res.arrayBuffer(); return res.status }, () => -1)
     for (let batch = 0; batch < 20; batch++) {
-      await Promise.all(Array.from({ length: 10 }, async (_, i) => {
-        const authorized = (batch * 10 + i) % 2 === 0
-        const status = await fetch(`${api}/v1/connect`, {
-          method: 'POST',
-          headers: authorized ? { Authorization: `Bearer ${token}` } : {},
-          body,
-          signal: AbortSignal.timeout(20_000)
-        }).then(async res => { await res.arrayBuffer(); return res.status }, () => -1)
+      const results = await Promise.all(Array.from({ length: 10 }, async (_, i) => post(i % 2 === 0)))
+      for (const status of results) {
         statuses.set(status, (statuses.get(status) ?? 0) + 1)
-      }))
+      }
     }
     const after = await rssBytes(pid)
     figures.bodyFloodOfferedMB = 200 * 4
