@@ -48,6 +48,11 @@ describe('scripts/testnet --netns fault commands', function () {
     exited = new Promise(resolve => supervisor?.on('exit', resolve))
     await waitFor(() => output.includes('Ctrl-C stops them all') || supervisor?.exitCode != null, 'the netns testnet to start', 90_000, 200)
     expect(supervisor.exitCode, output).to.equal(null)
+    // the baseline for the reconvergence after a heal: the first convergence, timed the same way
+    const started = Date.now()
+    await waitFor(async () => (await Promise.all(['n0', 'n1', 'n2', 'n3'].map(async h => tn('murmur', h, '--', 'status', '--json'))))
+      .every(s => s.peers >= 1 && s.routingTable >= 3), 'every routing table to hold the three others after the start', 90_000, 500)
+    figures.convergeAfterStartMs = Date.now() - started
   })
 
   after(async function () {
@@ -123,7 +128,7 @@ describe('scripts/testnet --netns fault commands', function () {
     await waitFor(async () => {
       const peers = await connectedTo('n0')
       return !peers.includes(id('n2')) && !peers.includes(id('n3'))
-    }, 'n0 to lose its connections to n2 and n3', 60_000, 1000)
+    }, 'n0 to lose its connections to n2 and n3', 60_000, 500)
     figures.disconnectAfterCutMs = Date.now() - cut
     expect(await connectedTo('n0')).to.include(id('n1'))
     // …a new dial across it fails…
@@ -138,15 +143,13 @@ describe('scripts/testnet --netns fault commands', function () {
     const sides: Record<string, string[]> = { n0: ['n2', 'n3'], n1: ['n2', 'n3'], n2: ['n0', 'n1'], n3: ['n0', 'n1'] }
     let last = ''
     await waitFor(async () => {
-      const rows = []
-      for (const [h, across] of Object.entries(sides)) {
-        const status = await tn('murmur', h, '--', 'status', '--json')
-        const peers = await connectedTo(h)
-        rows.push({ h, across: across.filter(a => peers.includes(id(a))).length, routingTable: status.routingTable })
-      }
+      const rows = await Promise.all(Object.entries(sides).map(async ([h, across]) => {
+        const [status, peers] = await Promise.all([tn('murmur', h, '--', 'status', '--json'), connectedTo(h)])
+        return { h, across: across.filter(a => peers.includes(id(a))).length, routingTable: status.routingTable }
+      }))
       last = JSON.stringify(rows)
       return rows.every(r => r.across >= 1 && r.routingTable >= 3)
-    }, 'every host to be connected across the healed cut, with full routing tables (last: ' + last + ')', 90_000, 1000)
+    }, 'every host to be connected across the healed cut, with full routing tables (last: ' + last + ')', 90_000, 500)
     figures.reconvergeAfterHealMs = Date.now() - healed
     // and a new dial across it works
     const found = await tn('murmur', 'n1', '--', 'connect', addr('n3'), '--json')
