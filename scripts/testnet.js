@@ -445,6 +445,10 @@ class Testnet {
     } catch (err) {
       if (!/qdisc kind is unknown|No such file/i.test(String(err.stderr ?? err.message))) throw err
     }
+    const missing = ['python3', 'ethtool'].filter(tool => !commandExists(tool))
+    if (missing.length > 0) {
+      throw new Error(`this kernel has no sch_netem, and the userspace fallback (scripts/linkem.py) needs ${missing.join(' and ')} (apt-get install -y ${missing.map(t => t === 'python3' ? 'python3' : t).join(' ')})`)
+    }
     const [hostPort, relayPort, bridgePort] = [`sw${h.index}`, `sq${h.index}`, `sr${h.index}`]
     ip('-n', SWITCH, 'link', 'add', relayPort, 'type', 'veth', 'peer', 'name', bridgePort)
     // frames cross a raw socket one by one, so they must be whole on both sides of it: no
@@ -549,6 +553,15 @@ class Testnet {
     await rm(join(this.root, 'control.sock'), { force: true })
     if (!this.keep) await rm(this.root, { recursive: true, force: true })
     process.exit(code)
+  }
+}
+
+function commandExists (name) {
+  try {
+    execFileSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' })
+    return true
+  } catch {
+    return false
   }
 }
 

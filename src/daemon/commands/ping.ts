@@ -3,7 +3,7 @@ import { UsageError } from '../errors.ts'
 import { CLIENT_OPTIONS } from './command.ts'
 import type { Command } from './command.ts'
 
-interface PingResult { addr: string, rttsMs: number[], minMs: number, medianMs: number, maxMs: number }
+interface PingResult { addr: string, rttsMs: number[], lost: number, minMs: number, medianMs: number, maxMs: number }
 
 export const ping: Command = {
   name: 'ping',
@@ -26,7 +26,7 @@ export const ping: Command = {
       throw new UsageError('--count must be an integer from 1 to 20')
     }
     const result = await (await ctx.client()).post<PingResult>('/v1/ping', { addr, count })
-    ctx.print(`${result.addr}: ${result.rttsMs.map(r => `${r} ms`).join(', ')} (median ${result.medianMs} ms)`, result)
+    ctx.print(`${result.addr}: ${result.rttsMs.map(r => `${r} ms`).join(', ')} (median ${result.medianMs} ms${result.lost > 0 ? `, ${result.lost} lost` : ''})`, result)
     return 0
   }
 }

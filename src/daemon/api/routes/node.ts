@@ -60,12 +60,24 @@ export function nodeRoutes (node: MurmurNode): Route[] {
       if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > MAX_PINGS) {
         throw new HttpError(400, 'BadRequest', `"count" must be an integer from 1 to ${MAX_PINGS}`)
       }
+      // like ping(8): a ping that fails is counted lost; the request fails only when all do
       const rtts: number[] = []
+      let lastError: Error | undefined
       for (let i = 0; i < count; i++) {
-        rtts.push(await pingOnce(node, ma, signal))
+        try {
+          rtts.push(await pingOnce(node, ma, signal))
+        } catch (err: any) {
+          if (signal.aborted) {
+            throw err
+          }
+          lastError = err
+        }
+      }
+      if (rtts.length === 0 && lastError != null) {
+        throw lastError
       }
       const sorted = [...rtts].sort((a, b) => a - b)
-      return { addr: ma.toString(), rttsMs: rtts, minMs: sorted[0], medianMs: sorted[Math.floor(sorted.length / 2)], maxMs: sorted[sorted.length - 1] }
+      return { addr: ma.toString(), rttsMs: rtts, lost: count - rtts.length, minMs: sorted[0], medianMs: sorted[Math.floor(sorted.length / 2)], maxMs: sorted[sorted.length - 1] }
     }
   }, {
     method: 'GET',
