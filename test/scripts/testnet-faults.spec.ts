@@ -70,13 +70,22 @@ describe('scripts/testnet --netns fault commands', function () {
     supervisor.stdout?.on('data', (d) => { output += String(d) })
     supervisor.stderr?.on('data', (d) => { output += String(d) })
     exited = new Promise(resolve => supervisor?.on('exit', resolve))
-    await waitFor(() => output.includes('Ctrl-C stops them all') || supervisor?.exitCode != null, 'the netns testnet to start', 90_000, 200)
-    expect(supervisor.exitCode, output).to.equal(null)
-    // the baseline for the reconvergence after a heal: the first convergence, timed the same way
-    const started = Date.now()
-    await waitFor(async () => (await Promise.all(['n0', 'n1', 'n2', 'n3'].map(async h => tn('murmur', h, '--', 'status', '--json'))))
-      .every(s => s.peers >= 1 && s.routingTable >= 3), 'every routing table to hold the three others after the start', 90_000, 500)
-    figures.convergeAfterStartMs = Date.now() - started
+    let last: unknown
+    try {
+      await waitFor(() => output.includes('Ctrl-C stops them all') || supervisor?.exitCode != null, 'the netns testnet to start', 90_000, 200)
+      expect(supervisor.exitCode).to.equal(null)
+      // the baseline for the reconvergence after a heal: the first convergence, timed the same way
+      const started = Date.now()
+      await waitFor(async () => {
+        last = (await Promise.all(['n0', 'n1', 'n2', 'n3'].map(async h => tn('murmur', h, '--', 'status', '--json'))))
+          .map(s => ({ peers: s.peers, routingTable: s.routingTable }))
+        return (last as Array<{ peers: number, routingTable: number }>).every(s => s.peers >= 1 && s.routingTable >= 3)
+      }, 'every routing table to hold the three others after the start', 90_000, 500)
+      figures.convergeAfterStartMs = Date.now() - started
+    } catch (err: any) {
+      err.message += `\nlast status: ${JSON.stringify(last)}\ntestnet output (tail):\n${output.split('\n').slice(-30).join('\n')}`
+      throw err
+    }
   })
 
   after(async function () {
