@@ -181,8 +181,15 @@ describe('scripts/testnet --netns fault commands', function () {
         return { h, across: across.filter(a => peers.includes(id(a))).length, routingTable: status.routingTable }
       }))
       last = JSON.stringify(rows)
-      return rows.every(r => r.across >= 1 && r.routingTable >= 3)
-    }, 'every host to be connected across the healed cut, with full routing tables (last: ' + last + ')', 90_000, 500)
+      if (!rows.every(r => r.across >= 1 && r.routingTable >= 3)) {
+        return false
+      }
+      // and pings cross it: a connection made around the heal can stall until libp2p's
+      // connection monitor replaces it, so "connected" alone is not "converged"
+      const pings = await Promise.allSettled([tn('ping', 'n1', 'n2', '--count', '1'), tn('ping', 'n0', 'n3', '--count', '1')])
+      last += ` pings: ${pings.map(p => p.status).join(',')}`
+      return pings.every(p => p.status === 'fulfilled')
+    }, 'every host to be connected across the healed cut, with full routing tables and pings crossing it (last: ' + last + ')', 120_000, 500)
     figures.reconvergeAfterHealMs = Date.now() - healed
     // and a new dial across it works
     const found = await tn('murmur', 'n1', '--', 'connect', addr('n3'), '--json')
