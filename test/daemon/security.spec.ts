@@ -1,6 +1,7 @@
 import { mkdir, readdir, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { expect } from 'aegir/chai'
+import { MAX_EVENT_STREAMS } from '../../src/daemon/api/server.ts'
 import { main } from '../../src/daemon/cli.ts'
 import { checkApiBinding, mergeConfig } from '../../src/daemon/config.ts'
 import { Daemon } from '../../src/daemon/daemon.ts'
@@ -72,6 +73,36 @@ describe('control API security', function () {
       expect(res.status, path).to.be.oneOf([400, 404])
       expect((await res.json()).error.code).to.be.a('string')
     }
+  })
+
+  it('holds at most MAX_EVENT_STREAMS event streams; one more is a 503', async () => {
+    const controllers: AbortController[] = []
+    try {
+      for (let i = 0; i < MAX_EVENT_STREAMS; i++) {
+        const controller = new AbortController()
+        controllers.push(controller)
+        const res = await fetch(daemon.apiUrl + '/v1/events', { headers: { Authorization: `Bearer ${token}` }, signal: controller.signal })
+        expect(res.status).to.equal(200)
+      }
+      const extra = await fetch(daemon.apiUrl + '/v1/events', { headers: { Authorization: `Bearer ${token}` } })
+      expect(extra.status).to.equal(503)
+      expect((await extra.json()).error.code).to.equal('TooManyStreams')
+    } finally {
+      controllers.forEach(c => { c.abort() })
+    }
+    // once they are gone, a stream opens again
+    const controller = new AbortController()
+    let status = 0
+    for (let tries = 0; tries < 50 && status !== 200; tries++) {
+      const res = await fetch(daemon.apiUrl + '/v1/events', { headers: { Authorization: `Bearer ${token}` }, signal: controller.signal })
+      status = res.status
+      if (status !== 200) {
+        await res.arrayBuffer()
+        await new Promise(resolve => setTimeout(resolve, 100))
+      }
+    }
+    controller.abort()
+    expect(status).to.equal(200)
   })
 
   it('keeps the token in a 0600 file', async () => {

@@ -38,8 +38,13 @@ function netemUnavailable (): string | undefined {
     execFileSync('sh', ['-c', 'ip netns add murmur-netem-probe && ip netns exec murmur-netem-probe tc qdisc add dev lo root netem delay 1ms'], { stdio: 'ignore' })
     kernelNetem = true
   } catch {
+    // no sch_netem in this kernel: the fallback needs the tools below
   } finally {
-    try { execFileSync('ip', ['netns', 'del', 'murmur-netem-probe'], { stdio: 'ignore' }) } catch {}
+    try {
+      execFileSync('ip', ['netns', 'del', 'murmur-netem-probe'], { stdio: 'ignore' })
+    } catch {
+      // the probe failed before creating its namespace
+    }
   }
   if (kernelNetem || (has('python3') && has('ethtool'))) {
     return undefined
