@@ -1,93 +1,586 @@
 #!/usr/bin/env node
-// A local testnet: N `murmur daemon`s with fresh homes, the first one the
-// bootstrap of the others. On loopback by default; with --netns each daemon
-// gets a network namespace of its own, joined by veth pairs to a bridge that
-// lives in one more namespace, so nothing touches the host's own interfaces
-// and one host can be cut off (`ip netns exec murmur-sw ip link set <if> down`).
+// A local testnet of `murmur daemon`s with fresh homes, and the commands to
+// break it while it runs.
 //
-//   npm run testnet -- --nodes 5 [--dir DIR] [--netns] [--roles relay,store]
+// Start one (this process supervises the daemons until Ctrl-C / SIGTERM):
+//   npm run testnet -- --nodes 5 [--roles relay,store]      # on 127.0.0.1
+//   npm run testnet -- --netns --nodes 5                     # one network namespace per host (root)
+//   npm run testnet -- --netns --topology deploy/topology.json   # the hosts docker/compose.yaml ships
+//   options: --dir DIR (default a temp dir), --keep (leave it after the stop), --plan (print the hosts and exit)
 //
-// Ctrl-C (or SIGTERM) stops every daemon and removes what the script made.
-import { spawn, execFileSync } from 'node:child_process'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+// With --netns each host is the namespace murmur-<host>, its veth mmv<i>
+// plugged into a bridge in the namespace murmur-sw; addresses, roles and
+// flags come from scripts/topology.js, as for the compose file.
+//
+// While it runs, from another terminal (the testnet's state is kept in its
+// directory: state.json, and control.sock where the supervisor listens):
+//   npm run testnet -- status                     # hosts, pids, peer ids, partitions, netem
+//   npm run testnet -- stop HOST                  # SIGTERM, a clean stop
+//   npm run testnet -- kill HOST                  # kill -9
+//   npm run testnet -- restart HOST               # (stops it if running) starts it again on its home: same peer id
+//   npm run testnet -- partition H1,H2 [H3,H4 …]  # each group on a switch of its own, the rest on the first (--netns)
+//   npm run testnet -- heal                       # one switch again (--netns)
+//   npm run testnet -- netem HOST [--delay MS] [--jitter MS] [--loss PCT]   # on HOST's outgoing link (--netns)
+//   npm run testnet -- netem HOST clear
+//   npm run testnet -- ping FROM TO [--count N]   # libp2p ping between two hosts, RTTs in ms
+//   npm run testnet -- murmur HOST -- ARGS…       # run a murmur CLI command against HOST's daemon
+// Each takes --dir DIR (default: the testnet started last) and --json.
+import { execFileSync, spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises'
+import { createConnection, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { loadTopology, nodesTopology, plan } from './topology.js'
 
 const BIN = fileURLToPath(new URL('../bin/murmur.js', import.meta.url))
-const SUBNET = '10.77.0'
+const LINKEM = fileURLToPath(new URL('./linkem.py', import.meta.url))
 const SWITCH = 'murmur-sw'
+/** The testnet started last, for commands given without --dir */
+const CURRENT = join(tmpdir(), 'murmur-testnet.current')
+const COMMANDS = ['status', 'stop', 'kill', 'restart', 'partition', 'heal', 'netem', 'ping', 'murmur']
+const NETNS_ONLY = new Set(['partition', 'heal', 'netem'])
 
-const usage = 'usage: npm run testnet -- [--nodes N] [--dir DIR] [--netns] [--roles LIST] [--keep]'
+const usage = `usage: npm run testnet -- [--nodes N | --topology FILE] [--netns] [--roles LIST] [--dir DIR] [--keep] [--plan]
+       npm run testnet -- [--dir DIR] [--json] ${COMMANDS.join('|')} …   (see scripts/testnet.js)`
+
+class UsageError extends Error {}
+
 let args
 try {
   args = parseArgs({
+    allowPositionals: true,
     options: {
-      nodes: { type: 'string', default: '5' },
+      nodes: { type: 'string' },
+      topology: { type: 'string' },
       dir: { type: 'string' },
       netns: { type: 'boolean', default: false },
       roles: { type: 'string', default: '' },
       keep: { type: 'boolean', default: false },
+      plan: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+      delay: { type: 'string' },
+      jitter: { type: 'string' },
+      loss: { type: 'string' },
+      count: { type: 'string' },
       help: { type: 'boolean', short: 'h' }
     }
-  }).values
+  })
 } catch (err) {
   process.stderr.write(`testnet: ${err.message}\n${usage}\n`)
   process.exit(2)
 }
-if (args.help) {
+if (args.values.help) {
   process.stdout.write(usage + '\n')
   process.exit(0)
 }
-const count = Number(args.nodes)
-if (!Number.isInteger(count) || count < 1 || count > 200) {
-  process.stderr.write(`testnet: --nodes must be an integer from 1 to 200\n${usage}\n`)
-  process.exit(2)
-}
-if (args.netns && process.getuid?.() !== 0) {
-  process.stderr.write('testnet: --netns needs root (it creates network namespaces)\n')
-  process.exit(2)
+
+
+// --- the client side: one request to the running supervisor
+
+async function runClient (opts, [command, ...rest]) {
+  if (!COMMANDS.includes(command)) {
+    process.stderr.write(`testnet: unknown command "${command}"\n${usage}\n`)
+    return 2
+  }
+  const dir = opts.dir ?? (await readFile(CURRENT, 'utf8').catch(() => '')).trim()
+  if (dir === '' || !existsSync(join(dir, 'control.sock'))) {
+    process.stderr.write(`testnet: no running testnet${opts.dir != null ? ` in ${opts.dir}` : ''} (start one with \`npm run testnet\`)\n`)
+    return 1
+  }
+  const request = { command, args: rest, delay: opts.delay, jitter: opts.jitter, loss: opts.loss, count: opts.count }
+  const reply = await new Promise((resolve) => {
+    const socket = createConnection(join(dir, 'control.sock'))
+    let text = ''
+    socket.on('data', (d) => { text += String(d) })
+    socket.on('end', () => {
+      try { resolve(JSON.parse(text)) } catch { resolve({ ok: false, code: 1, error: `bad reply: ${text}` }) }
+    })
+    socket.on('error', (err) => { resolve({ ok: false, code: 1, error: err.message }) })
+    socket.end(JSON.stringify(request) + '\n')
+  })
+  if (!reply.ok) {
+    process.stderr.write(`testnet ${command}: ${reply.error}\n`)
+    return reply.code ?? 1
+  }
+  process.stdout.write(opts.json ? JSON.stringify(reply.result, null, 2) + '\n' : reply.text + '\n')
+  return 0
 }
 
-const root = args.dir ?? await mkdtemp(join(tmpdir(), 'murmur-testnet-'))
-const daemons = []
-const namespaces = []
+// --- the supervisor: starts the hosts, keeps their state, serves the commands
+
+async function supervise (opts) {
+  let topology
+  try {
+    if (opts.topology != null && opts.nodes != null) throw new UsageError('give --nodes or --topology, not both')
+    if (opts.topology != null) {
+      topology = loadTopology(resolve(opts.topology))
+    } else {
+      const count = Number(opts.nodes ?? '5')
+      if (!Number.isInteger(count) || count < 1 || count > 200) throw new UsageError('--nodes must be an integer from 1 to 200')
+      topology = nodesTopology(count, opts.roles.split(',').filter(Boolean))
+    }
+  } catch (err) {
+    process.stderr.write(`testnet: ${err.message}\n${usage}\n`)
+    process.exit(2)
+  }
+  const hosts = plan(topology).map(h => ({ ...h, args: opts.netns ? h.args : loopbackArgs(topology, h) }))
+  if (opts.plan) {
+    const out = hosts.map(h => ({ name: h.name, address: opts.netns ? h.address : '127.0.0.1', roles: h.roles, args: h.args, bootstrapAddr: h.bootstrapAddr }))
+    process.stdout.write(opts.json ? JSON.stringify(out, null, 2) + '\n' : out.map(h => `${h.name}  ${h.address}  ${h.roles.join(',') || 'client'}  murmur ${h.args.join(' ')}`).join('\n') + '\n')
+    process.exit(0)
+  }
+  if (opts.netns && process.getuid?.() !== 0) {
+    process.stderr.write('testnet: --netns needs root (it creates network namespaces)\n')
+    process.exit(2)
+  }
+  if (opts.netns && ipOk('netns', 'list') && execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').some(l => l.startsWith(`${SWITCH} `) || l === SWITCH)) {
+    process.stderr.write(`testnet: the namespace ${SWITCH} exists: another netns testnet runs (or a stale one: \`ip netns del ${SWITCH}\` and murmur-<host>)\n`)
+    process.exit(1)
+  }
+
+  const root = resolve(opts.dir ?? await mkdtemp(join(tmpdir(), 'murmur-testnet-')))
+  const tn = new Testnet({ root, netns: opts.netns, hosts, keep: opts.keep || opts.dir != null })
+  process.on('SIGINT', () => { void tn.shutdown(0) })
+  process.on('SIGTERM', () => { void tn.shutdown(0) })
+  // never leave daemons and namespaces behind on a bug of this script
+  process.on('uncaughtException', (err) => {
+    process.stderr.write(`testnet: ${err.stack ?? err.message}\n`)
+    void tn.shutdown(1)
+  })
+  try {
+    await tn.start()
+  } catch (err) {
+    process.stderr.write(`testnet: ${err.message}\n`)
+    await tn.shutdown(1)
+  }
+}
+
+function loopbackArgs (topology, h) {
+  const args = ['daemon', '--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0', '--metrics', '127.0.0.1:0', '--log-level', 'warn']
+  if (h.roles.length > 0) args.push('--roles', h.roles.join(','))
+  return args
+}
 
 function ip (...argv) {
   execFileSync('ip', argv, { stdio: ['ignore', 'ignore', 'pipe'] })
 }
 
-function setUpNetns () {
-  ip('netns', 'add', SWITCH)
-  namespaces.push(SWITCH)
-  ip('-n', SWITCH, 'link', 'add', 'br0', 'type', 'bridge')
-  ip('-n', SWITCH, 'link', 'set', 'br0', 'up')
-  ip('-n', SWITCH, 'link', 'set', 'lo', 'up')
-  for (let i = 0; i < count; i++) {
-    const ns = `murmur-n${i}`
-    ip('netns', 'add', ns)
-    namespaces.push(ns)
-    ip('-n', ns, 'link', 'set', 'lo', 'up')
-    ip('link', 'add', `mmv${i}`, 'netns', ns, 'type', 'veth', 'peer', 'name', `sw${i}`, 'netns', SWITCH)
-    ip('-n', ns, 'addr', 'add', `${SUBNET}.${i + 1}/24`, 'dev', `mmv${i}`)
-    ip('-n', ns, 'link', 'set', `mmv${i}`, 'up')
-    ip('-n', SWITCH, 'link', 'set', `sw${i}`, 'master', 'br0')
-    ip('-n', SWITCH, 'link', 'set', `sw${i}`, 'up')
+function ipOk (...argv) {
+  try { ip(...argv); return true } catch { return false }
+}
+
+function nsOf (h) {
+  return `murmur-${h.name}`
+}
+
+class Testnet {
+  constructor ({ root, netns, hosts, keep }) {
+    this.root = root
+    this.netns = netns
+    this.keep = keep
+    this.hosts = hosts.map(h => ({ ...h, home: join(root, h.name), status: 'new', pid: null, child: null, api: null, peerId: null, addr: null, restarts: 0 }))
+    this.namespaces = []
+    this.partition = null
+    this.netem = {}
+    this.bootstrapArgs = []
+    this.stopping = false
+    this.queue = Promise.resolve()
+  }
+
+  host (name) {
+    const h = this.hosts.find(x => x.name === name)
+    if (h == null) throw new UsageError(`no host "${name}" (hosts: ${this.hosts.map(x => x.name).join(', ')})`)
+    return h
+  }
+
+  async start () {
+    if (this.netns) this.setUpNetns()
+    const boot = this.hosts.find(h => h.bootstrap)
+    // the bootstrap's peer id before it starts, as docker/entrypoint.sh does: `init` makes the key
+    const init = JSON.parse(execFileSync(process.execPath, [BIN, 'init', '--home', boot.home, '--json'], { encoding: 'utf8' }))
+    if (this.netns) {
+      this.bootstrapArgs = ['--bootstrap', `${this.hosts.find(h => !h.bootstrap)?.bootstrapAddr ?? `/ip4/${boot.address}/tcp/7400`}/p2p/${init.peerId}`]
+      await Promise.all(this.hosts.map(async h => this.launch(h)))
+    } else {
+      // on loopback the bootstrap's port is known only once it listens
+      await this.launch(boot)
+      const id = JSON.parse(execFileSync(process.execPath, [BIN, 'id', '--home', boot.home, '--json'], { encoding: 'utf8' }))
+      this.bootstrapArgs = ['--bootstrap', id.addresses[0]]
+      await Promise.all(this.hosts.filter(h => h !== boot).map(async h => this.launch(h)))
+    }
+    await this.listenForCommands()
+    await writeFile(CURRENT, this.root + '\n')
+    await this.saveState()
+
+    const where = this.netns ? `in network namespaces murmur-<host> (${this.hosts[0].address.replace(/\.\d+$/, '.0/24')}, bridge in ${SWITCH})` : 'on 127.0.0.1'
+    process.stdout.write(`\ntestnet: ${this.hosts.length} daemon(s) running ${where}\n`)
+    process.stdout.write(`bootstrap: ${this.bootstrapArgs[1]}\nstate: ${join(this.root, 'state.json')}\n\n`)
+    for (const h of this.hosts) {
+      process.stdout.write(`${h.name}  api ${h.api}  home ${h.home}\n        ${this.netns ? `ip netns exec ${nsOf(h)} ` : ''}${BIN} status --home ${h.home}\n`)
+    }
+    process.stdout.write(`\nFaults: npm run testnet -- stop|kill|restart|partition|heal|netem|ping … (see scripts/testnet.js)\nCtrl-C stops them all.\n`)
+  }
+
+  setUpNetns () {
+    ip('netns', 'add', SWITCH)
+    this.namespaces.push(SWITCH)
+    ip('-n', SWITCH, 'link', 'set', 'lo', 'up')
+    ip('-n', SWITCH, 'link', 'add', 'br0', 'type', 'bridge')
+    ip('-n', SWITCH, 'link', 'set', 'br0', 'up')
+    for (const h of this.hosts) {
+      const ns = nsOf(h)
+      ip('netns', 'add', ns)
+      this.namespaces.push(ns)
+      ip('-n', ns, 'link', 'set', 'lo', 'up')
+      ip('link', 'add', `mmv${h.index}`, 'netns', ns, 'type', 'veth', 'peer', 'name', `sw${h.index}`, 'netns', SWITCH)
+      ip('-n', ns, 'addr', 'add', `${h.address}/24`, 'dev', `mmv${h.index}`)
+      ip('-n', ns, 'link', 'set', `mmv${h.index}`, 'up')
+      ip('-n', SWITCH, 'link', 'set', `sw${h.index}`, 'master', 'br0')
+      ip('-n', SWITCH, 'link', 'set', `sw${h.index}`, 'up')
+    }
+  }
+
+  tearDownNetns () {
+    for (const ns of this.namespaces.reverse()) {
+      try { ip('netns', 'del', ns) } catch {}
+    }
+    this.namespaces = []
+  }
+
+  /** Starts a host's daemon on its home and waits for its control API */
+  async launch (h) {
+    // a daemon killed with -9 leaves its `api` file: the CLI would find a dead address
+    await rm(join(h.home, 'api'), { force: true })
+    const argv = [BIN, ...h.args, '--home', h.home, ...(h.bootstrap ? [] : this.bootstrapArgs)]
+    const [cmd, cmdArgs] = this.netns ? ['ip', ['netns', 'exec', nsOf(h), process.execPath, ...argv]] : [process.execPath, argv]
+    // a process group of its own: Ctrl-C reaches this script, which stops each daemon once
+    const child = spawn(cmd, cmdArgs, { stdio: ['ignore', 'inherit', 'inherit'], detached: true })
+    h.child = child
+    h.pid = child.pid
+    h.status = 'starting'
+    h.exited = new Promise(resolve => child.once('exit', (code, signal) => {
+      if (h.child === child) {
+        h.status = h.status === 'stopping' ? 'stopped' : `exited (${signal ?? code})`
+        h.pid = null
+        h.child = null
+        if (!this.stopping) {
+          process.stderr.write(`testnet: ${h.name} exited with ${signal ?? `code ${code}`}\n`)
+          void this.saveState()
+        }
+      }
+      resolve()
+    }))
+    h.api = await waitForApi(h.home, child)
+    const id = JSON.parse(await this.cli(h, ['id', '--json']))
+    h.peerId = id.peerId
+    // the TCP address on the host's own IP, with /p2p/<peer id>
+    h.addr = id.addresses.find(a => a.startsWith(`/ip4/${this.netns ? h.address : '127.0.0.1'}/tcp/`) && !a.includes('/ws')) ?? id.addresses[0]
+    h.status = 'running'
+  }
+
+  /** Runs `murmur ARGS --home <host's home>` where the host's daemon is reachable (its namespace) */
+  async cli (h, cliArgs, timeoutMs = 60_000) {
+    const argv = [BIN, ...cliArgs, '--home', h.home]
+    const [cmd, cmdArgs] = this.netns ? ['ip', ['netns', 'exec', nsOf(h), process.execPath, ...argv]] : [process.execPath, argv]
+    return new Promise((resolve, reject) => {
+      const child = spawn(cmd, cmdArgs, { stdio: ['ignore', 'pipe', 'pipe'] })
+      let out = ''
+      let err = ''
+      const timer = setTimeout(() => { child.kill('SIGKILL') }, timeoutMs)
+      child.stdout.on('data', d => { out += String(d) })
+      child.stderr.on('data', d => { err += String(d) })
+      child.on('close', (code) => {
+        clearTimeout(timer)
+        if (code === 0) resolve(out)
+        else reject(Object.assign(new Error((err.trim() || out.trim() || `murmur ${cliArgs[0]} exited ${code}`).split('\n').filter(l => !l.startsWith('Run `murmur')).join(' ')), { exitCode: code }))
+      })
+    })
+  }
+
+  async stopHost (h, signal) {
+    if (h.child == null) throw new UsageError(`${h.name} is not running (${h.status})`)
+    const { exited, child } = h
+    if (signal === 'SIGTERM') h.status = 'stopping'
+    // the daemon is the process `ip netns exec` became: signal it, not a shell
+    process.kill(child.pid, signal)
+    const done = await Promise.race([exited.then(() => true), new Promise(resolve => setTimeout(() => resolve(false), 15_000))])
+    if (!done) {
+      process.kill(child.pid, 'SIGKILL')
+      await exited
+    }
+    h.status = signal === 'SIGKILL' ? 'killed' : 'stopped'
+  }
+
+  async listenForCommands () {
+    const sock = join(this.root, 'control.sock')
+    await rm(sock, { force: true })
+    // half-open: the client ends its side after the request and still reads the reply
+    this.server = createServer({ allowHalfOpen: true }, (socket) => {
+      let text = ''
+      socket.on('data', (d) => {
+        text += String(d)
+        if (!text.includes('\n')) return
+        let request
+        try { request = JSON.parse(text) } catch { socket.end(JSON.stringify({ ok: false, code: 2, error: 'malformed request' })); return }
+        // one command at a time: a restart and a partition do not interleave
+        this.queue = this.queue.catch(() => {}).then(async () => {
+          const reply = await this.handle(request).then(
+            ({ text, result }) => ({ ok: true, text, result }),
+            (err) => ({ ok: false, code: err instanceof UsageError ? 2 : 1, error: err.message })
+          )
+          await this.saveState()
+          socket.end(JSON.stringify(reply))
+        })
+      })
+      socket.on('error', () => {})
+    })
+    await new Promise((resolve, reject) => { this.server.once('error', reject); this.server.listen(sock, resolve) })
+  }
+
+  async handle ({ command, args = [], delay, jitter, loss, count }) {
+    if (NETNS_ONLY.has(command) && !this.netns) throw new UsageError(`${command} needs a testnet started with --netns`)
+    switch (command) {
+      case 'status': {
+        const result = this.describe()
+        const rows = result.hosts.map(h => `${h.name.padEnd(10)} ${h.status.padEnd(12)} pid ${String(h.pid ?? '-').padEnd(8)} ${h.address.padEnd(12)} ${h.peerId ?? ''}${h.netem != null ? `  netem ${h.netem}` : ''}`)
+        if (result.partition != null) rows.push(`partition: ${result.partition.map(g => g.join(',')).join(' | ')}`)
+        return { result, text: rows.join('\n') }
+      }
+      case 'stop':
+      case 'kill': {
+        const h = this.host(one(args, command))
+        await this.stopHost(h, command === 'kill' ? 'SIGKILL' : 'SIGTERM')
+        return { result: { host: h.name, status: h.status }, text: `${h.name} ${h.status}` }
+      }
+      case 'restart': {
+        const h = this.host(one(args, command))
+        if (h.child != null) await this.stopHost(h, 'SIGTERM')
+        const before = h.peerId
+        const started = Date.now()
+        await this.launch(h)
+        h.restarts++
+        return { result: { host: h.name, peerId: h.peerId, samePeerId: before === h.peerId, pid: h.pid, ms: Date.now() - started }, text: `${h.name} running again, pid ${h.pid}, peer id ${h.peerId}${before === h.peerId ? ' (unchanged)' : ''}` }
+      }
+      case 'partition': {
+        if (args.length === 0) throw new UsageError('partition H1,H2 [H3,H4 …]: each group is cut off from the other groups and the rest')
+        const groups = args.map(g => g.split(',').filter(Boolean).map(n => this.host(n)))
+        const seen = new Set()
+        for (const h of groups.flat()) {
+          if (seen.has(h)) throw new UsageError(`${h.name} is in two groups`)
+          seen.add(h)
+        }
+        this.healSwitch()
+        groups.forEach((group, k) => {
+          const br = `br${k + 1}`
+          ip('-n', SWITCH, 'link', 'add', br, 'type', 'bridge')
+          ip('-n', SWITCH, 'link', 'set', br, 'up')
+          for (const h of group) {
+            ip('-n', SWITCH, 'link', 'set', h.port ?? `sw${h.index}`, 'master', br)
+            h.bridge = br
+          }
+        })
+        const rest = this.hosts.filter(h => !seen.has(h))
+        this.partition = [rest, ...groups].filter(g => g.length > 0).map(g => g.map(h => h.name))
+        return { result: { partition: this.partition }, text: `partitioned: ${this.partition.map(g => g.join(',')).join(' | ')}` }
+      }
+      case 'heal': {
+        this.healSwitch()
+        this.partition = null
+        return { result: { partition: null }, text: 'healed: one switch' }
+      }
+      case 'netem': {
+        const h = this.host(args[0] ?? '')
+        if (args[1] === 'clear') {
+          this.clearNetem(h)
+          return { result: { host: h.name, netem: null }, text: `${h.name}: netem cleared` }
+        }
+        if (args.length > 1) throw new UsageError('netem HOST [--delay MS] [--jitter MS] [--loss PCT], or netem HOST clear')
+        const spec = {
+          delay: delay != null ? number(delay, '--delay', 0, 60_000) : 0,
+          jitter: jitter != null ? number(jitter, '--jitter', 0, 60_000) : 0,
+          loss: loss != null ? number(loss, '--loss', 0, 100) : 0
+        }
+        if (jitter != null && delay == null) throw new UsageError('--jitter needs --delay')
+        if (delay == null && loss == null) throw new UsageError('netem needs --delay, --loss or clear')
+        this.clearNetem(h)
+        const how = this.applyNetem(h, spec)
+        this.netem[h.name] = `delay ${spec.delay}ms${spec.jitter > 0 ? ` ±${spec.jitter}ms` : ''} loss ${spec.loss}% (${how})`
+        return { result: { host: h.name, netem: this.netem[h.name], ...spec, how }, text: `${h.name}: ${this.netem[h.name]} on its outgoing link` }
+      }
+      case 'ping': {
+        if (args.length !== 2) throw new UsageError('ping FROM TO [--count N]')
+        const [from, to] = args.map(n => this.host(n))
+        if (to.addr == null) throw new UsageError(`${to.name} has not started`)
+        const out = JSON.parse(await this.cli(from, ['ping', to.addr, '--count', String(count ?? 5), '--json']))
+        return { result: { from: from.name, to: to.name, ...out }, text: `${from.name} → ${to.name}: ${out.rttsMs.join(' ')} ms (median ${out.medianMs})` }
+      }
+      case 'murmur': {
+        const h = this.host(args[0] ?? '')
+        const rest = args.slice(1)[0] === '--' ? args.slice(2) : args.slice(1)
+        const out = await this.cli(h, rest)
+        let result
+        try { result = JSON.parse(out) } catch { result = { output: out } }
+        return { result, text: out.trimEnd() }
+      }
+      default:
+        throw new UsageError(`unknown command "${command}"`)
+    }
+  }
+
+  /**
+   * Delay, jitter and loss on the host's outgoing link: `tc netem` in its
+   * namespace where the kernel has it, else scripts/linkem.py spliced into the
+   * link in the switch namespace (kernels built without sch_netem, as here)
+   */
+  applyNetem (h, { delay, jitter, loss }) {
+    const dev = `mmv${h.index}`
+    const tcSpec = [...(delay > 0 || jitter > 0 ? ['delay', `${delay}ms`, ...(jitter > 0 ? [`${jitter}ms`] : [])] : []), ...(loss > 0 ? ['loss', `${loss}%`] : [])]
+    try {
+      execFileSync('ip', ['netns', 'exec', nsOf(h), 'tc', 'qdisc', 'replace', 'dev', dev, 'root', 'netem', ...tcSpec], { stdio: ['ignore', 'ignore', 'pipe'] })
+      h.tcNetem = true
+      return 'tc netem'
+    } catch (err) {
+      if (!/qdisc kind is unknown|No such file/i.test(String(err.stderr ?? err.message))) throw err
+    }
+    const missing = ['python3', 'ethtool'].filter(tool => !commandExists(tool))
+    if (missing.length > 0) {
+      throw new Error(`this kernel has no sch_netem, and the userspace fallback (scripts/linkem.py) needs ${missing.join(' and ')} (apt-get install -y ${missing.map(t => t === 'python3' ? 'python3' : t).join(' ')})`)
+    }
+    const [hostPort, relayPort, bridgePort] = [`sw${h.index}`, `sq${h.index}`, `sr${h.index}`]
+    ip('-n', SWITCH, 'link', 'add', relayPort, 'type', 'veth', 'peer', 'name', bridgePort)
+    // frames cross a raw socket one by one, so they must be whole on both sides of it: no
+    // segmentation offload (a 64 KiB frame cannot be sent) and no checksum offload (a
+    // frame whose checksum the kernel meant to fill in later would arrive corrupt)
+    const offloadsOff = ['tx', 'off', 'tso', 'off', 'gso', 'off', 'gro', 'off']
+    execFileSync('ip', ['netns', 'exec', nsOf(h), 'ethtool', '-K', dev, ...offloadsOff], { stdio: 'ignore' })
+    for (const port of [hostPort, relayPort, bridgePort]) {
+      execFileSync('ip', ['netns', 'exec', SWITCH, 'ethtool', '-K', port, ...offloadsOff], { stdio: 'ignore' })
+    }
+    ip('-n', SWITCH, 'link', 'set', hostPort, 'nomaster')
+    ip('-n', SWITCH, 'link', 'set', hostPort, 'promisc', 'on')
+    ip('-n', SWITCH, 'link', 'set', relayPort, 'promisc', 'on', 'up')
+    ip('-n', SWITCH, 'link', 'set', bridgePort, 'master', h.bridge ?? 'br0', 'up')
+    h.port = bridgePort
+    const relay = spawn('ip', ['netns', 'exec', SWITCH, 'python3', LINKEM, hostPort, relayPort, '--delay', String(delay), '--jitter', String(jitter), '--loss', String(loss)], { stdio: ['ignore', 'ignore', 'inherit'], detached: true })
+    h.linkem = relay
+    relay.once('exit', () => { if (h.linkem === relay) h.linkem = null })
+    return 'linkem'
+  }
+
+  clearNetem (h) {
+    if (h.tcNetem) {
+      try { execFileSync('ip', ['netns', 'exec', nsOf(h), 'tc', 'qdisc', 'del', 'dev', `mmv${h.index}`, 'root'], { stdio: 'ignore' }) } catch {}
+      h.tcNetem = false
+    }
+    if (h.port != null && h.port !== `sw${h.index}`) {
+      if (h.linkem != null) {
+        try { process.kill(h.linkem.pid, 'SIGKILL') } catch {}
+        h.linkem = null
+      }
+      ipOk('-n', SWITCH, 'link', 'del', `sq${h.index}`)
+      ip('-n', SWITCH, 'link', 'set', `sw${h.index}`, 'promisc', 'off')
+      ip('-n', SWITCH, 'link', 'set', `sw${h.index}`, 'master', h.bridge ?? 'br0')
+      h.port = `sw${h.index}`
+    }
+    delete this.netem[h.name]
+  }
+
+  healSwitch () {
+    for (const h of this.hosts) {
+      ip('-n', SWITCH, 'link', 'set', h.port ?? `sw${h.index}`, 'master', 'br0')
+      h.bridge = 'br0'
+    }
+    for (let k = 1; k <= this.hosts.length; k++) {
+      if (!ipOk('-n', SWITCH, 'link', 'del', `br${k}`)) break
+    }
+  }
+
+  describe () {
+    return {
+      dir: this.root,
+      netns: this.netns,
+      hosts: this.hosts.map(h => ({
+        name: h.name,
+        namespace: this.netns ? nsOf(h) : null,
+        address: this.netns ? h.address : '127.0.0.1',
+        roles: h.roles,
+        status: h.status,
+        pid: h.pid,
+        peerId: h.peerId,
+        addr: h.addr,
+        api: h.api,
+        home: h.home,
+        restarts: h.restarts,
+        netem: this.netem[h.name] ?? null
+      })),
+      partition: this.partition
+    }
+  }
+
+  /** Writes state.json (atomically, one write at a time) */
+  async saveState () {
+    this.saving = (this.saving ?? Promise.resolve()).then(async () => {
+      const file = join(this.root, 'state.json')
+      await writeFile(file + '.tmp', JSON.stringify(this.describe(), null, 2) + '\n')
+      await rename(file + '.tmp', file)
+    }).catch((err) => {
+      if (!this.stopping) process.stderr.write(`testnet: cannot write state.json: ${err.message}\n`)
+    })
+    return this.saving
+  }
+
+  async shutdown (code) {
+    if (this.stopping) return
+    this.stopping = true
+    process.stderr.write('\ntestnet: stopping…\n')
+    this.server?.close()
+    for (const h of this.hosts) {
+      if (h.linkem != null) try { process.kill(h.linkem.pid, 'SIGKILL') } catch {}
+    }
+    const running = this.hosts.filter(h => h.child != null)
+    for (const h of running) {
+      try { process.kill(h.child.pid, 'SIGTERM') } catch {}
+    }
+    await Promise.race([Promise.all(running.map(h => h.exited)), new Promise(resolve => setTimeout(resolve, 15_000))])
+    for (const h of running) {
+      if (h.child != null) try { process.kill(h.child.pid, 'SIGKILL') } catch {}
+    }
+    if (this.netns) this.tearDownNetns()
+    if ((await readFile(CURRENT, 'utf8').catch(() => '')).trim() === this.root) await rm(CURRENT, { force: true })
+    await rm(join(this.root, 'control.sock'), { force: true })
+    if (!this.keep) await rm(this.root, { recursive: true, force: true })
+    process.exit(code)
   }
 }
 
-function tearDownNetns () {
-  for (const ns of namespaces.reverse()) {
-    try { ip('netns', 'del', ns) } catch {}
+function commandExists (name) {
+  try {
+    execFileSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' })
+    return true
+  } catch {
+    return false
   }
+}
+
+function one (args, command) {
+  if (args.length !== 1) throw new UsageError(`${command} HOST`)
+  return args[0]
+}
+
+function number (value, flag, min, max) {
+  const n = Number(value)
+  if (!Number.isFinite(n) || n < min || n > max) throw new UsageError(`${flag} must be a number from ${min} to ${max}`)
+  return n
 }
 
 async function waitForApi (home, child) {
   const deadline = Date.now() + 30_000
   while (Date.now() < deadline) {
-    if (child.exitCode != null) {
-      throw new Error(`daemon in ${home} exited with code ${child.exitCode}`)
+    if (child.exitCode != null || child.signalCode != null) {
+      throw new Error(`daemon in ${home} exited with ${child.signalCode ?? `code ${child.exitCode}`}`)
     }
     const url = await readFile(join(home, 'api'), 'utf8').catch(() => '')
     if (url.trim() !== '') {
@@ -98,77 +591,9 @@ async function waitForApi (home, child) {
   throw new Error(`daemon in ${home} did not start within 30 s`)
 }
 
-function startDaemon (i, bootstrap) {
-  const home = join(root, `node${i}`)
-  const listen = args.netns ? `/ip4/${SUBNET}.${i + 1}/tcp/7400` : '/ip4/127.0.0.1/tcp/0'
-  const daemonArgs = [BIN, 'daemon', '--home', home, '--listen', listen, '--api', '127.0.0.1:0', '--metrics', '127.0.0.1:0', '--log-level', 'warn']
-  const roles = i === 0 ? ['bootstrap', ...args.roles.split(',')] : args.roles.split(',')
-  if (roles.filter(Boolean).length > 0) {
-    daemonArgs.push('--roles', [...new Set(roles.filter(Boolean))].join(','))
-  }
-  if (bootstrap != null) {
-    daemonArgs.push('--bootstrap', bootstrap)
-  }
-  const [cmd, argv] = args.netns
-    ? ['ip', ['netns', 'exec', `murmur-n${i}`, process.execPath, ...daemonArgs]]
-    : [process.execPath, daemonArgs]
-  // a process group of its own: a terminal's Ctrl-C reaches this script, which stops each daemon once
-  const child = spawn(cmd, argv, { stdio: ['ignore', 'inherit', 'inherit'], detached: true })
-  const d = { i, home, child, exited: new Promise(resolve => child.once('exit', resolve)) }
-  daemons.push(d)
-  return d
-}
-
-function cliPrefix (i) {
-  return args.netns ? `ip netns exec murmur-n${i} ${BIN}` : BIN
-}
-
-let stopping = false
-async function stopAll (code) {
-  if (stopping) return
-  stopping = true
-  process.stderr.write('\ntestnet: stopping…\n')
-  for (const d of daemons) d.child.kill('SIGTERM')
-  await Promise.race([Promise.all(daemons.map(d => d.exited)), new Promise(resolve => setTimeout(resolve, 15_000))])
-  for (const d of daemons) if (d.child.exitCode == null) d.child.kill('SIGKILL')
-  if (args.netns) tearDownNetns()
-  if (!args.keep && args.dir == null) await rm(root, { recursive: true, force: true })
-  process.exit(code)
-}
-process.on('SIGINT', () => { void stopAll(0) })
-process.on('SIGTERM', () => { void stopAll(0) })
-
-try {
-  if (args.netns) setUpNetns()
-  const first = startDaemon(0)
-  await waitForApi(first.home, first.child)
-  const token = (await readFile(join(first.home, 'api-token'), 'utf8')).trim()
-  let bootstrapAddr
-  if (args.netns) {
-    const out = execFileSync('ip', ['netns', 'exec', 'murmur-n0', process.execPath, BIN, 'id', '--home', first.home, '--json'], { encoding: 'utf8' })
-    bootstrapAddr = JSON.parse(out).addresses[0]
-  } else {
-    const url = await waitForApi(first.home, first.child)
-    const res = await fetch(`${url}/v1/id`, { headers: { Authorization: `Bearer ${token}` } })
-    bootstrapAddr = (await res.json()).addresses[0]
-  }
-  const rest = []
-  for (let i = 1; i < count; i++) rest.push(startDaemon(i, bootstrapAddr))
-  const urls = await Promise.all(rest.map(async d => waitForApi(d.home, d.child)))
-
-  process.stdout.write(`\ntestnet: ${count} daemon(s) running${args.netns ? ` in network namespaces murmur-n0..${count - 1} (${SUBNET}.0/24, bridge in ${SWITCH})` : ' on 127.0.0.1'}\n`)
-  process.stdout.write(`bootstrap: ${bootstrapAddr}\n\n`)
-  const rows = [[first.home, await waitForApi(first.home, first.child)], ...rest.map((d, k) => [d.home, urls[k]])]
-  rows.forEach(([home, url], i) => {
-    process.stdout.write(`node${i}  api ${url}  home ${home}\n        ${cliPrefix(i)} status --home ${home}\n`)
-  })
-  process.stdout.write('\nCtrl-C stops them all.\n')
-  for (const d of daemons) {
-    d.exited.then((code) => {
-      if (!stopping) process.stderr.write(`testnet: node${d.i} exited with code ${code}\n`)
-    })
-  }
-} catch (err) {
-  process.stderr.write(`testnet: ${err.message}\n`)
-  await stopAll(1)
+// last: the classes above must exist before the top-level await runs
+if (args.positionals.length > 0) {
+  process.exit(await runClient(args.values, args.positionals))
+} else {
+  await supervise(args.values)
 }

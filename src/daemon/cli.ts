@@ -36,6 +36,7 @@ import { init } from './commands/init.ts'
 import { onionSend } from './commands/onion/send.ts'
 import { onionStatus } from './commands/onion/status.ts'
 import { peers } from './commands/peers.ts'
+import { ping } from './commands/ping.ts'
 import { send } from './commands/send.ts'
 import { status } from './commands/status.ts'
 import { stop } from './commands/stop.ts'
@@ -47,7 +48,7 @@ import { exitCodeOf, UsageError } from './errors.ts'
 import type { Command, CommandIo, OptionSpec } from './commands/command.ts'
 
 export const COMMANDS: readonly Command[] = [
-  init, daemon, id, status, peers, connect, stop,
+  init, daemon, id, status, peers, connect, ping, stop,
   identityShow, identityExport, identityImport,
   contactCard, contactAdd, contactList, send, inbox, chat,
   onionStatus, onionSend,

@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
 import { DEFAULT_LISTEN, InvalidMultiaddrError, LOG_LEVELS, ROLES } from '../node/index.ts'
 import { parseDialable } from '../node/murmur.ts'
-import { ConfigError } from './errors.ts'
+import { ConfigError, RemoteApiRefusedError } from './errors.ts'
 import { CONFIG_FILE } from './home.ts'
 import type { LogLevel, Role } from '../node/index.ts'
 
@@ -25,6 +25,14 @@ export interface DaemonConfig {
   roles: Role[]
   /** HOST:PORT of the control API */
   api: string
+  /**
+   * Lets the control API bind beyond loopback. Without it a non-loopback
+   * `api` is refused: whoever reaches the port and holds the token controls
+   * the node, so that exposure must be asked for by name.
+   *
+   * @default false
+   */
+  apiAllowRemote: boolean
   /** HOST:PORT of the Prometheus endpoint, or null for none */
   metrics: string | null
   /** LAN discovery by multicast DNS */
@@ -62,6 +70,7 @@ export function defaultConfig (): DaemonConfig {
     bootstrap: [],
     roles: [],
     api: DEFAULT_API,
+    apiAllowRemote: false,
     metrics: DEFAULT_METRICS,
     mdns: false,
     web: null,
@@ -75,7 +84,7 @@ export function defaultConfig (): DaemonConfig {
   }
 }
 
-const FIELDS = ['listen', 'announce', 'bootstrap', 'roles', 'api', 'metrics', 'mdns', 'web', 'logLevel', 'privacy', 'storeMaxBytes', 'storeTtl', 'storeMailboxMessages', 'storeMailboxBytes', 'storeDepositRate']
+const FIELDS = ['listen', 'announce', 'bootstrap', 'roles', 'api', 'apiAllowRemote', 'metrics', 'mdns', 'web', 'logLevel', 'privacy', 'storeMaxBytes', 'storeTtl', 'storeMailboxMessages', 'storeMailboxBytes', 'storeDepositRate']
 
 export interface HostPort {
   host: string
@@ -181,14 +190,10 @@ const CHECKS: Record<keyof DaemonConfig, FieldCheck> = {
     return [...new Set(list)]
   },
   api: hostPort(false),
+  apiAllowRemote: boolean,
   metrics: hostPort(true),
   web: hostPort(true),
-  mdns: (value, field) => {
-    if (typeof value !== 'boolean') {
-      throw new ConfigError(field, 'must be true or false')
-    }
-    return value
-  },
+  mdns: boolean,
   logLevel: (value, field) => {
     if (typeof value !== 'string' || !(LOG_LEVELS as string[]).includes(value)) {
       throw new ConfigError(field, `must be one of ${LOG_LEVELS.join(', ')}`)
@@ -235,6 +240,24 @@ export function validateConfig (raw: unknown, source?: string): Partial<DaemonCo
     out[key] = check(value, name(key))
   }
   return out as Partial<DaemonConfig>
+}
+
+function boolean (value: unknown, field: string): boolean {
+  if (typeof value !== 'boolean') {
+    throw new ConfigError(field, 'must be true or false')
+  }
+  return value
+}
+
+/**
+ * Refuses a control API beyond loopback unless `apiAllowRemote` says so.
+ * Called before anything is written or started.
+ */
+export function checkApiBinding (config: Pick<DaemonConfig, 'api' | 'apiAllowRemote'>): void {
+  const { host } = parseHostPort(config.api, 'api')
+  if (!isLoopback(host) && !config.apiAllowRemote) {
+    throw new RemoteApiRefusedError(config.api)
+  }
 }
 
 function stringList (value: unknown, field: string): string[] {

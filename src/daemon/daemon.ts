@@ -13,7 +13,7 @@ import { onionRoutes, TEXT_KIND } from './api/routes/onion.ts'
 import { storeRoutes } from './api/routes/store.ts'
 import { ControlApi } from './api/server.ts'
 import { BrowserTopicFollower } from './browser-topics.ts'
-import { isLoopback, parseDuration, parseHostPort } from './config.ts'
+import { checkApiBinding, isLoopback, parseDuration, parseHostPort } from './config.ts'
 import { HomeInUseError } from './errors.ts'
 import { loadOrCreateToken, removeApiFile, writeApiFile } from './home.ts'
 import { MetricsServer } from './metrics.ts'
@@ -96,6 +96,7 @@ export class Daemon {
 
   static async start (init: DaemonInit): Promise<Daemon> {
     const { config, home } = init
+    checkApiBinding(config)
     const token = await loadOrCreateToken(home)
     const registry = config.metrics != null ? new Registry() : undefined
     const murmur = await createMurmur({
@@ -162,6 +163,7 @@ export class Daemon {
   private async listen (): Promise<void> {
     const api = parseHostPort(this.config.api, 'api')
     if (!isLoopback(api.host)) {
+      // allowed by apiAllowRemote (checkApiBinding refused it otherwise)
       this.log.warn({ api: this.config.api }, 'the control API listens beyond loopback: anyone who can reach it and holds the token controls this node')
     }
     const { url } = await this.api.listen(api.host, api.port)

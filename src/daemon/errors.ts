@@ -25,6 +25,17 @@ export class ConfigError extends Error {
   }
 }
 
+/** The control API was asked to bind beyond loopback without `--api-allow-remote` */
+export class RemoteApiRefusedError extends Error {
+  static name = 'RemoteApiRefusedError'
+  readonly exitCode = 2
+
+  constructor (api: string) {
+    super(`refusing to serve the control API on ${api}, beyond loopback: anyone who reaches it and holds the token controls this node. Bind it to 127.0.0.1, or pass --api-allow-remote (config: "apiAllowRemote": true) if you mean it`)
+    this.name = 'RemoteApiRefusedError'
+  }
+}
+
 export class DaemonNotRunningError extends Error {
   static name = 'DaemonNotRunningError'
   readonly exitCode = 1

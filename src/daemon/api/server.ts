@@ -13,6 +13,19 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 /** Bodies above this are refused with 413 */
 export const MAX_BODY_BYTES = 1024 * 1024
 
+/**
+ * Open connections beyond this are closed on arrival, so a client that opens
+ * connections without end holds at most this many sockets (and their buffers)
+ */
+export const MAX_CONNECTIONS = 64
+
+/** Open `/v1/events` streams beyond this are answered 503 */
+export const MAX_EVENT_STREAMS = 16
+
+/** A client must send its headers within this, and its whole request within REQUEST_TIMEOUT_MS */
+export const HEADERS_TIMEOUT_MS = 10_000
+export const REQUEST_TIMEOUT_MS = 30_000
+
 /** SSE comment lines keep proxies and clients from timing the stream out */
 const SSE_KEEPALIVE_MS = 15_000
 
@@ -134,6 +147,17 @@ export class ControlApi {
     }
   }
 
+  /**
+   * Every endpoint, `/v1/events` included, in the order they were added: what
+   * a test iterates to check that none answers without the token
+   */
+  routeTable (): Array<{ method: Route['method'], path: string }> {
+    return [
+      ...this.routes.map(r => ({ method: r.method, path: r.path })),
+      { method: 'GET', path: '/v1/events' }
+    ]
+  }
+
   /** Sends an event to every open `/v1/events` stream */
   publish (event: string, data: unknown): void {
     const frame = `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`
@@ -153,6 +177,9 @@ export class ControlApi {
         }
       })
     })
+    server.maxConnections = MAX_CONNECTIONS
+    server.headersTimeout = HEADERS_TIMEOUT_MS
+    server.requestTimeout = REQUEST_TIMEOUT_MS
     this.server = server
     const where = await listenOn(server, host, port)
     this.keepalive = setInterval(() => {
@@ -189,11 +216,18 @@ export class ControlApi {
   }
 
   private async handle (req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://localhost')
     res.setHeader('Cache-Control', 'no-store')
+    const url = requestUrl(req.url)
+    if (url == null) {
+      closeAfter(req, res)
+      sendError(res, 400, 'BadRequest', 'Malformed request target')
+      return
+    }
 
     if (!this.authorized(req)) {
       res.setHeader('WWW-Authenticate', 'Bearer realm="murmur"')
+      // an unauthenticated client's body is never read: drop the connection after the answer
+      closeAfter(req, res)
       sendError(res, 401, 'Unauthorized', 'A valid bearer token is required (see <home>/api-token)')
       return
     }
@@ -201,6 +235,10 @@ export class ControlApi {
     if (url.pathname === '/v1/events') {
       if (req.method !== 'GET') {
         sendError(res, 405, 'MethodNotAllowed', `${req.method ?? ''} is not allowed on ${url.pathname}`)
+        return
+      }
+      if (this.streams.size >= MAX_EVENT_STREAMS) {
+        sendError(res, 503, 'TooManyStreams', `At most ${MAX_EVENT_STREAMS} event streams may be open`)
         return
       }
       this.openStream(req, res)
@@ -220,7 +258,14 @@ export class ControlApi {
     }
 
     const values = route.pattern.exec(url.pathname)?.slice(1) ?? []
-    const params = Object.fromEntries(route.keys.map((k, i) => [k, decodeURIComponent(values[i])]))
+    let params: Record<string, string>
+    try {
+      params = Object.fromEntries(route.keys.map((k, i) => [k, decodeURIComponent(values[i])]))
+    } catch {
+      // `%` not followed by two hex digits, or a broken UTF-8 sequence (found by fuzzing: was a 500)
+      sendError(res, 400, 'BadRequest', `Malformed percent-encoding in ${url.pathname}`)
+      return
+    }
     const controller = new AbortController()
     res.once('close', () => { controller.abort() })
 
@@ -229,6 +274,10 @@ export class ControlApi {
       result = await route.handler({ params, url, body: async () => readJsonBody(req), signal: controller.signal })
     } catch (err: any) {
       const { status, code, message } = describeError(err)
+      if (status === 413) {
+        // the rest of an oversized body is not worth reading
+        closeAfter(req, res)
+      }
       if (status >= 500) {
         this.log.error({ err, route: route.path }, 'control API handler failed')
       }
@@ -261,6 +310,20 @@ function describeError (err: any): { status: number, code: string, message: stri
     return { status: 500, code: 'InternalError', message: `Internal error: ${err?.message ?? String(err)}` }
   }
   return { status, code: err.name, message: err.message }
+}
+
+/** A request target is a path: `//x` must not be read as a host (found by fuzzing: was a 500) */
+function requestUrl (target = '/'): URL | undefined {
+  try {
+    return new URL(`http://localhost${target.startsWith('/') ? target : `/${target}`}`)
+  } catch {
+    return undefined
+  }
+}
+
+function closeAfter (req: IncomingMessage, res: ServerResponse): void {
+  res.setHeader('Connection', 'close')
+  res.once('finish', () => { req.socket.destroy() })
 }
 
 function digest (token: string): Buffer {

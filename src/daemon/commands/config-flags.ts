@@ -10,6 +10,7 @@ export const CONFIG_OPTIONS: Record<string, OptionSpec> = {
   bootstrap: { type: 'string', multiple: true, arg: 'MA', description: 'Bootstrap peer (…/p2p/<peer id>)' },
   roles: { type: 'string', arg: 'LIST', description: 'Comma-separated roles: relay, store, bootstrap' },
   api: { type: 'string', arg: 'HOST:PORT', description: 'Control API address (default 127.0.0.1:7420)' },
+  'api-allow-remote': { type: 'boolean', description: 'Let --api bind beyond loopback (refused otherwise)' },
   metrics: { type: 'string', arg: 'HOST:PORT', description: 'Prometheus /metrics address, or "off" (default 127.0.0.1:7421)' },
   web: { type: 'string', arg: 'HOST:PORT', description: 'Serve the web chat page here ("on" = 127.0.0.1:7422, "off" = none; default off); also opens WebSocket, WebRTC-direct and circuit-relay for browsers' },
   mdns: { type: 'boolean', description: 'Discover peers on the LAN by mDNS (--no-mdns turns it off)' },
@@ -27,6 +28,7 @@ const WEB_WORDS: Record<string, string | null> = { on: DEFAULT_WEB, off: null }
 
 const FLAG_OF: Record<string, string> = {
   logLevel: 'log-level',
+  apiAllowRemote: 'api-allow-remote',
   storeMaxBytes: 'store-max-bytes',
   storeTtl: 'store-ttl',
   storeMailboxMessages: 'store-mailbox-messages',
@@ -51,6 +53,9 @@ export function configFromFlags (values: Values): Partial<DaemonConfig> {
   if (values.web !== undefined) {
     const web = String(values.web)
     raw.web = Object.hasOwn(WEB_WORDS, web) ? WEB_WORDS[web] : web
+  }
+  if (values['api-allow-remote'] !== undefined) {
+    raw.apiAllowRemote = values['api-allow-remote']
   }
   if (values['log-level'] !== undefined) {
     raw.logLevel = values['log-level']

@@ -1,5 +1,5 @@
 import { createLogger } from '../../node/index.ts'
-import { mergeConfig, readConfigFile, writeConfigFile } from '../config.ts'
+import { checkApiBinding, mergeConfig, readConfigFile, writeConfigFile } from '../config.ts'
 import { Daemon } from '../daemon.ts'
 import { ensureHome } from '../home.ts'
 import { CONFIG_OPTIONS, configFromFlags } from './config-flags.ts'
@@ -15,6 +15,7 @@ export const daemon: Command = {
     const flags = configFromFlags(ctx.values)
     const file = await readConfigFile(ctx.home)
     const config = mergeConfig(file, flags)
+    checkApiBinding(config)
 
     await ensureHome(ctx.home)
     if (file == null) {

@@ -2,7 +2,7 @@ import { join } from 'node:path'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { loadOrCreateIdentity } from '../../identity/index.ts'
 import { loadOrCreatePeerKey } from '../../node/index.ts'
-import { mergeConfig, readConfigFile, writeConfigFile } from '../config.ts'
+import { checkApiBinding, mergeConfig, readConfigFile, writeConfigFile } from '../config.ts'
 import { UsageError } from '../errors.ts'
 import { CONFIG_FILE, ensureHome, loadOrCreateToken, TOKEN_FILE } from '../home.ts'
 import { CONFIG_OPTIONS, configFromFlags } from './config-flags.ts'
@@ -19,8 +19,9 @@ export const init: Command = {
     if (existing != null && Object.keys(flags).length > 0) {
       throw new UsageError(`${join(ctx.home, CONFIG_FILE)} exists already: edit it, or give these flags to \`murmur daemon\``)
     }
-    await ensureHome(ctx.home)
     const config = mergeConfig(existing, flags)
+    checkApiBinding(config)
+    await ensureHome(ctx.home)
     if (existing == null) {
       await writeConfigFile(ctx.home, config)
     }

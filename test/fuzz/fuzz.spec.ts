@@ -1,0 +1,23 @@
+import { expect } from 'aegir/chai'
+import { DEFAULT_SEED, runTarget } from './registry.ts'
+import { fuzzTargets } from './targets/index.ts'
+
+// fixed seed, bounded runs: the same inputs on every CI run; `npm run fuzz` goes further
+describe('fuzzing (fixed seed, bounded runs)', function () {
+  this.timeout(120_000)
+
+  const targets = fuzzTargets()
+
+  it('has a target for each decoder that takes outside input today', () => {
+    const names = targets.map(t => t.name).join('\n')
+    for (const what of ['control API', 'raw HTTP', 'config.json', 'validateConfig', 'parseDialable', 'argument parser', 'configFromFlags', 'public identity', 'sealed box']) {
+      expect(names).to.include(what)
+    }
+  })
+
+  for (const target of targets) {
+    it(target.name, async () => {
+      await runTarget(target, { seed: DEFAULT_SEED })
+    })
+  }
+})
