@@ -265,7 +265,9 @@ export const browserScenario: Scenario<BrowserParams> = {
       await a.evaluate(() => { clearInterval((window as any).loadPublisher) })
 
       // round trips: the same two pages, relayed and direct, alternating
-      const b = await openPage(browser, daemon.webUrl)
+      // B and C keep to the connections this run makes (A → B direct, C → daemon): a page short of
+      // peers would otherwise look for more on its own, and C must reach B only through the daemon
+      const b = await openPage(browser, `${daemon.webUrl}?minConnections=1`)
       await serveEcho(b)
       const peerB = await b.evaluate(() => window.murmurPage.murmur?.peerId.toString() ?? '')
       const addrB = await webrtcAddress(b)
@@ -290,7 +292,7 @@ export const browserScenario: Scenario<BrowserParams> = {
 
       // gossip, one way: A → B on a topic only their direct connection carries, and C → daemon → B on a group
       // topic the daemon follows, C being a third page connected to the daemon alone
-      const c = await openPage(browser, daemon.webUrl)
+      const c = await openPage(browser, `${daemon.webUrl}?minConnections=1`)
       const publishers: Record<GossipPath, Page> = { direct: a, daemon: c }
       await prepareGossip(publishers, b)
       if (await c.evaluate((p) => window.murmurPage.connections().some(x => x.peerId === p), peerB)) {

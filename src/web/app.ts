@@ -327,9 +327,14 @@ async function main (page: MurmurPage): Promise<void> {
   page.settings = settings
   setupBootstrapEditor(settings)
 
-  const database = new URLSearchParams(location.search).get('db') ?? undefined
+  const query = new URLSearchParams(location.search)
+  const database = query.get('db') ?? undefined
+  // `?minConnections=N`: how many peers the page looks for on its own (the
+  // benchmark keeps a page to the connections it makes itself)
+  const minConnections = /^\d{1,3}$/.test(query.get('minConnections') ?? '') ? Number(query.get('minConnections')) : undefined
   const murmur = await createMurmur({
     database,
+    minConnections,
     bootstrap: settings.bootstrap,
     allowPrivateAddresses: settings.allowPrivateAddresses,
     iceServers: settings.iceServers

