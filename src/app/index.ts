@@ -44,14 +44,30 @@ export interface MurmurInit extends NodeInit {
   onion?: OnionInit
 
   /**
-   * Contacts and 1:1 messaging: transports and timeouts
+   * Contacts and 1:1 messaging: transports and timeouts. Without an explicit
+   * `live`, messages go over onion routes; with an explicit `mailbox`, that
+   * replaces the store layer's mailboxes.
    *
    * @default {}
    */
-  contacts?: ContactsInit
+  contacts?: MurmurContactsInit
 
   /** Mailboxes and group history (the serving side when `roles` has `store`) */
   store?: StoreInit
+}
+
+/** The contacts layer's options as the composite takes them */
+export interface MurmurContactsInit extends ContactsInit {
+  /**
+   * TRANSPARENT MODE: live 1:1 messages go over a direct stream
+   * (`/murmur/dm/1.0.0`) from the sender's peer to the recipient's, instead
+   * of over onion routes. Contents stay sealed, but anyone watching the
+   * network, and the recipient's node, see which peer talks to which. For
+   * networks without enough relays, and for tests of other things.
+   *
+   * @default false
+   */
+  transparent?: boolean
 }
 
 export interface Murmur extends Startable {

@@ -1,4 +1,4 @@
-import { bundleSelectors, bundleValidators, Contacts } from '../contacts/index.ts'
+import { bundleSelectors, bundleValidators, Contacts, OnionLiveTransport, StoreMailboxTransport } from '../contacts/index.ts'
 import { directoryDhtInit, RelayDirectory } from '../directory/index.ts'
 import { loadOrCreateIdentity } from '../identity/index.ts'
 import { createNode, loadOrCreateNodeKey } from '../node/index.ts'
@@ -52,7 +52,14 @@ export class DefaultMurmur implements Murmur {
     const directory = new RelayDirectory({ node, privateKey }, init.directory)
     const onion = new Onion({ node, directory }, init.onion)
     const store = createStore({ node }, init.store)
-    const contacts = new Contacts({ node, identity }, init.contacts)
+    const { transparent, ...contactsInit } = init.contacts ?? {}
+    const contacts = new Contacts({ node, identity }, {
+      // onion routes unless told to be transparent (then Contacts' own direct streams)
+      live: transparent === true ? undefined : new OnionLiveTransport(onion, { timeoutMs: contactsInit.sendTimeoutMs }),
+      // every peer has offline delivery through the store nodes' mailboxes
+      mailbox: new StoreMailboxTransport(store),
+      ...contactsInit
+    })
     return new DefaultMurmur(node, identity, { directory, onion, store, contacts })
   }
 

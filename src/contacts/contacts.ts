@@ -34,7 +34,8 @@ export interface ContactsComponents {
 
 export interface ContactsInit {
   /**
-   * The live transport; the lead replaces it with the onion transport.
+   * The live transport; the composite (`createMurmur`) hands it the onion
+   * transport unless told to be transparent.
    *
    * @default the transparent `/murmur/dm/1.0.0` transport (`DirectLiveTransport`)
    */
@@ -120,7 +121,6 @@ export class Contacts extends TypedEventEmitter<ContactsEvents> implements Start
   private readonly sessions: SessionStore
   private readonly prekeys: PrekeyStore
   private readonly live: LiveTransport
-  private readonly direct?: DirectLiveTransport
   private readonly mailbox?: MailboxTransport
   private readonly sendTimeoutMs: number
   private readonly bundleLookupTimeoutMs: number
@@ -150,12 +150,7 @@ export class Contacts extends TypedEventEmitter<ContactsEvents> implements Start
     this.book = new ContactBook(this.node.datastore)
     this.sessions = new SessionStore(this.node.datastore)
     this.prekeys = new PrekeyStore(this.node.datastore)
-    if (init.live != null) {
-      this.live = init.live
-    } else {
-      this.direct = new DirectLiveTransport(this.node, { timeoutMs: init.sendTimeoutMs })
-      this.live = this.direct
-    }
+    this.live = init.live ?? new DirectLiveTransport(this.node, { timeoutMs: init.sendTimeoutMs })
     this.mailbox = init.mailbox
     this.sendTimeoutMs = init.sendTimeoutMs ?? 10_000
     this.bundleLookupTimeoutMs = init.bundleLookupTimeoutMs ?? 15_000
@@ -174,7 +169,8 @@ export class Contacts extends TypedEventEmitter<ContactsEvents> implements Start
     await this.book.init()
     await this.prekeys.maintain()
     await this.refreshBundle()
-    await this.direct?.start({
+    // whichever transport it is (direct streams, onion handler) takes messages from here on
+    await this.live.start?.({
       onSealed: async (sealed) => { await this.receive(sealed) },
       bundleFor: (signingKey) => equalBytes(signingKey, this.identity.publicIdentity.signingKey) ? this.bundle : undefined
     })
@@ -207,7 +203,7 @@ export class Contacts extends TypedEventEmitter<ContactsEvents> implements Start
     this.node.removeEventListener('peer:connect', this.onPeerConnect)
     this.shutdown.abort()
     await this.publishing
-    await this.direct?.stop()
+    await this.live.stop?.()
     await this.lock.catch(() => {})
     this.started = false
   }

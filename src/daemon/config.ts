@@ -38,6 +38,12 @@ export interface DaemonConfig {
   logLevel: LogLevel
   /** Onion profile: 'private' turns on mixing delays and loop cover traffic */
   privacy: 'default' | 'private'
+  /**
+   * TRANSPARENT MODE for 1:1 messages: a direct stream from this peer to the
+   * contact's instead of onion routes. Contents stay sealed but the network
+   * and the contact's node see who talks to whom.
+   */
+  transparent: boolean
   /** Store role: payload bytes this node keeps at most */
   storeMaxBytes: number
   /** Store role: how long a message is kept at most, e.g. "7d", "36h" (at most 7 days) */
@@ -67,6 +73,7 @@ export function defaultConfig (): DaemonConfig {
     web: null,
     logLevel: 'info',
     privacy: 'default',
+    transparent: false,
     storeMaxBytes: 1024 * 1024 * 1024,
     storeTtl: '7d',
     storeMailboxMessages: 20_000,
@@ -75,7 +82,7 @@ export function defaultConfig (): DaemonConfig {
   }
 }
 
-const FIELDS = ['listen', 'announce', 'bootstrap', 'roles', 'api', 'metrics', 'mdns', 'web', 'logLevel', 'privacy', 'storeMaxBytes', 'storeTtl', 'storeMailboxMessages', 'storeMailboxBytes', 'storeDepositRate']
+const FIELDS = ['listen', 'announce', 'bootstrap', 'roles', 'api', 'metrics', 'mdns', 'web', 'logLevel', 'privacy', 'transparent', 'storeMaxBytes', 'storeTtl', 'storeMailboxMessages', 'storeMailboxBytes', 'storeDepositRate']
 
 export interface HostPort {
   host: string
@@ -192,6 +199,12 @@ const CHECKS: Record<keyof DaemonConfig, FieldCheck> = {
   logLevel: (value, field) => {
     if (typeof value !== 'string' || !(LOG_LEVELS as string[]).includes(value)) {
       throw new ConfigError(field, `must be one of ${LOG_LEVELS.join(', ')}`)
+    }
+    return value
+  },
+  transparent: (value, field) => {
+    if (typeof value !== 'boolean') {
+      throw new ConfigError(field, 'must be true or false')
     }
     return value
   },

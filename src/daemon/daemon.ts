@@ -106,6 +106,7 @@ export class Daemon {
       roles: config.roles,
       mdns: config.mdns,
       onion: { profile: config.privacy },
+      contacts: { transparent: config.transparent },
       metricsRegistry: registry,
       logger: init.logger,
       ...init.node,

@@ -6,6 +6,8 @@ import { BIN, runCli, spawnDaemon, tempDir } from '../fixtures/cli.ts'
 import { waitFor } from '../fixtures/nodes.ts'
 
 const LOOPBACK = ['--api', '127.0.0.1:0', '--metrics', '127.0.0.1:0', '--listen', '/ip4/127.0.0.1/tcp/0']
+/** Two daemons and no relays: this test is about the CLI, so 1:1 messages go over direct streams */
+const TRANSPARENT = ['--transparent']
 
 async function json (args: string[]): Promise<any> {
   const res = await runCli([...args, '--json'])
@@ -36,7 +38,7 @@ describe('contacts: two daemons, card exchange and live 1:1 chat through the CLI
     const homeB = join(tmp.dir, 'bob')
     for (const home of [homeA, homeB]) {
       expect((await runCli(['init', '--home', home])).code).to.equal(0)
-      const d = spawnDaemon(['--home', home, ...LOOPBACK])
+      const d = spawnDaemon(['--home', home, ...LOOPBACK, ...TRANSPARENT])
       daemons.push(d)
       await waitFor(async () => (await readFile(join(home, 'api'), 'utf8').catch(() => '')) !== '', `the daemon on ${home} (output: ${d.output()})`)
     }
