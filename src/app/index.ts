@@ -53,7 +53,21 @@ export interface MurmurInit extends NodeInit {
   contacts?: MurmurContactsInit
 
   /** Mailboxes and group history (the serving side when `roles` has `store`) */
-  store?: StoreInit
+  store?: MurmurStoreInit
+}
+
+/** The store layer's options as the composite takes them */
+export interface MurmurStoreInit extends StoreInit {
+  /**
+   * TRANSPARENT MODE: deposits, fetches and acks go over direct streams to
+   * the store nodes, which then see which peer deposits into and fetches
+   * which mailbox. Without it they go over onion routes (TX for deposits, RX
+   * for fetches and acks) whenever the onion layer knows enough relays, and
+   * direct, with a logged warning, while it does not.
+   *
+   * @default false
+   */
+  transparent?: boolean
 }
 
 /** The contacts layer's options as the composite takes them */

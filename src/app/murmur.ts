@@ -4,6 +4,7 @@ import { loadOrCreateIdentity } from '../identity/index.ts'
 import { createNode, loadOrCreateNodeKey } from '../node/index.ts'
 import { Onion } from '../onion/index.ts'
 import { createStore } from '../store/index.ts'
+import { OnionStoreTransport, serveStoreOverOnion } from './onion-store.ts'
 import type { Murmur, MurmurInit } from './index.ts'
 import type { MessagingIdentity } from '../identity/index.ts'
 import type { MurmurNode } from '../node/index.ts'
@@ -51,7 +52,15 @@ export class DefaultMurmur implements Murmur {
     })).identity
     const directory = new RelayDirectory({ node, privateKey }, init.directory)
     const onion = new Onion({ node, directory }, init.onion)
-    const store = createStore({ node }, init.store)
+    const { transparent: storeTransparent, ...storeInit } = init.store ?? {}
+    const store = createStore({ node }, storeInit)
+    if (storeTransparent !== true) {
+      store.setTransport(new OnionStoreTransport({ onion, directory, libp2p: node.libp2p, log: node.logger.forComponent('store:onion') }, { hops: init.onion?.hops ?? 3 }))
+    }
+    if (store.server != null) {
+      // a store node answers requests that come over onion routes whatever its own client does
+      serveStoreOverOnion(onion, store.server, node.peerId)
+    }
     const { transparent, ...contactsInit } = init.contacts ?? {}
     const contacts = new Contacts({ node, identity }, {
       // onion routes unless told to be transparent (then Contacts' own direct streams)

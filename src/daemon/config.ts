@@ -39,9 +39,10 @@ export interface DaemonConfig {
   /** Onion profile: 'private' turns on mixing delays and loop cover traffic */
   privacy: 'default' | 'private'
   /**
-   * TRANSPARENT MODE for 1:1 messages: a direct stream from this peer to the
-   * contact's instead of onion routes. Contents stay sealed but the network
-   * and the contact's node see who talks to whom.
+   * TRANSPARENT MODE for 1:1 messages and mailboxes: direct streams from
+   * this peer to the contact's and to the store nodes instead of onion
+   * routes. Contents stay sealed but the network, the contact's node and the
+   * store nodes see who talks to whom.
    */
   transparent: boolean
   /** Store role: payload bytes this node keeps at most */

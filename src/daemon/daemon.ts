@@ -116,6 +116,7 @@ export class Daemon {
         maxMessagesPerMailbox: config.storeMailboxMessages,
         maxBytesPerMailbox: config.storeMailboxBytes,
         depositRate: config.storeDepositRate,
+        transparent: config.transparent,
         ...init.node?.store
       }
     })
