@@ -128,6 +128,7 @@ export class Contacts extends TypedEventEmitter<ContactsEvents> implements Start
   private readonly mailboxPollMs: number
   private readonly metrics?: ContactsMetrics
   private pollTimer?: ReturnType<typeof setInterval>
+  private retryTimer?: ReturnType<typeof setTimeout>
   private readonly log: ReturnType<MurmurNode['logger']['forComponent']>
   private lock: Promise<unknown> = Promise.resolve()
   private bundle?: Uint8Array
@@ -187,12 +188,26 @@ export class Contacts extends TypedEventEmitter<ContactsEvents> implements Start
     this.timer.unref?.()
     this.node.addEventListener('peer:connect', this.onPeerConnect)
     if (this.mailbox != null) {
+      let failures = 0
       const poll = (): void => {
-        this.fetchMailboxes().catch(err => { this.log.warn({ err }, 'mailbox fetch failed') })
+        clearTimeout(this.retryTimer)
+        if (!this.started) {
+          return
+        }
+        this.fetchMailboxes().then(() => { failures = 0 }, err => {
+          this.log.warn({ err }, 'mailbox fetch failed')
+          // at start the node usually knows no store node yet: try again soon, not only at the next poll
+          failures++
+          const wait = Math.min(this.mailboxPollMs, 1_000 * 2 ** Math.min(failures, 10))
+          if (this.started && wait < this.mailboxPollMs) {
+            this.retryTimer = setTimeout(poll, wait)
+            this.retryTimer.unref?.()
+          }
+        })
       }
       this.pollTimer = setInterval(poll, this.mailboxPollMs)
       this.pollTimer.unref?.()
-      poll()
+      setTimeout(poll, 0)
     }
     this.started = true
   }
@@ -200,6 +215,7 @@ export class Contacts extends TypedEventEmitter<ContactsEvents> implements Start
   async stop (): Promise<void> {
     clearInterval(this.timer)
     clearInterval(this.pollTimer)
+    clearTimeout(this.retryTimer)
     this.node.removeEventListener('peer:connect', this.onPeerConnect)
     this.shutdown.abort()
     await this.publishing
