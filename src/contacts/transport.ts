@@ -49,8 +49,8 @@ export interface LiveTransport {
 }
 
 /**
- * What the store layer must provide for offline delivery (to be wired to
- * `murmur.store` by the lead):
+ * What the store layer must provide for offline delivery (`StoreMailboxTransport`
+ * in store-mailbox.ts puts it on `murmur.store`; the composite sets it by default):
  *
  * - `deposit(mailbox, sealed)`: put the sealed bytes into the mailbox named
  * `mailbox` (32 bytes: SHA-256 of the mailbox public key) on the k store
