@@ -145,6 +145,10 @@ async function collectReplies (onion: OnionStoreTransport['onion'], peer: PeerId
  */
 export function serveStoreOverOnion (onion: Pick<Onion, 'handle'>, server: Pick<StoreServer, 'answer'>, self: PeerId): void {
   onion.handle(STORE_ONION_KIND, async (msg) => {
+    if (msg.surbs === 0) {
+      // nothing could carry the answer back: do not act on a request nobody learns the outcome of
+      return
+    }
     const capacity = msg.surbs * CHUNK_BYTES
     const bytes = await answerWithin(server, msg.data, self, capacity)
     const total = Math.ceil(bytes.length / CHUNK_BYTES)

@@ -1,9 +1,11 @@
 import { expect } from 'aegir/chai'
-import { OnionStoreTransport } from '../../src/app/onion-store.ts'
-import { generateMailboxKey, mailboxName } from '../../src/store/index.ts'
+import fc from 'fast-check'
+import { OnionStoreTransport, serveStoreOverOnion } from '../../src/app/onion-store.ts'
+import { generateMailboxKey, mailboxName, StoreRequest, StoreResponse } from '../../src/store/index.ts'
 import { loopbackPeer, stopAll, waitFor } from '../fixtures/nodes.ts'
 import { mesh, storePeer } from '../store/fixtures.ts'
 import type { Murmur, MurmurInit } from '../../src/app/index.ts'
+import type { IncomingMessage, OnionHandler } from '../../src/onion/index.ts'
 import type { StorePeer } from '../store/fixtures.ts'
 import type { PeerId } from '@libp2p/interface'
 
@@ -91,5 +93,36 @@ describe('app: store requests over onion routes (TX for deposits, RX for fetches
     const before = answered.length
     await carol.store.deposit(mailboxName(generateMailboxKey().publicKey), enc('seen'))
     expect(answered.slice(before)).to.include(carol.peerId.toString())
+  })
+})
+
+describe('app: the store node\'s onion handler on arbitrary bytes', () => {
+  it('answers every request with a well-formed StoreResponse in at most its reply blocks, and never throws', async () => {
+    let handler: OnionHandler | undefined
+    const okResponse = (): StoreResponse => ({ status: StoreResponse.Status.OK, error: '', challenge: new Uint8Array(32), envelopes: [], cursor: new Uint8Array(0), more: false, accepted: 0 })
+    const server = { answer: async () => okResponse() }
+    serveStoreOverOnion({ handle: (_kind: string, h: OnionHandler) => { handler = h } }, server as any, { toString: () => 'self' } as any)
+    const valid = StoreRequest.encode({ type: StoreRequest.Type.CHALLENGE })
+    await fc.assert(fc.asyncProperty(
+      fc.oneof(fc.uint8Array({ maxLength: 600 }), fc.uint8Array({ maxLength: 8 }).map(tail => Uint8Array.from([...valid, ...tail]))),
+      async (data) => {
+        const replies: Uint8Array[] = []
+        const msg: IncomingMessage = { messageId: 'm', kind: 'murmur/store/1', data, surbs: 2, reply: async (d) => { replies.push(d) } }
+        await handler?.(msg)
+        expect(replies.length).to.be.within(1, 2)
+        const total = replies[0][1]
+        expect(replies.every(r => r[1] === total && r[0] < total)).to.equal(true)
+        const res = StoreResponse.decode(Uint8Array.from(replies.flatMap(r => [...r.subarray(2)])))
+        expect(Object.values(StoreResponse.Status)).to.include(res.status)
+      }
+    ), { seed: 4242, numRuns: 200 })
+  })
+
+  it('does not act on a request that carries no reply block', async () => {
+    let handler: OnionHandler | undefined
+    let answered = 0
+    serveStoreOverOnion({ handle: (_kind: string, h: OnionHandler) => { handler = h } }, { answer: async () => { answered++; throw new Error('not reached') } } as any, {} as any)
+    await handler?.({ messageId: 'm', kind: 'murmur/store/1', data: new Uint8Array(10), surbs: 0, reply: async () => { throw new Error('no surb') } })
+    expect(answered).to.equal(0)
   })
 })
