@@ -66,7 +66,7 @@ function newSession ({ a, b, spk, opk }: Parties = parties()): { alice: DoubleRa
 }
 
 async function loopback (): Promise<Murmur> {
-  const m = await createMurmur({ listen: ['/ip4/127.0.0.1/tcp/0'], ...loopbackProfile(), contacts: { publishBundle: false } })
+  const m = await createMurmur({ listen: ['/ip4/127.0.0.1/tcp/0'], ...loopbackProfile(), contacts: { publishBundle: false, transparent: true } })
   await m.start()
   return m
 }

@@ -45,17 +45,47 @@ export interface MurmurInit extends NodeInit {
   onion?: OnionInit
 
   /**
-   * Contacts and 1:1 messaging: transports and timeouts
+   * Contacts and 1:1 messaging: transports and timeouts. Without an explicit
+   * `live`, messages go over onion routes; with an explicit `mailbox`, that
+   * replaces the store layer's mailboxes.
    *
    * @default {}
    */
-  contacts?: ContactsInit
+  contacts?: MurmurContactsInit
 
   /** Mailboxes and group history (the serving side when `roles` has `store`) */
-  store?: StoreInit
+  store?: MurmurStoreInit
 
   /** Options of the groups layer (end-to-end encrypted group messaging) */
   groups?: GroupsInit
+}
+
+/** The store layer's options as the composite takes them */
+export interface MurmurStoreInit extends StoreInit {
+  /**
+   * TRANSPARENT MODE: deposits, fetches and acks go over direct streams to
+   * the store nodes, which then see which peer deposits into and fetches
+   * which mailbox. Without it they go over onion routes (TX for deposits, RX
+   * for fetches and acks) whenever the onion layer knows enough relays, and
+   * direct, with a logged warning, while it does not.
+   *
+   * @default false
+   */
+  transparent?: boolean
+}
+
+/** The contacts layer's options as the composite takes them */
+export interface MurmurContactsInit extends ContactsInit {
+  /**
+   * TRANSPARENT MODE: live 1:1 messages go over a direct stream
+   * (`/murmur/dm/1.0.0`) from the sender's peer to the recipient's, instead
+   * of over onion routes. Contents stay sealed, but anyone watching the
+   * network, and the recipient's node, see which peer talks to which. For
+   * networks without enough relays, and for tests of other things.
+   *
+   * @default false
+   */
+  transparent?: boolean
 }
 
 export interface Murmur extends Startable {

@@ -1,10 +1,11 @@
-import { bundleSelectors, bundleValidators, Contacts } from '../contacts/index.ts'
+import { bundleSelectors, bundleValidators, Contacts, OnionLiveTransport, StoreMailboxTransport } from '../contacts/index.ts'
 import { directoryDhtInit, RelayDirectory } from '../directory/index.ts'
 import { groups as createGroups } from '../groups/index.ts'
 import { loadOrCreateIdentity } from '../identity/index.ts'
 import { createNode, loadOrCreateNodeKey } from '../node/index.ts'
 import { Onion } from '../onion/index.ts'
 import { createStore } from '../store/index.ts'
+import { OnionStoreTransport, serveStoreOverOnion } from './onion-store.ts'
 import type { Murmur, MurmurInit } from './index.ts'
 import type { GroupsLayer } from '../groups/index.ts'
 import type { MessagingIdentity } from '../identity/index.ts'
@@ -55,7 +56,23 @@ export class DefaultMurmur implements Murmur {
     })).identity
     const directory = new RelayDirectory({ node, privateKey }, init.directory)
     const onion = new Onion({ node, directory }, init.onion)
-    const store = createStore({ node }, init.store)
+    const { transparent: storeTransparent, ...storeInit } = init.store ?? {}
+    const store = createStore({ node }, storeInit)
+    if (storeTransparent !== true) {
+      store.setTransport(new OnionStoreTransport({ onion, directory, libp2p: node.libp2p, log: node.logger.forComponent('store:onion') }, { hops: init.onion?.hops ?? 3 }))
+    }
+    if (store.server != null) {
+      // a store node answers requests that come over onion routes whatever its own client does
+      serveStoreOverOnion(onion, store.server, node.peerId)
+    }
+    const { transparent, ...contactsInit } = init.contacts ?? {}
+    const contacts = new Contacts({ node, identity }, {
+      // onion routes unless told to be transparent (then Contacts' own direct streams)
+      live: transparent === true ? undefined : new OnionLiveTransport(onion, { timeoutMs: contactsInit.sendTimeoutMs }),
+      // every peer has offline delivery through the store nodes' mailboxes
+      mailbox: new StoreMailboxTransport(store),
+      ...contactsInit
+    })
     const groups = createGroups(init.groups)({
       pubsub: node.libp2p.services.pubsub,
       datastore: node.datastore,
@@ -63,7 +80,6 @@ export class DefaultMurmur implements Murmur {
       metricsRegistry: node.metricsRegistry,
       identity
     })
-    const contacts = new Contacts({ node, identity }, init.contacts)
     return new DefaultMurmur(node, identity, { directory, onion, store, groups, contacts })
   }
 

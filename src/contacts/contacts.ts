@@ -34,7 +34,8 @@ export interface ContactsComponents {
 
 export interface ContactsInit {
   /**
-   * The live transport; the lead replaces it with the onion transport.
+   * The live transport; the composite (`createMurmur`) hands it the onion
+   * transport unless told to be transparent.
    *
    * @default the transparent `/murmur/dm/1.0.0` transport (`DirectLiveTransport`)
    */
@@ -120,7 +121,6 @@ export class Contacts extends TypedEventEmitter<ContactsEvents> implements Start
   private readonly sessions: SessionStore
   private readonly prekeys: PrekeyStore
   private readonly live: LiveTransport
-  private readonly direct?: DirectLiveTransport
   private readonly mailbox?: MailboxTransport
   private readonly sendTimeoutMs: number
   private readonly bundleLookupTimeoutMs: number
@@ -128,6 +128,7 @@ export class Contacts extends TypedEventEmitter<ContactsEvents> implements Start
   private readonly mailboxPollMs: number
   private readonly metrics?: ContactsMetrics
   private pollTimer?: ReturnType<typeof setInterval>
+  private retryTimer?: ReturnType<typeof setTimeout>
   private readonly log: ReturnType<MurmurNode['logger']['forComponent']>
   private lock: Promise<unknown> = Promise.resolve()
   private bundle?: Uint8Array
@@ -150,12 +151,7 @@ export class Contacts extends TypedEventEmitter<ContactsEvents> implements Start
     this.book = new ContactBook(this.node.datastore)
     this.sessions = new SessionStore(this.node.datastore)
     this.prekeys = new PrekeyStore(this.node.datastore)
-    if (init.live != null) {
-      this.live = init.live
-    } else {
-      this.direct = new DirectLiveTransport(this.node, { timeoutMs: init.sendTimeoutMs })
-      this.live = this.direct
-    }
+    this.live = init.live ?? new DirectLiveTransport(this.node, { timeoutMs: init.sendTimeoutMs })
     this.mailbox = init.mailbox
     this.sendTimeoutMs = init.sendTimeoutMs ?? 10_000
     this.bundleLookupTimeoutMs = init.bundleLookupTimeoutMs ?? 15_000
@@ -174,7 +170,8 @@ export class Contacts extends TypedEventEmitter<ContactsEvents> implements Start
     await this.book.init()
     await this.prekeys.maintain()
     await this.refreshBundle()
-    await this.direct?.start({
+    // whichever transport it is (direct streams, onion handler) takes messages from here on
+    await this.live.start?.({
       onSealed: async (sealed) => { await this.receive(sealed) },
       bundleFor: (signingKey) => equalBytes(signingKey, this.identity.publicIdentity.signingKey) ? this.bundle : undefined
     })
@@ -191,12 +188,26 @@ export class Contacts extends TypedEventEmitter<ContactsEvents> implements Start
     this.timer.unref?.()
     this.node.addEventListener('peer:connect', this.onPeerConnect)
     if (this.mailbox != null) {
+      let failures = 0
       const poll = (): void => {
-        this.fetchMailboxes().catch(err => { this.log.warn({ err }, 'mailbox fetch failed') })
+        clearTimeout(this.retryTimer)
+        if (!this.started) {
+          return
+        }
+        this.fetchMailboxes().then(() => { failures = 0 }, err => {
+          this.log.warn({ err }, 'mailbox fetch failed')
+          // at start the node usually knows no store node yet: try again soon, not only at the next poll
+          failures++
+          const wait = Math.min(this.mailboxPollMs, 1_000 * 2 ** Math.min(failures, 10))
+          if (this.started && wait < this.mailboxPollMs) {
+            this.retryTimer = setTimeout(poll, wait)
+            this.retryTimer.unref?.()
+          }
+        })
       }
       this.pollTimer = setInterval(poll, this.mailboxPollMs)
       this.pollTimer.unref?.()
-      poll()
+      setTimeout(poll, 0)
     }
     this.started = true
   }
@@ -204,10 +215,11 @@ export class Contacts extends TypedEventEmitter<ContactsEvents> implements Start
   async stop (): Promise<void> {
     clearInterval(this.timer)
     clearInterval(this.pollTimer)
+    clearTimeout(this.retryTimer)
     this.node.removeEventListener('peer:connect', this.onPeerConnect)
     this.shutdown.abort()
     await this.publishing
-    await this.direct?.stop()
+    await this.live.stop?.()
     await this.lock.catch(() => {})
     this.started = false
   }

@@ -39,7 +39,11 @@ export { BUNDLE_NAMESPACE, bundleKey, signBundle, decodeBundle, validateBundleRe
 export { decodeEnvelope, decodeBody, encodeBody, MAX_CONTENT_CHARS } from './messages.ts'
 export type { DirectMessageType, Body } from './messages.ts'
 export { DirectLiveTransport, DM_PROTOCOL } from './transport.ts'
-export type { LiveTransport, LiveAddress, MailboxTransport, MailboxKey } from './transport.ts'
+export type { LiveTransport, LiveTransportHandlers, LiveAddress, MailboxTransport, MailboxKey } from './transport.ts'
+export { OnionLiveTransport, DM_ONION_KIND } from './onion-transport.ts'
+export type { OnionLiveTransportInit, OnionForContacts } from './onion-transport.ts'
+export { StoreMailboxTransport } from './store-mailbox.ts'
+export type { StoreForContacts } from './store-mailbox.ts'
 export { bundleValidators, bundleSelectors }
 export * from './errors.ts'
 export { WireError } from './wire.ts'

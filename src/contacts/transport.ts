@@ -15,11 +15,12 @@ import type { AbortOptions, Connection, Stream } from '@libp2p/interface'
  *
  * Two transports, per DESIGN.md "1:1 messaging":
  *
- * - `live`: to the recipient while it is online. The final one is the onion
- * layer (a Sphinx packet to the recipient, acknowledged by a SURB); until the
- * lead wires `murmur.onion`, `DirectLiveTransport` below is the TRANSPARENT
- * MODE: a direct libp2p stream `/murmur/dm/1.0.0` to one of the peers the
- * recipient's card / bundle names. It hides contents, not who talks to whom.
+ * - `live`: to the recipient while it is online. By default the onion layer
+ * (`OnionLiveTransport` in onion-transport.ts: a Sphinx message to the
+ * recipient, answered through a SURB once persisted); `DirectLiveTransport`
+ * below is the TRANSPARENT MODE: a direct libp2p stream `/murmur/dm/1.0.0` to
+ * one of the peers the recipient's card / bundle names. It hides contents, not
+ * who talks to whom.
  * - `mailbox`: when live delivery fails, a deposit into the recipient's
  * pairwise mailbox (store layer), fetched when the recipient comes back.
  */
@@ -41,11 +42,15 @@ export interface LiveTransport {
   send(to: LiveAddress, sealed: Uint8Array, options?: AbortOptions): Promise<void>
   /** A contact's prekey bundle straight from one of its peers (transparent mode); undefined when not offered */
   fetchBundle?(peers: string[], signingKey: Uint8Array, options?: AbortOptions): Promise<Uint8Array | undefined>
+  /** Starts taking messages (and bundle requests) for this node; Contacts calls it from its own `start` */
+  start?(handlers: LiveTransportHandlers): Promise<void>
+  /** Stops taking them; Contacts calls it from its own `stop` */
+  stop?(): Promise<void>
 }
 
 /**
- * What the store layer must provide for offline delivery (to be wired to
- * `murmur.store` by the lead):
+ * What the store layer must provide for offline delivery (`StoreMailboxTransport`
+ * in store-mailbox.ts puts it on `murmur.store`; the composite sets it by default):
  *
  * - `deposit(mailbox, sealed)`: put the sealed bytes into the mailbox named
  * `mailbox` (32 bytes: SHA-256 of the mailbox public key) on the k store
@@ -73,7 +78,8 @@ export interface MailboxKey {
 
 export const DM_PROTOCOL = '/murmur/dm/1.0.0'
 
-export interface DirectTransportHandlers {
+/** What a live transport hands what it receives to (the contacts layer) */
+export interface LiveTransportHandlers {
   /** Takes one sealed envelope; throws to refuse it (the error text goes back to the sender) */
   onSealed(sealed: Uint8Array): Promise<void>
   /** This node's current bundle when asked for the identity with this Ed25519 key */
@@ -94,14 +100,14 @@ export interface DirectLiveTransportInit {
 export class DirectLiveTransport implements LiveTransport {
   private readonly node: MurmurNode
   private readonly timeoutMs: number
-  private handlers?: DirectTransportHandlers
+  private handlers?: LiveTransportHandlers
 
   constructor (node: MurmurNode, init: DirectLiveTransportInit = {}) {
     this.node = node
     this.timeoutMs = init.timeoutMs ?? 10_000
   }
 
-  async start (handlers: DirectTransportHandlers): Promise<void> {
+  async start (handlers: LiveTransportHandlers): Promise<void> {
     this.handlers = handlers
     await this.node.libp2p.handle(DM_PROTOCOL, (stream, connection) => {
       this.onStream(stream, connection).catch(() => { stream.abort(new Error('direct message handler failed')) })

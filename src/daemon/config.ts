@@ -46,6 +46,13 @@ export interface DaemonConfig {
   logLevel: LogLevel
   /** Onion profile: 'private' turns on mixing delays and loop cover traffic */
   privacy: 'default' | 'private'
+  /**
+   * TRANSPARENT MODE for 1:1 messages and mailboxes: direct streams from
+   * this peer to the contact's and to the store nodes instead of onion
+   * routes. Contents stay sealed but the network, the contact's node and the
+   * store nodes see who talks to whom.
+   */
+  transparent: boolean
   /** Store role: payload bytes this node keeps at most */
   storeMaxBytes: number
   /** Store role: how long a message is kept at most, e.g. "7d", "36h" (at most 7 days) */
@@ -76,6 +83,7 @@ export function defaultConfig (): DaemonConfig {
     web: null,
     logLevel: 'info',
     privacy: 'default',
+    transparent: false,
     storeMaxBytes: 1024 * 1024 * 1024,
     storeTtl: '7d',
     storeMailboxMessages: 20_000,
@@ -84,7 +92,7 @@ export function defaultConfig (): DaemonConfig {
   }
 }
 
-const FIELDS = ['listen', 'announce', 'bootstrap', 'roles', 'api', 'apiAllowRemote', 'metrics', 'mdns', 'web', 'logLevel', 'privacy', 'storeMaxBytes', 'storeTtl', 'storeMailboxMessages', 'storeMailboxBytes', 'storeDepositRate']
+const FIELDS = ['listen', 'announce', 'bootstrap', 'roles', 'api', 'apiAllowRemote', 'metrics', 'mdns', 'web', 'logLevel', 'privacy', 'transparent', 'storeMaxBytes', 'storeTtl', 'storeMailboxMessages', 'storeMailboxBytes', 'storeDepositRate']
 
 export interface HostPort {
   host: string
@@ -197,6 +205,12 @@ const CHECKS: Record<keyof DaemonConfig, FieldCheck> = {
   logLevel: (value, field) => {
     if (typeof value !== 'string' || !(LOG_LEVELS as string[]).includes(value)) {
       throw new ConfigError(field, `must be one of ${LOG_LEVELS.join(', ')}`)
+    }
+    return value
+  },
+  transparent: (value, field) => {
+    if (typeof value !== 'boolean') {
+      throw new ConfigError(field, 'must be true or false')
     }
     return value
   },

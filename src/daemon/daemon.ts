@@ -109,6 +109,7 @@ export class Daemon {
       roles: config.roles,
       mdns: config.mdns,
       onion: { profile: config.privacy },
+      contacts: { transparent: config.transparent },
       metricsRegistry: registry,
       logger: init.logger,
       ...init.node,
@@ -118,6 +119,7 @@ export class Daemon {
         maxMessagesPerMailbox: config.storeMailboxMessages,
         maxBytesPerMailbox: config.storeMailboxBytes,
         depositRate: config.storeDepositRate,
+        transparent: config.transparent,
         ...init.node?.store
       }
     })

@@ -30,8 +30,8 @@ describe('contacts: two peers on loopback, live over /murmur/dm/1.0.0 (transpare
   it('card exchange, a first message through X3DH, replies, edit/react/delete, receipts, and a session that survives a restart', async () => {
     const bobHome = await tempDir()
     dirs.push(bobHome)
-    alice = await loopbackPeer()
-    bob = await loopbackPeer({ home: bobHome.dir })
+    alice = await loopbackPeer({ contacts: { transparent: true } })
+    bob = await loopbackPeer({ home: bobHome.dir, contacts: { transparent: true } })
     await alice.node.connect(bob.node.getMultiaddrs()[0])
     const bobGot = inbox(bob)
     const aliceGot = inbox(alice)
@@ -83,7 +83,7 @@ describe('contacts: two peers on loopback, live over /murmur/dm/1.0.0 (transpare
 
     // bob restarts from his home: same identity, same session, conversation kept
     await bob.stop()
-    bob = await loopbackPeer({ home: bobHome.dir })
+    bob = await loopbackPeer({ home: bobHome.dir, contacts: { transparent: true } })
     const bobGot2 = inbox(bob)
     await alice.node.connect(bob.node.getMultiaddrs()[0])
     await alice.contacts.send('bob', 'still there?')
@@ -94,8 +94,9 @@ describe('contacts: two peers on loopback, live over /murmur/dm/1.0.0 (transpare
   })
 
   it('a contact that cannot be reached live and no mailbox transport: DeliveryError, the message kept undelivered', async () => {
-    alice = await loopbackPeer({ contacts: { sendTimeoutMs: 2000, bundleLookupTimeoutMs: 2000 } })
-    bob = await loopbackPeer()
+    // no mailbox: the store layer's, the composite's default, is left out on purpose
+    alice = await loopbackPeer({ contacts: { transparent: true, mailbox: undefined, sendTimeoutMs: 2000, bundleLookupTimeoutMs: 2000 } })
+    bob = await loopbackPeer({ contacts: { transparent: true } })
     await alice.node.connect(bob.node.getMultiaddrs()[0])
     await alice.contacts.add(await bob.contacts.card(), { name: 'bob' })
     await alice.contacts.send('bob', 'first')

@@ -3,9 +3,13 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { expect } from 'aegir/chai'
 import { BIN, runCli, spawnDaemon, tempDir } from '../fixtures/cli.ts'
-import { waitFor } from '../fixtures/nodes.ts'
+import { stopAll, waitFor } from '../fixtures/nodes.ts'
+import { storePeer } from '../store/fixtures.ts'
+import type { StorePeer } from '../store/fixtures.ts'
 
 const LOOPBACK = ['--api', '127.0.0.1:0', '--metrics', '127.0.0.1:0', '--listen', '/ip4/127.0.0.1/tcp/0']
+/** Two daemons and no relays: this test is about the CLI, so 1:1 messages go over direct streams */
+const TRANSPARENT = ['--transparent']
 
 async function json (args: string[]): Promise<any> {
   const res = await runCli([...args, '--json'])
@@ -36,7 +40,7 @@ describe('contacts: two daemons, card exchange and live 1:1 chat through the CLI
     const homeB = join(tmp.dir, 'bob')
     for (const home of [homeA, homeB]) {
       expect((await runCli(['init', '--home', home])).code).to.equal(0)
-      const d = spawnDaemon(['--home', home, ...LOOPBACK])
+      const d = spawnDaemon(['--home', home, ...LOOPBACK, ...TRANSPARENT])
       daemons.push(d)
       await waitFor(async () => (await readFile(join(home, 'api'), 'utf8').catch(() => '')) !== '', `the daemon on ${home} (output: ${d.output()})`)
     }
@@ -85,5 +89,69 @@ describe('contacts: two daemons, card exchange and live 1:1 chat through the CLI
     expect(inboxB.map((m: any) => [m.self, m.content])).to.deep.equal([[true, 'hello alice'], [false, 'hi bob, alice here'], [true, 'typed in the chat']])
     const human = await runCli(['inbox', '--home', homeB])
     expect(human.stdout).to.include('alice: hi bob, alice here')
+  })
+})
+
+describe('contacts: two daemons, the receiver stopped: messages wait in its mailboxes and arrive on its return', function () {
+  this.timeout(180_000)
+  let tmp: Awaited<ReturnType<typeof tempDir>>
+  const daemons: Array<ReturnType<typeof spawnDaemon>> = []
+  const stores: StorePeer[] = []
+
+  before(async () => {
+    tmp = await tempDir()
+    // three in-process peers that keep mailboxes and relay: the network the two daemons use (the default, onion mode)
+    for (let i = 0; i < 3; i++) {
+      stores.push(await storePeer({ roles: ['store', 'relay'], onion: { diversity: 'none' }, directory: { republishOnSubscribeMs: 300 } }))
+    }
+    for (const s of stores.slice(1)) {
+      await s.murmur.node.connect(stores[0].murmur.node.getMultiaddrs()[0])
+    }
+    await stores[2].murmur.node.connect(stores[1].murmur.node.getMultiaddrs()[0])
+  })
+
+  after(async () => {
+    for (const d of daemons) {
+      d.child.kill('SIGKILL')
+    }
+    await stopAll(stores.map(s => s.murmur))
+    for (const s of stores) { await s.cleanup() }
+    await tmp.cleanup()
+  })
+
+  async function start (home: string): Promise<void> {
+    const d = spawnDaemon(['--home', home, ...LOOPBACK])
+    daemons.push(d)
+    await waitFor(async () => (await readFile(join(home, 'api'), 'utf8').catch(() => '')) !== '', `the daemon on ${home} (output: ${d.output()})`)
+    for (const s of stores) {
+      await json(['connect', s.murmur.node.getMultiaddrs()[0].toString(), '--home', home])
+    }
+  }
+
+  it('alice writes 3 messages while bob\'s daemon is down; bob\'s daemon gets them from the store nodes when it is back', async () => {
+    const homeA = join(tmp.dir, 'alice')
+    const homeB = join(tmp.dir, 'bob')
+    for (const home of [homeA, homeB]) {
+      expect((await runCli(['init', '--home', home])).code).to.equal(0)
+      await start(home)
+    }
+    const peerB = (await json(['id', '--home', homeB])).peerId
+    // the directory has spread: alice reaches bob's node over a 3-hop route
+    await waitFor(async () => (await runCli(['onion', 'send', peerB, 'ping', '--home', homeA])).code === 0, 'a route from alice to bob', 60_000, 1_000)
+    const { card } = await json(['contact', 'card', '--home', homeB])
+    await json(['contact', 'add', card, '--name', 'bob', '--home', homeA])
+    expect((await json(['send', 'bob', 'are you there?', '--home', homeA])).via).to.equal('live')
+
+    await json(['stop', '--home', homeB])
+    await waitFor(async () => (await readFile(join(homeB, 'api'), 'utf8').catch(() => '')) === '', 'bob\'s daemon to stop', 15_000)
+    for (let i = 1; i <= 3; i++) {
+      const sent = await json(['send', 'bob', `while you were out ${i}`, '--home', homeA])
+      expect(sent.via).to.equal('mailbox')
+    }
+
+    await start(homeB)
+    await waitFor(async () => (await json(['inbox', '--home', homeB])).messages.length === 4, 'bob\'s daemon to fetch its mailboxes', 60_000, 500)
+    const inboxB = (await json(['inbox', '--home', homeB])).messages
+    expect(inboxB.map((m: any) => m.content)).to.deep.equal(['are you there?', 'while you were out 1', 'while you were out 2', 'while you were out 3'])
   })
 })

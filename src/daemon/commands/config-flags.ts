@@ -16,6 +16,7 @@ export const CONFIG_OPTIONS: Record<string, OptionSpec> = {
   mdns: { type: 'boolean', description: 'Discover peers on the LAN by mDNS (--no-mdns turns it off)' },
   'log-level': { type: 'string', arg: 'LEVEL', description: 'fatal, error, warn, info, debug, trace or silent (default info)' },
   privacy: { type: 'string', arg: 'PROFILE', description: 'Onion profile: default, or private (mixing delays and cover traffic)' },
+  transparent: { type: 'boolean', description: '1:1 messages and mailbox requests over direct streams instead of onion routes: REVEALS WHO TALKS TO WHOM to the network, the contact\'s node and the store nodes (--no-transparent turns it off)' },
   'store-max-bytes': { type: 'string', arg: 'SIZE', description: 'Store role: payload bytes kept at most, e.g. 1G (default 1G)' },
   'store-ttl': { type: 'string', arg: 'DURATION', description: 'Store role: longest time a message is kept, at most 7d (default 7d)' },
   'store-mailbox-messages': { type: 'string', arg: 'N', description: 'Store role: messages one mailbox may hold (default 20000)' },
@@ -39,7 +40,7 @@ const FLAG_OF: Record<string, string> = {
 /** The configuration the flags set, validated; an error names the flag */
 export function configFromFlags (values: Values): Partial<DaemonConfig> {
   const raw: Record<string, unknown> = {}
-  for (const key of ['listen', 'announce', 'bootstrap', 'api', 'mdns', 'privacy'] as const) {
+  for (const key of ['listen', 'announce', 'bootstrap', 'api', 'mdns', 'privacy', 'transparent'] as const) {
     if (values[key] !== undefined) {
       raw[key] = values[key]
     }

@@ -1,0 +1,196 @@
+/**
+ * Store requests over onion routes (DESIGN "Store-and-forward": deposits
+ * reach the store node over a TX route, fetches and acks over an RX route).
+ *
+ * Why here, in the composite: the store and onion layers sit side by side in
+ * the layer diagram and must not import each other, and more than contacts
+ * uses the store (group history), so the adapter belongs to the one place
+ * that may import both.
+ */
+
+import { decodeRequest, DirectTransport, StoreRequest, StoreResponse } from '../store/index.ts'
+import type { Logger } from '../node/index.ts'
+import type { Onion } from '../onion/index.ts'
+import type { ExchangeOptions, StoreServer, StoreTransport } from '../store/index.ts'
+import type { Libp2p, PeerId } from '@libp2p/interface'
+
+/** The onion handler kind of store requests (the bytes of `/murmur/store/1.0.0`, one request, one response) */
+export const STORE_ONION_KIND = 'murmur/store/1'
+
+/** Response bytes per reply: a reply is one packet, 1989 bytes of data with a kind this long, less index and total */
+const CHUNK_BYTES = 1900
+/** Reply blocks per request: the first packet holds at most two besides a small request */
+const SURBS = 2
+/** Envelopes tried in one fetch page over onion; halved until the page fits the reply blocks */
+const ONION_PAGE = 32
+
+export interface OnionStoreTransportInit {
+  /** Relays per route, as the onion layer builds them */
+  hops: number
+  /** How long one exchange may take when the caller gives no signal @default 30000 */
+  timeoutMs?: number
+}
+
+/**
+ * The client side: TX (deposits) and RX (challenges, fetches, acks) each go
+ * as an onion message to the store node over a route chosen afresh per
+ * exchange, and the answer comes back through the message's reply blocks,
+ * so the store node never learns which peer deposited or fetched. Replica
+ * traffic between store nodes stays direct (they know each other anyway).
+ *
+ * While the onion layer knows fewer relays than a route needs (or no
+ * descriptor of the store node), exchanges go direct and a warning is
+ * logged: a network without relays keeps working, but transparently.
+ */
+export class OnionStoreTransport implements StoreTransport {
+  private readonly onion: Pick<Onion, 'send' | 'status' | 'addEventListener' | 'removeEventListener'>
+  private readonly directory: { get(peer: PeerId | string): unknown }
+  private readonly direct: StoreTransport
+  private readonly self: string
+  private readonly hops: number
+  private readonly timeoutMs: number
+  private readonly log: Pick<Logger, 'warn' | 'info'>
+  private warned = false
+  /** Exchanges by route taken, for status and tests */
+  readonly counts = { onion: 0, direct: 0 }
+
+  constructor (components: { onion: OnionStoreTransport['onion'], directory: OnionStoreTransport['directory'], libp2p: Pick<Libp2p, 'dialProtocol' | 'peerId'>, log: Pick<Logger, 'warn' | 'info'> }, init: OnionStoreTransportInit) {
+    this.onion = components.onion
+    this.directory = components.directory
+    this.direct = new DirectTransport(components.libp2p)
+    this.self = components.libp2p.peerId.toString()
+    this.log = components.log
+    this.hops = init.hops
+    this.timeoutMs = init.timeoutMs ?? 30_000
+  }
+
+  /** Enough relays besides this node and the store node for a route, and the store node's descriptor */
+  private routable (storeNode: PeerId): boolean {
+    const dest = storeNode.toString()
+    const relays = this.onion.status().knownRelays.filter(r => r.peerId !== this.self && r.peerId !== dest)
+    return relays.length >= this.hops && this.directory.get(storeNode) != null
+  }
+
+  async exchange (storeNode: PeerId, request: Uint8Array, options: ExchangeOptions): Promise<Uint8Array> {
+    if (options.path === 'replica') {
+      return this.direct.exchange(storeNode, request, options)
+    }
+    if (!this.routable(storeNode)) {
+      if (!this.warned) {
+        this.warned = true
+        this.log.warn({ storeNode: storeNode.toString(), hops: this.hops }, 'too few onion relays known: store requests go DIRECT (the store node sees this peer) until there are enough')
+      }
+      this.counts.direct++
+      return this.direct.exchange(storeNode, request, options)
+    }
+    if (this.warned) {
+      this.warned = false
+      this.log.info('enough onion relays again: store requests go over onion routes')
+    }
+    this.counts.onion++
+    const signal = options.signal ?? AbortSignal.timeout(this.timeoutMs)
+    return collectReplies(this.onion, storeNode, request, signal)
+  }
+}
+
+/** Sends `data` with reply blocks and puts the chunked answer (index ‖ total ‖ bytes per reply) back together */
+async function collectReplies (onion: OnionStoreTransport['onion'], peer: PeerId, data: Uint8Array, signal: AbortSignal): Promise<Uint8Array> {
+  let messageId: string | undefined
+  const early: Array<{ messageId: string, data: Uint8Array }> = []
+  const chunks = new Map<number, Uint8Array>()
+  let settle!: (v: Uint8Array) => void
+  let fail!: (err: Error) => void
+  const done = new Promise<Uint8Array>((resolve, reject) => { settle = resolve; fail = reject })
+  const take = (reply: Uint8Array): void => {
+    if (reply.length < 2 || reply[1] === 0 || reply[0] >= reply[1]) {
+      fail(new Error('A malformed store reply came back through a reply block'))
+      return
+    }
+    chunks.set(reply[0], reply.subarray(2))
+    if (chunks.size === reply[1]) {
+      const parts = [...chunks.entries()].sort((a, b) => a[0] - b[0]).map(e => e[1])
+      const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
+      let at = 0
+      for (const p of parts) { out.set(p, at); at += p.length }
+      settle(out)
+    }
+  }
+  const listener = (evt: CustomEvent<{ messageId: string, data: Uint8Array }>): void => {
+    if (messageId == null) { early.push(evt.detail) } else if (evt.detail.messageId === messageId) { take(evt.detail.data) }
+  }
+  const onAbort = (): void => { fail(new Error(`No answer from store node ${peer.toString()} over onion routes: ${signal.reason?.message ?? 'aborted'}`)) }
+  onion.addEventListener('reply', listener)
+  signal.addEventListener('abort', onAbort, { once: true })
+  try {
+    signal.throwIfAborted()
+    const sent = await onion.send(peer, data, { kind: STORE_ONION_KIND, surbs: SURBS, signal })
+    messageId = sent.messageId
+    for (const e of early) {
+      if (e.messageId === messageId) { take(e.data) }
+    }
+    return await done
+  } finally {
+    onion.removeEventListener('reply', listener)
+    signal.removeEventListener('abort', onAbort)
+    done.catch(() => {})
+  }
+}
+
+/**
+ * The store node's side: answers a request that came over an onion route,
+ * through its reply blocks. The node does not know who asked, so per-peer
+ * deposit rate limits count every onion depositor as one (this node). A fetch
+ * page is cut down until it fits the reply blocks; replica sync is refused
+ * (store nodes sync directly).
+ */
+export function serveStoreOverOnion (onion: Pick<Onion, 'handle'>, server: Pick<StoreServer, 'answer'>, self: PeerId): void {
+  onion.handle(STORE_ONION_KIND, async (msg) => {
+    if (msg.surbs === 0) {
+      // nothing could carry the answer back: do not act on a request nobody learns the outcome of
+      return
+    }
+    const capacity = msg.surbs * CHUNK_BYTES
+    const bytes = await answerWithin(server, msg.data, self, capacity)
+    const total = Math.ceil(bytes.length / CHUNK_BYTES)
+    for (let i = 0; i < Math.max(1, total); i++) {
+      const chunk = bytes.subarray(i * CHUNK_BYTES, (i + 1) * CHUNK_BYTES)
+      const out = new Uint8Array(2 + chunk.length)
+      out[0] = i
+      out[1] = Math.max(1, total)
+      out.set(chunk, 2)
+      await msg.reply(out)
+    }
+  })
+}
+
+function errorResponse (status: StoreResponse.Status, error: string): Uint8Array {
+  return StoreResponse.encode({ status, error, challenge: new Uint8Array(0), envelopes: [], cursor: new Uint8Array(0), more: false, accepted: 0 })
+}
+
+async function answerWithin (server: Pick<StoreServer, 'answer'>, data: Uint8Array, self: PeerId, capacity: number): Promise<Uint8Array> {
+  let req: StoreRequest
+  try {
+    req = decodeRequest(data)
+  } catch (err: any) {
+    return errorResponse(StoreResponse.Status.BAD_REQUEST, err?.message ?? 'Not a store request')
+  }
+  if (req.type === StoreRequest.Type.SYNC) {
+    return errorResponse(StoreResponse.Status.BAD_REQUEST, 'Replica sync is not taken over onion routes')
+  }
+  const paged = req.type === StoreRequest.Type.FETCH ? req.fetch : req.type === StoreRequest.Type.HISTORY ? req.history : undefined
+  if (paged != null) {
+    paged.limit = Math.min(paged.limit <= 0 ? ONION_PAGE : paged.limit, ONION_PAGE)
+  }
+  for (;;) {
+    const res = await server.answer(paged != null ? StoreRequest.encode(req) : data, self)
+    const bytes = StoreResponse.encode(res)
+    if (bytes.length <= capacity) {
+      return bytes
+    }
+    if (paged == null || res.envelopes.length <= 1) {
+      return errorResponse(StoreResponse.Status.TOO_LARGE, `The answer (${bytes.length} bytes) does not fit the reply blocks of an onion request (${capacity} bytes)`)
+    }
+    // fewer envelopes per page: the client goes on from the cursor with `more`
+    paged.limit = Math.max(1, Math.floor(res.envelopes.length / 2))
+  }
+}

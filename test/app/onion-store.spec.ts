@@ -1,0 +1,128 @@
+import { expect } from 'aegir/chai'
+import fc from 'fast-check'
+import { OnionStoreTransport, serveStoreOverOnion } from '../../src/app/onion-store.ts'
+import { generateMailboxKey, mailboxName, StoreRequest, StoreResponse } from '../../src/store/index.ts'
+import { loopbackPeer, stopAll, waitFor } from '../fixtures/nodes.ts'
+import { mesh, storePeer } from '../store/fixtures.ts'
+import type { Murmur, MurmurInit } from '../../src/app/index.ts'
+import type { IncomingMessage, OnionHandler } from '../../src/onion/index.ts'
+import type { StorePeer } from '../store/fixtures.ts'
+import type { PeerId } from '@libp2p/interface'
+
+/** Loopback: relays share 127.0.0.1, the directory converges fast without the DHT */
+const NET: MurmurInit = {
+  onion: { diversity: 'none', hops: 3, ackTimeoutMs: 4_000, retries: 2 },
+  directory: { dht: false, republishOnSubscribeMs: 300 }
+}
+
+const enc = (s: string): Uint8Array => new TextEncoder().encode(s)
+
+describe('app: store requests over onion routes (TX for deposits, RX for fetches and acks)', function () {
+  this.timeout(120_000)
+  const relays: Murmur[] = []
+  let store: StorePeer
+  let alice: Murmur
+  let bob: Murmur
+  let carol: Murmur
+  /** Who the store node's server answered (direct streams: the remote peer; onion: itself) */
+  const answered: string[] = []
+  /** Every peer an onion packet reached the store node from */
+  const packetsFrom: string[] = []
+
+  before(async () => {
+    for (let i = 0; i < 3; i++) {
+      relays.push(await loopbackPeer({ ...NET, roles: ['relay'] }))
+    }
+    store = await storePeer({ ...NET })
+    alice = await loopbackPeer({ ...NET })
+    bob = await loopbackPeer({ ...NET })
+    // carol is transparent: she shows that the checks below would see a depositor
+    carol = await loopbackPeer({ ...NET, store: { transparent: true } })
+    const all = [...relays, store.murmur, alice, bob, carol]
+    await mesh(all)
+    await waitFor(() => all.every(p => p.directory.descriptors().length === all.length), 'every peer to know every descriptor', 60_000, 250)
+    const server = store.murmur.store.server
+    if (server == null) { throw new Error('not a store node') }
+    const answer = server.answer.bind(server)
+    server.answer = async (data: Uint8Array, remote: PeerId) => { answered.push(remote.toString()); return answer(data, remote) }
+    const receive = store.murmur.onion.receive.bind(store.murmur.onion)
+    store.murmur.onion.receive = (packet, from) => { packetsFrom.push(from); receive(packet, from) }
+  })
+
+  after(async () => {
+    await stopAll([...relays, store.murmur, alice, bob, carol])
+    await store.cleanup()
+  })
+
+  it('a deposit and a fetch through onion routes; the store node never sees the depositor\'s or the owner\'s peer', async () => {
+    const key = generateMailboxKey()
+    const mailbox = mailboxName(key.publicKey)
+    const receipt = await alice.store.deposit(mailbox, [enc('one'), enc('two')])
+    expect(receipt.storedOn).to.deep.equal([store.murmur.peerId.toString()])
+
+    const got = await bob.store.fetch(key)
+    expect(got.map(m => new TextDecoder().decode(m.payload))).to.deep.equal(['one', 'two'])
+    await bob.store.ack(key, got.map(m => m.id))
+    expect(await bob.store.fetch(key)).to.deep.equal([])
+
+    const self = store.murmur.peerId.toString()
+    // deposit, challenge, fetch, ack, challenge, fetch: all answered without a peer behind them
+    expect(answered.length).to.be.at.least(6)
+    expect(answered.every(p => p === self)).to.equal(true)
+    expect(packetsFrom.length).to.be.greaterThan(0)
+    for (const from of packetsFrom) {
+      expect(relays.map(r => r.peerId.toString())).to.include(from)
+    }
+    for (const m of [alice, bob]) {
+      const t = m.store.client.transport as OnionStoreTransport
+      expect(t).to.be.instanceOf(OnionStoreTransport)
+      expect(t.counts.direct).to.equal(0)
+      expect(t.counts.onion).to.be.greaterThan(0)
+    }
+  })
+
+  it('a fetch larger than the reply blocks carry comes in smaller pages', async () => {
+    const key = generateMailboxKey()
+    const payloads = Array.from({ length: 12 }, (_, i) => enc(`${i}:`.padEnd(700, 'x')))
+    await alice.store.deposit(mailboxName(key.publicKey), payloads)
+    const got = await bob.store.fetch(key)
+    expect(got.map(m => new TextDecoder().decode(m.payload).split(':')[0])).to.deep.equal(payloads.map((_, i) => String(i)))
+  })
+
+  it('in transparent mode the store node does see the depositor (what the onion routes hide)', async () => {
+    const before = answered.length
+    await carol.store.deposit(mailboxName(generateMailboxKey().publicKey), enc('seen'))
+    expect(answered.slice(before)).to.include(carol.peerId.toString())
+  })
+})
+
+describe('app: the store node\'s onion handler on arbitrary bytes', () => {
+  it('answers every request with a well-formed StoreResponse in at most its reply blocks, and never throws', async () => {
+    let handler: OnionHandler | undefined
+    const okResponse = (): StoreResponse => ({ status: StoreResponse.Status.OK, error: '', challenge: new Uint8Array(32), envelopes: [], cursor: new Uint8Array(0), more: false, accepted: 0 })
+    const server = { answer: async () => okResponse() }
+    serveStoreOverOnion({ handle: (_kind: string, h: OnionHandler) => { handler = h } }, server as any, { toString: () => 'self' } as any)
+    const valid = StoreRequest.encode({ type: StoreRequest.Type.CHALLENGE })
+    await fc.assert(fc.asyncProperty(
+      fc.oneof(fc.uint8Array({ maxLength: 600 }), fc.uint8Array({ maxLength: 8 }).map(tail => Uint8Array.from([...valid, ...tail]))),
+      async (data) => {
+        const replies: Uint8Array[] = []
+        const msg: IncomingMessage = { messageId: 'm', kind: 'murmur/store/1', data, surbs: 2, reply: async (d) => { replies.push(d) } }
+        await handler?.(msg)
+        expect(replies.length).to.be.within(1, 2)
+        const total = replies[0][1]
+        expect(replies.every(r => r[1] === total && r[0] < total)).to.equal(true)
+        const res = StoreResponse.decode(Uint8Array.from(replies.flatMap(r => [...r.subarray(2)])))
+        expect(Object.values(StoreResponse.Status)).to.include(res.status)
+      }
+    ), { seed: 4242, numRuns: 200 })
+  })
+
+  it('does not act on a request that carries no reply block', async () => {
+    let handler: OnionHandler | undefined
+    let answered = 0
+    serveStoreOverOnion({ handle: (_kind: string, h: OnionHandler) => { handler = h } }, { answer: async () => { answered++; throw new Error('not reached') } } as any, {} as any)
+    await handler?.({ messageId: 'm', kind: 'murmur/store/1', data: new Uint8Array(10), surbs: 0, reply: async () => { throw new Error('no surb') } })
+    expect(answered).to.equal(0)
+  })
+})
