@@ -110,25 +110,26 @@ describe('deploy/topology.json: one topology for compose and the netns testnet',
       }
       return texts.get(path) as string
     }
+    const check = async (where: string, metric: string, labels: string[]): Promise<void> => {
+      const family = metric.split('_')[0]
+      expect(Object.keys(sources), `${where}: ${metric} is of no known family`).to.include(family)
+      const registeredIn = []
+      for (const path of sources[family]) {
+        if ((await text(path)).includes(`'${metric}'`)) {
+          registeredIn.push(path)
+        }
+      }
+      expect(registeredIn, `${where}: ${metric} is registered nowhere`).to.not.be.empty()
+      for (const label of labels.filter(l => !hostLabels.has(l))) {
+        const sets = await Promise.all(registeredIn.map(async p => (await text(p)).includes(`'${label}'`)))
+        expect(sets, `${where}: ${metric} has no label ${label}`).to.include(true)
+      }
+    }
     const queried = new Set<string>()
     for (const panel of dashboard.panels) {
-      for (const { expr } of panel.targets) {
-        for (const { metric, labels } of promqlMetrics(expr)) {
-          queried.add(metric)
-          const family = metric.split('_')[0]
-          expect(Object.keys(sources), `${panel.title}: ${metric} is of no known family`).to.include(family)
-          const registeredIn = []
-          for (const path of sources[family]) {
-            if ((await text(path)).includes(`'${metric}'`)) {
-              registeredIn.push(path)
-            }
-          }
-          expect(registeredIn, `${panel.title}: ${metric} is registered nowhere`).to.not.be.empty()
-          for (const label of labels.filter(l => !hostLabels.has(l))) {
-            const sets = await Promise.all(registeredIn.map(async p => (await text(p)).includes(`'${label}'`)))
-            expect(sets, `${panel.title}: ${metric} has no label ${label}`).to.include(true)
-          }
-        }
+      for (const { metric, labels } of panel.targets.flatMap((t: any) => promqlMetrics(t.expr))) {
+        queried.add(metric)
+        await check(panel.title, metric, labels)
       }
     }
     // each layer that has metrics is on the dashboard

@@ -8,6 +8,7 @@ import { daemonTargets } from './daemon.ts'
 import { directoryTargets } from './directory.ts'
 import { groupTargets } from './groups.ts'
 import { identityTargets } from './identity.ts'
+import { layerApiTarget } from './layer-api.ts'
 import { nodeTargets } from './node.ts'
 import { onionTargets } from './onion.ts'
 import { storeTargets } from './store.ts'
@@ -22,6 +23,7 @@ export function fuzzTargets (): FuzzTarget[] {
     ...storeTargets(),
     ...groupTargets(),
     ...contactTargets(),
-    ...daemonTargets()
+    ...daemonTargets(),
+    layerApiTarget()
   ]
 }
