@@ -1,7 +1,7 @@
 import fc from 'fast-check'
 import { CodecError } from '../../../src/directory/wire.ts'
 import { buildPacket } from '../../../src/onion/builder.ts'
-import { HEADER_SIZE, PACKET_SIZE, PAYLOAD_BODY_SIZE, SURB_SIZE } from '../../../src/onion/constants.ts'
+import { HEADER_SIZE, PACKET_SIZE, PAYLOAD_BODY_SIZE, PAYLOAD_SIZE, SURB_SIZE } from '../../../src/onion/constants.ts'
 import { nativeCrypto } from '../../../src/onion/crypto/index.ts'
 import { InvalidPacketError, InvalidSurbError } from '../../../src/onion/errors.ts'
 import { encodeFrame, FRAME_SIZE, FrameDecoder } from '../../../src/onion/frame.ts'
@@ -9,8 +9,8 @@ import { decodeHeader, decodePacket } from '../../../src/onion/header.ts'
 import { decodeMessage, encodeMessage } from '../../../src/onion/message.ts'
 import { PacketRejectedError, processPacket } from '../../../src/onion/processor.ts'
 import { decodeRoutingBlock, encodeRoutingBlock } from '../../../src/onion/routing.ts'
-import { createSurb, decodeSurb, encodeSurb, surbReplyPacket } from '../../../src/onion/surb.ts'
-import { decoderTarget, expectOnly } from '../registry.ts'
+import { createSurb, decodeSurb, encodeSurb, openSurbReply, surbReplyPacket } from '../../../src/onion/surb.ts'
+import { bytesAround, decoderTarget, expectOnly, FuzzFinding } from '../registry.ts'
 import type { RouteHop } from '../../../src/onion/builder.ts'
 import type { FuzzTarget } from '../registry.ts'
 
@@ -36,7 +36,7 @@ export function onionTargets (): FuzzTarget[] {
   const forward = buildPacket(nativeCrypto, three, new Uint8Array(5)).packet
   // a one-hop packet reaches the final-hop code (payload unwrap, message decode) of the same key
   const final = buildPacket(nativeCrypto, one, messageBody()).packet
-  const { surb } = createSurb(nativeCrypto, three)
+  const { surb, secret } = createSurb(nativeCrypto, three)
   const reply = surbReplyPacket(nativeCrypto, surb, Uint8Array.of(7)).packet
   return [
     decoderTarget('onion: packet (decodePacket)', decodePacket, {
@@ -83,8 +83,39 @@ export function onionTargets (): FuzzTarget[] {
       maxLength: SURB_SIZE + 16,
       ciRuns: 100
     }),
-    framesTarget(forward)
+    framesTarget(forward),
+    surbReplyTarget(three, reply, secret)
   ]
+}
+
+/**
+ * The reply a SURB's creator opens: always a whole packet payload (the
+ * processor cuts it), any content. A payload that is not the reply answers
+ * undefined; nothing throws.
+ */
+function surbReplyTarget (route: Hop[], reply: Uint8Array, secret: Parameters<typeof openSurbReply>[1]): FuzzTarget {
+  let hop = processPacket(nativeCrypto, [route[0].onionPrivate], reply)
+  for (const next of route.slice(1)) {
+    hop = hop.type === 'forward' ? processPacket(nativeCrypto, [next.onionPrivate], hop.packet) : hop
+  }
+  if (hop.type !== 'final' || hop.command !== 'surb-reply') {
+    throw new Error('the reply packet did not reach its creator')
+  }
+  const payload = hop.payload
+  const fit = (b: Uint8Array): Uint8Array => { const out = new Uint8Array(PAYLOAD_SIZE); out.set(b.subarray(0, PAYLOAD_SIZE)); return out }
+  return {
+    name: 'onion: SURB reply payload at its creator (openSurbReply)',
+    ciRuns: 100,
+    arbitrary: bytesAround(() => [payload], PAYLOAD_SIZE).map(fit),
+    check: async (bytes) => {
+      await expectOnly(() => openSurbReply(nativeCrypto, secret, bytes), [], 'openSurbReply')
+    },
+    checkSamples: async () => {
+      if (openSurbReply(nativeCrypto, secret, payload)?.[0] !== 7) {
+        throw new FuzzFinding('openSurbReply does not open the reply it was made for')
+      }
+    }
+  }
 }
 
 /** The stream side: chunks split and joined anywhere, frames of any version */
