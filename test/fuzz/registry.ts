@@ -29,6 +29,8 @@ export interface FuzzTarget<T = any> {
   /** Before the first input and after the last (a live server, a temp dir) */
   setup?(): Promise<void>
   teardown?(): Promise<void>
+  /** Throws when a valid sample is refused: mutations of a refused sample only ever walk the error paths (run after `setup`) */
+  checkSamples?(): Promise<void>
 }
 
 export type ErrorClass = abstract new (...args: any[]) => Error
@@ -94,17 +96,74 @@ export interface DecoderTargetOptions {
   maxLength?: number
   /** @default CI_RUNS */
   ciRuns?: number
+  /** Before the first input: makes what `samples` needs when that is async (a signed record) */
+  setup?(): Promise<void>
 }
 
 /** A binary wire decoder: any bytes in, a value or one of `expected` out */
 export function decoderTarget (name: string, decode: (bytes: Uint8Array) => unknown, opts: DecoderTargetOptions): FuzzTarget<Uint8Array> {
+  let arbitrary: fc.Arbitrary<Uint8Array> | undefined
   return {
     name,
     ciRuns: opts.ciRuns,
-    arbitrary: bytesAround(() => opts.samples?.() ?? [], opts.maxLength),
+    setup: opts.setup,
+    // built on first use, after `setup`: the samples may need it
+    get arbitrary () {
+      arbitrary ??= bytesAround(() => opts.samples?.() ?? [], opts.maxLength)
+      return arbitrary
+    },
     check: async (bytes) => {
       await expectOnly(() => decode(bytes), opts.expected, name)
+    },
+    checkSamples: async () => { await decodesAll(name, opts.samples?.() ?? [], decode) }
+  }
+}
+
+async function decodesAll <T> (name: string, samples: T[], decode: (input: T) => unknown): Promise<void> {
+  for (const [i, sample] of samples.entries()) {
+    try {
+      await decode(sample)
+    } catch (err: any) {
+      throw new FuzzFinding(`${name}: valid sample ${i} is refused: ${err?.name}: ${err?.message}`, { cause: err })
     }
+  }
+}
+
+/** Random strings, and valid samples with characters replaced, cut off or appended */
+export function stringsAround (samples: () => string[], maxLength = 300): fc.Arbitrary<string> {
+  const random = fc.string({ maxLength })
+  const list = samples()
+  if (list.length === 0) {
+    return random
+  }
+  const mutated = fc.tuple(
+    fc.nat({ max: list.length - 1 }),
+    fc.array(fc.tuple(fc.nat(), fc.oneof(fc.string({ minLength: 1, maxLength: 1 }), fc.constantFrom('0', 'O', 'l', 'I', ' ', '\n', '\u0000'))), { maxLength: 4 }),
+    fc.option(fc.nat(), { nil: undefined }),
+    fc.string({ maxLength: 16 })
+  ).map(([i, subs, cut, tail]) => {
+    const chars = [...list[i]]
+    for (const [at, ch] of subs) {
+      if (chars.length > 0) {
+        chars[at % chars.length] = ch
+      }
+    }
+    const kept = cut == null ? chars : chars.slice(0, cut % (chars.length + 1))
+    return kept.join('') + (cut == null ? tail : '')
+  })
+  return fc.oneof(random, mutated, fc.constantFrom(...list))
+}
+
+/** A text decoder (a copyable code, a card): any string in, a value or one of `expected` out */
+export function textDecoderTarget (name: string, decode: (text: string) => unknown, opts: { expected: Expected, samples?(): string[], maxLength?: number, ciRuns?: number }): FuzzTarget<string> {
+  return {
+    name,
+    ciRuns: opts.ciRuns,
+    arbitrary: stringsAround(() => opts.samples?.() ?? [], opts.maxLength),
+    check: async (text) => {
+      await expectOnly(() => decode(text), opts.expected, name)
+    },
+    checkSamples: async () => { await decodesAll(name, opts.samples?.() ?? [], decode) }
   }
 }
 

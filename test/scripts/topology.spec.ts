@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { expect } from 'aegir/chai'
@@ -88,6 +88,64 @@ describe('deploy/topology.json: one topology for compose and the netns testnet',
     expect(compose.services.grafana.volumes.join(' ')).to.include(`:${provider.providers[0].options.path}:ro`)
   })
 
+  it('every metric a dashboard panel queries is one the code registers, with labels it sets', async () => {
+    const dashboard = JSON.parse(await readFile(file('docker/grafana/dashboards/murmur.json'), 'utf8'))
+    const prometheus = parse(await readFile(file('docker/prometheus.yml'), 'utf8'))
+    // labels Prometheus adds to every series of a host
+    const hostLabels = new Set<string>(prometheus.scrape_configs.flatMap((c: any) => c.static_configs.flatMap((s: any) => Object.keys(s.labels ?? {}))))
+    // where each family is registered: Murmur's in src/, libp2p's in its modules, process_* by prom-client's default metrics
+    const sources: Record<string, string[]> = {
+      murmur: await sourceFiles(file('src'), '.ts'),
+      libp2p: [
+        ...await sourceFiles(file('node_modules/libp2p/dist/src'), '.js'),
+        ...(await Promise.all((await readdir(file('node_modules/@libp2p'))).map(async m => sourceFiles(file(`node_modules/@libp2p/${m}/dist/src`), '.js')))).flat(),
+        ...await sourceFiles(file('node_modules/@chainsafe/libp2p-noise/dist/src'), '.js')
+      ],
+      process: await sourceFiles(file('node_modules/prom-client/lib/metrics'), '.js')
+    }
+    const texts = new Map<string, string>()
+    const text = async (path: string): Promise<string> => {
+      if (!texts.has(path)) {
+        texts.set(path, await readFile(path, 'utf8'))
+      }
+      return texts.get(path) as string
+    }
+    const check = async (where: string, metric: string, labels: string[]): Promise<void> => {
+      const family = metric.split('_')[0]
+      expect(Object.keys(sources), `${where}: ${metric} is of no known family`).to.include(family)
+      const registeredIn = []
+      for (const path of sources[family]) {
+        if ((await text(path)).includes(`'${metric}'`)) {
+          registeredIn.push(path)
+        }
+      }
+      expect(registeredIn, `${where}: ${metric} is registered nowhere`).to.not.be.empty()
+      for (const label of labels.filter(l => !hostLabels.has(l))) {
+        const sets = await Promise.all(registeredIn.map(async p => (await text(p)).includes(`'${label}'`)))
+        expect(sets, `${where}: ${metric} has no label ${label}`).to.include(true)
+      }
+    }
+    const queried = new Set<string>()
+    for (const panel of dashboard.panels) {
+      for (const { metric, labels } of panel.targets.flatMap((t: any) => promqlMetrics(t.expr))) {
+        queried.add(metric)
+        await check(panel.title, metric, labels)
+      }
+    }
+    // each layer that has metrics is on the dashboard
+    for (const prefix of ['murmur_peers', 'murmur_onion', 'murmur_store', 'murmur_groups', 'murmur_contacts', 'libp2p_noise', 'process_']) {
+      expect([...queried].some(m => m.startsWith(prefix)), prefix).to.equal(true)
+    }
+  })
+
+  it('the metric check reads PromQL as meant', () => {
+    expect(promqlMetrics('sum by (host, reason) (rate(murmur_groups_envelopes_total{result="reject"}[1m]))')).to.deep.equal([{ metric: 'murmur_groups_envelopes_total', labels: ['result', 'host', 'reason'] }])
+    expect(promqlMetrics('murmur_store_messages')).to.deep.equal([{ metric: 'murmur_store_messages', labels: [] }])
+    expect(promqlMetrics('rate(process_cpu_seconds_total[1m]) / on (host) gossipsub_peers')).to.deep.equal([
+      { metric: 'process_cpu_seconds_total', labels: ['host'] }, { metric: 'gossipsub_peers', labels: ['host'] }
+    ])
+  })
+
   it('the Dockerfile is multi-stage on Node 24 slim, runs as a non-root user, checks health through /v1/health', async () => {
     const text = await readFile(file('docker/Dockerfile'), 'utf8')
     const from = text.split('\n').filter(l => l.startsWith('FROM '))
@@ -160,3 +218,30 @@ describe('deploy/topology.json: one topology for compose and the netns testnet',
     })
   })
 })
+
+/** Files under `dir` ending in `ext`; none when `dir` does not exist */
+async function sourceFiles (dir: string, ext: string): Promise<string[]> {
+  try {
+    return (await readdir(dir, { recursive: true })).filter(f => f.endsWith(ext)).map(f => join(dir, f))
+  } catch {
+    return []
+  }
+}
+
+const PROMQL_WORDS = new Set(['sum', 'avg', 'min', 'max', 'count', 'rate', 'irate', 'increase', 'by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'histogram_quantile', 'topk', 'bottomk', 'abs', 'and', 'or', 'unless', 'offset'])
+
+/**
+ * The metric names of a PromQL expression, each with the labels the expression
+ * names anywhere (matchers, by/on clauses): a cheap reading, enough for the
+ * dashboard's queries
+ */
+function promqlMetrics (expr: string): Array<{ metric: string, labels: string[] }> {
+  const labels: string[] = []
+  const bare = expr
+    .replace(/\{([^}]*)\}/g, (_, inner: string) => { labels.push(...[...inner.matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)/g)].map(m => m[1])); return ' ' })
+    .replace(/\b(by|without|on|ignoring)\s*\(([^)]*)\)/g, (_, _w: string, inner: string) => { labels.push(...inner.split(',').map(l => l.trim()).filter(l => l !== '')); return ' ' })
+    .replace(/\[[^\]]*\]/g, ' ')
+    .replace(/"[^"]*"/g, ' ')
+  const metrics = [...new Set(bare.match(/[a-zA-Z_:][a-zA-Z0-9_:]*/g) ?? [])].filter(w => !PROMQL_WORDS.has(w))
+  return metrics.map(metric => ({ metric, labels: [...new Set(labels)] }))
+}
