@@ -8,6 +8,7 @@
  * that may import both.
  */
 
+import { ANSWER_CHUNK_BYTES } from '../onion/index.ts'
 import { decodeRequest, DirectTransport, StoreRequest, StoreResponse } from '../store/index.ts'
 import type { Logger } from '../node/index.ts'
 import type { Onion } from '../onion/index.ts'
@@ -17,8 +18,6 @@ import type { Libp2p, PeerId } from '@libp2p/interface'
 /** The onion handler kind of store requests (the bytes of `/murmur/store/1.0.0`, one request, one response) */
 export const STORE_ONION_KIND = 'murmur/store/1'
 
-/** Response bytes per reply: a reply is one packet, 1989 bytes of data with a kind this long, less index and total */
-const CHUNK_BYTES = 1900
 /** Reply blocks per request: the first packet holds at most two besides a small request */
 const SURBS = 2
 /** Envelopes tried in one fetch page over onion; halved until the page fits the reply blocks */
@@ -43,7 +42,7 @@ export interface OnionStoreTransportInit {
  * logged: a network without relays keeps working, but transparently.
  */
 export class OnionStoreTransport implements StoreTransport {
-  private readonly onion: Pick<Onion, 'send' | 'status' | 'addEventListener' | 'removeEventListener'>
+  private readonly onion: Pick<Onion, 'ask' | 'status'>
   private readonly directory: { get(peer: PeerId | string): unknown }
   private readonly direct: StoreTransport
   private readonly self: string
@@ -89,50 +88,11 @@ export class OnionStoreTransport implements StoreTransport {
     }
     this.counts.onion++
     const signal = options.signal ?? AbortSignal.timeout(this.timeoutMs)
-    return collectReplies(this.onion, storeNode, request, signal)
-  }
-}
-
-/** Sends `data` with reply blocks and puts the chunked answer (index ‖ total ‖ bytes per reply) back together */
-async function collectReplies (onion: OnionStoreTransport['onion'], peer: PeerId, data: Uint8Array, signal: AbortSignal): Promise<Uint8Array> {
-  let messageId: string | undefined
-  const early: Array<{ messageId: string, data: Uint8Array }> = []
-  const chunks = new Map<number, Uint8Array>()
-  let settle!: (v: Uint8Array) => void
-  let fail!: (err: Error) => void
-  const done = new Promise<Uint8Array>((resolve, reject) => { settle = resolve; fail = reject })
-  const take = (reply: Uint8Array): void => {
-    if (reply.length < 2 || reply[1] === 0 || reply[0] >= reply[1]) {
-      fail(new Error('A malformed store reply came back through a reply block'))
-      return
+    try {
+      return await this.onion.ask(storeNode, request, { kind: STORE_ONION_KIND, surbs: SURBS, signal })
+    } catch (err: any) {
+      throw new Error(`No answer from store node ${storeNode.toString()} over onion routes: ${err?.message ?? err}`)
     }
-    chunks.set(reply[0], reply.subarray(2))
-    if (chunks.size === reply[1]) {
-      const parts = [...chunks.entries()].sort((a, b) => a[0] - b[0]).map(e => e[1])
-      const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
-      let at = 0
-      for (const p of parts) { out.set(p, at); at += p.length }
-      settle(out)
-    }
-  }
-  const listener = (evt: CustomEvent<{ messageId: string, data: Uint8Array }>): void => {
-    if (messageId == null) { early.push(evt.detail) } else if (evt.detail.messageId === messageId) { take(evt.detail.data) }
-  }
-  const onAbort = (): void => { fail(new Error(`No answer from store node ${peer.toString()} over onion routes: ${signal.reason?.message ?? 'aborted'}`)) }
-  onion.addEventListener('reply', listener)
-  signal.addEventListener('abort', onAbort, { once: true })
-  try {
-    signal.throwIfAborted()
-    const sent = await onion.send(peer, data, { kind: STORE_ONION_KIND, surbs: SURBS, signal })
-    messageId = sent.messageId
-    for (const e of early) {
-      if (e.messageId === messageId) { take(e.data) }
-    }
-    return await done
-  } finally {
-    onion.removeEventListener('reply', listener)
-    signal.removeEventListener('abort', onAbort)
-    done.catch(() => {})
   }
 }
 
@@ -149,17 +109,8 @@ export function serveStoreOverOnion (onion: Pick<Onion, 'handle'>, server: Pick<
       // nothing could carry the answer back: do not act on a request nobody learns the outcome of
       return
     }
-    const capacity = msg.surbs * CHUNK_BYTES
-    const bytes = await answerWithin(server, msg.data, self, capacity)
-    const total = Math.ceil(bytes.length / CHUNK_BYTES)
-    for (let i = 0; i < Math.max(1, total); i++) {
-      const chunk = bytes.subarray(i * CHUNK_BYTES, (i + 1) * CHUNK_BYTES)
-      const out = new Uint8Array(2 + chunk.length)
-      out[0] = i
-      out[1] = Math.max(1, total)
-      out.set(chunk, 2)
-      await msg.reply(out)
-    }
+    const bytes = await answerWithin(server, msg.data, self, msg.surbs * ANSWER_CHUNK_BYTES)
+    await msg.answer(bytes)
   })
 }
 

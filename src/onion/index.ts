@@ -24,7 +24,7 @@
  * ```
  */
 
-export { Onion } from './onion.ts'
+export { Onion, ANSWER_CHUNK_BYTES } from './onion.ts'
 export type { OnionInit, OnionComponents, SendOptions, SendResult, IncomingMessage, OnionHandler, OnionEvents, OnionStatus, MixingInit, CoverInit } from './onion.ts'
 export * from './constants.ts'
 export { buildPacket, buildHeader, wrapPayload } from './builder.ts'

@@ -165,7 +165,20 @@ export interface IncomingMessage {
   surbs: number
   /** Answers through one of the message's reply blocks (NoSurbError if none is left) */
   reply(data: Uint8Array): Promise<void>
+  /**
+   * Answers an `ask` with data of up to `surbs × ANSWER_CHUNK_BYTES` bytes,
+   * split over the remaining reply blocks (MessageTooLargeError if it does
+   * not fit); the asker puts it back together
+   */
+  answer(data: Uint8Array): Promise<void>
 }
+
+/**
+ * Bytes of an answer one reply block carries: a reply's data, with its
+ * chunk index and count (one byte each), fits one packet's payload with the
+ * end-to-end message header
+ */
+export const ANSWER_CHUNK_BYTES = 1900
 
 export type OnionHandler = (message: IncomingMessage) => void | Promise<void>
 
@@ -585,6 +598,21 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
           throw new NoSurbError()
         }
         await this.sendThroughSurb(surb, { type: 'reply', id: message.id, fragment: 0, fragments: 1, kind: complete.kind, data, surbs: [], topic: '' })
+      },
+      answer: async (data) => {
+        const total = Math.max(1, Math.ceil(data.length / ANSWER_CHUNK_BYTES))
+        if (total > surbs.length) {
+          throw new MessageTooLargeError(`An answer of ${data.length} bytes needs ${total} reply blocks; ${surbs.length} are left`)
+        }
+        for (let i = 0; i < total; i++) {
+          // index ‖ count ‖ bytes: the chunks come back in any order, each over its own route
+          const chunk = data.subarray(i * ANSWER_CHUNK_BYTES, (i + 1) * ANSWER_CHUNK_BYTES)
+          const framed = new Uint8Array(2 + chunk.length)
+          framed[0] = i
+          framed[1] = total
+          framed.set(chunk, 2)
+          await incoming.reply(framed)
+        }
       }
     }
     Promise.resolve().then(async () => handler(incoming)).catch(err => {
@@ -807,6 +835,62 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
       })])
     } finally {
       this.removeEventListener('reply', listener)
+    }
+  }
+
+  /**
+   * Sends `data` with `surbs` reply blocks and resolves with the handler's
+   * `answer`, put back together from its chunks: for answers larger than one
+   * reply (a store page, a prekey bundle). Rejects when `signal` aborts or
+   * the answer is malformed.
+   */
+  async ask (destination: PeerId | string, data: Uint8Array, options: SendOptions & { surbs: number, signal: AbortSignal }): Promise<Uint8Array> {
+    const { signal } = options
+    let messageId: string | undefined
+    const early: Array<{ messageId: string, data: Uint8Array }> = []
+    const chunks = new Map<number, Uint8Array>()
+    const answer = Promise.withResolvers<Uint8Array>()
+    const take = (reply: Uint8Array): void => {
+      if (reply.length < 2 || reply[1] === 0 || reply[0] >= reply[1]) {
+        answer.reject(new DeliveryFailedError('A malformed answer came back through a reply block'))
+        return
+      }
+      chunks.set(reply[0], reply.subarray(2))
+      if (chunks.size === reply[1]) {
+        const parts = [...chunks.entries()].sort((a, b) => a[0] - b[0]).map(e => e[1])
+        const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
+        let at = 0
+        for (const p of parts) {
+          out.set(p, at)
+          at += p.length
+        }
+        answer.resolve(out)
+      }
+    }
+    const listener = (evt: CustomEvent<{ messageId: string, data: Uint8Array }>): void => {
+      if (messageId == null) {
+        early.push(evt.detail)
+      } else if (evt.detail.messageId === messageId) {
+        take(evt.detail.data)
+      }
+    }
+    const onAbort = (): void => { answer.reject(new DeliveryFailedError(`No answer over onion routes: ${signal.reason?.message ?? 'aborted'}`)) }
+    this.addEventListener('reply', listener)
+    signal.addEventListener('abort', onAbort, { once: true })
+    try {
+      signal.throwIfAborted()
+      const sent = await this.send(destination, data, options)
+      messageId = sent.messageId
+      for (const e of early) {
+        if (e.messageId === messageId) {
+          take(e.data)
+        }
+      }
+      return await answer.promise
+    } finally {
+      this.removeEventListener('reply', listener)
+      signal.removeEventListener('abort', onAbort)
+      answer.promise.catch(() => {})
     }
   }
 
