@@ -47,7 +47,8 @@ for (const STORES of [1, 3]) {
       for (const s of stores) {
         expect(s.murmur.store.status()?.followedTopics.join(' ')).to.not.include(group.id)
       }
-      await waitFor(() => stores.every(s => s.murmur.node.libp2p.services.pubsub.getSubscribers(group.topic).some(p => p.equals(alice!.peerId))), 'the store nodes to see alice on the topic', 20_000)
+      const seesAlice = (s: StorePeer): boolean => s.murmur.node.libp2p.services.pubsub.getSubscribers(group.topic).some(p => p.equals(alice!.peerId))
+      await waitFor(() => stores.every(seesAlice), 'the store nodes to see alice on the topic', 20_000)
 
       await bob!.stop()
       const sent: string[] = []
