@@ -308,26 +308,30 @@ export class DefaultGroups extends TypedEventEmitter<GroupsEvents> implements Gr
       throw new EnvelopeTooLargeError()
     }
     const groupId = this.byTopic.get(topic)
-    if (groupId != null) {
-      // gossipsub hands a peer none of its own publishes: an exit that is a member takes the envelope in here
-      const verdict = await this.locked(groupId, async () => {
-        const state = this.groups.get(groupId)
-        if (state == null || state.removedSelf) {
-          return undefined
-        }
-        const verdict = await this.check(state, envelope, this.live)
-        this.count(verdict)
-        if (verdict.result === 'accept') {
-          this.recent.add(`${state.id}/${verdict.body.id}`)
-          await this.apply(state, verdict)
-        }
-        return verdict
-      })
-      if (verdict?.result === 'reject') {
-        throw new EnvelopeRejectedError(`The envelope is not valid for this group: ${verdict.reason}`)
-      }
+    const state = groupId != null ? this.groups.get(groupId) : undefined
+    if (state == null || state.removedSelf) {
+      // not ours: publish as is; with nobody to send to this throws, so an exit does not ack and the sender tries another
+      await this.pubsub.publish(topic, envelope)
+      this.metrics.publish()
+      return
     }
-    await this.publish(topic, envelope)
+    // gossipsub hands a peer none of its own publishes: an exit that is a member takes the envelope in itself,
+    // and refuses what its fellow members would reject
+    const verdict = await this.locked(state.id, async () => this.check(state, envelope, this.live))
+    if (verdict.result === 'reject') {
+      this.count(verdict)
+      throw new EnvelopeRejectedError(`The envelope is not valid for this group: ${verdict.reason}`)
+    }
+    await this.pubsub.publish(topic, envelope)
+    this.metrics.publish()
+    if (verdict.result === 'accept') {
+      // only once published: if publishing failed, the copy another exit publishes is accepted as new
+      this.count(verdict)
+      await this.locked(state.id, async () => {
+        this.recent.add(`${state.id}/${verdict.body.id}`)
+        await this.apply(state, verdict)
+      })
+    }
   }
 
   async ingestEnvelope (topic: string, envelope: Uint8Array): Promise<IngestResult> {

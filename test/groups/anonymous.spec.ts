@@ -89,6 +89,17 @@ describe('groups: anonymous publish through an onion exit', function () {
     expect(sources).to.not.include(authorPeer)
   })
 
+  it('an exit that is a member refuses an envelope its group would reject, instead of spreading it', async () => {
+    const [admin, member] = peers
+    const group = (await admin.groups.list())[0]
+    const forged = crypto.getRandomValues(new Uint8Array(300))
+    await expect(member.groups.publishEnvelope(group.topic, forged)).to.eventually.be.rejected.with.property('name', 'EnvelopeRejectedError')
+    // a real one, handed to a member exit, lands in that member's own timeline too
+    const { topic, envelope, messageId } = await admin.groups.sealEnvelope(group.id, { type: 'message', content: 'through a member exit' })
+    await member.groups.publishEnvelope(topic, envelope)
+    expect((await member.groups.read(group.id)).entries.map(e => e.id)).to.include(messageId)
+  })
+
   it('a peer without onion routes refuses an anonymous send instead of publishing in the clear', async () => {
     const lone = await loopbackPeer({ name: 'lone', directory: { dht: false } })
     try {
