@@ -77,6 +77,12 @@ describe('murmur group invite --to: invites through the 1:1 session', function (
     expect(joined.id).to.equal(group.id)
     await waitFor(async () => (await json(['group', 'members', group.id, '--home', alice])).members.length === 2, 'alice to see bob join', 60_000)
 
+    // --anonymous goes through an onion exit; two peers and no relay make no route, and nothing is sent in the clear
+    const anon = await runCli(['group', 'send', 'ops-team', 'hidden', '--anonymous', '--home', alice])
+    expect(anon.code, anon.stdout).to.equal(1)
+    await expect((await ApiClient.forHome(alice)).post(`/v1/groups/${group.id}/messages`, { content: 'x', anonymous: 'yes' })).to.eventually.be.rejected.with.property('message').that.includes('anonymous')
+    expect((await json(['group', 'read', group.id, '--home', alice])).entries.map((e: any) => e.content)).to.not.include('hidden')
+
     // a second group: bob takes the latest invite with `group accept`, without copying the code
     const second = await json(['group', 'create', 'night-shift', '--display-name', 'alice', '--home', alice])
     await json(['group', 'invite', second.id, '--to', 'bob', '--home', alice])
