@@ -80,7 +80,7 @@ describe('murmur group invite --to: invites through the 1:1 session', function (
     // --anonymous goes through an onion exit; two peers and no relay make no route, and nothing is sent in the clear
     const anon = await runCli(['group', 'send', 'ops-team', 'hidden', '--anonymous', '--home', alice])
     expect(anon.code, anon.stdout).to.equal(1)
-    await expect((await ApiClient.forHome(alice)).post(`/v1/groups/${group.id}/messages`, { content: 'x', anonymous: 'yes' })).to.eventually.be.rejected.with.property('message').that.includes('anonymous')
+    await expect((await ApiClient.forHome(alice)).post(`/v1/groups/${group.id}/messages`, { content: 'x', anonymous: 'yes' })).to.eventually.be.rejected.with.property('message').that.include('anonymous')
     expect((await json(['group', 'read', group.id, '--home', alice])).entries.map((e: any) => e.content)).to.not.include('hidden')
 
     // a second group: bob takes the latest invite with `group accept`, without copying the code
