@@ -18,6 +18,7 @@
  */
 
 import { DefaultMurmur } from './murmur.ts'
+import type { GroupHistory, GroupHistoryInit } from './group-history.ts'
 import type { Contacts, ContactsInit } from '../contacts/index.ts'
 import type { DirectoryInit, RelayDirectory } from '../directory/index.ts'
 import type { Groups, GroupsInit } from '../groups/index.ts'
@@ -58,6 +59,9 @@ export interface MurmurInit extends NodeInit {
 
   /** Options of the groups layer (end-to-end encrypted group messaging) */
   groups?: GroupsInit
+
+  /** Group history through store nodes: what store nodes follow, when members fetch */
+  groupHistory?: GroupHistoryInit
 }
 
 /** The store layer's options as the composite takes them */
@@ -104,12 +108,17 @@ export interface Murmur extends Startable {
   readonly store: Store
   /** End-to-end encrypted groups over gossipsub */
   readonly groups: Groups
+  /** Fetches missed group envelopes from store nodes (and, on a store node, follows group topics) */
+  readonly groupHistory: GroupHistory
   isStarted(): boolean
 }
 
 /**
  * Creates a Murmur peer. It is not started: call `start()`.
  */
+export { GroupHistory } from './group-history.ts'
+export type { GroupHistoryInit, HistorySyncResult } from './group-history.ts'
+
 export async function createMurmur (init: MurmurInit = {}): Promise<Murmur> {
   return DefaultMurmur.create(init)
 }

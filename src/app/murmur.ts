@@ -5,6 +5,7 @@ import { loadOrCreateIdentity } from '../identity/index.ts'
 import { createNode, loadOrCreateNodeKey } from '../node/index.ts'
 import { Onion } from '../onion/index.ts'
 import { createStore } from '../store/index.ts'
+import { GroupHistory } from './group-history.ts'
 import { OnionStoreTransport, serveStoreOverOnion } from './onion-store.ts'
 import type { Murmur, MurmurInit } from './index.ts'
 import type { GroupsLayer } from '../groups/index.ts'
@@ -20,6 +21,7 @@ interface Layers {
   store: Store
   groups: GroupsLayer
   contacts: Contacts
+  groupHistory: GroupHistory
 }
 
 /**
@@ -36,6 +38,7 @@ export class DefaultMurmur implements Murmur {
   readonly contacts: Contacts
   readonly store: Store
   readonly groups: GroupsLayer
+  readonly groupHistory: GroupHistory
   /** Layers above the node, in start order */
   private readonly layers: Startable[]
   private started = false
@@ -78,9 +81,13 @@ export class DefaultMurmur implements Murmur {
       datastore: node.datastore,
       logger: node.logger,
       metricsRegistry: node.metricsRegistry,
-      identity
+      identity,
+      anonymousPublisher: async (topic, envelope) => { await onion.publish(topic, envelope) }
     })
-    return new DefaultMurmur(node, identity, { directory, onion, store, groups, contacts })
+    // an exit that is a member of the group must take the envelope into its own timeline too
+    onion.setExitPublisher(async (topic, data) => { await groups.publishEnvelope(topic, data) })
+    const groupHistory = new GroupHistory({ node, store, groups }, init.groupHistory)
+    return new DefaultMurmur(node, identity, { directory, onion, store, groups, contacts, groupHistory })
   }
 
   private constructor (node: MurmurNode, identity: MessagingIdentity, layers: Layers) {
@@ -92,7 +99,8 @@ export class DefaultMurmur implements Murmur {
     this.store = layers.store
     this.groups = layers.groups
     this.contacts = layers.contacts
-    this.layers = [layers.directory, layers.onion, layers.store, layers.groups, layers.contacts]
+    this.groupHistory = layers.groupHistory
+    this.layers = [layers.directory, layers.onion, layers.store, layers.groups, layers.contacts, layers.groupHistory]
   }
 
   isStarted (): boolean {

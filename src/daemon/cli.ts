@@ -14,6 +14,7 @@ import { contactAdd } from './commands/contact/add.ts'
 import { contactCard } from './commands/contact/card.ts'
 import { contactList } from './commands/contact/list.ts'
 import { daemon } from './commands/daemon.ts'
+import { groupAccept } from './commands/group/accept.ts'
 import { groupCreate } from './commands/group/create.ts'
 import { groupDelete } from './commands/group/delete.ts'
 import { groupEdit } from './commands/group/edit.ts'
@@ -54,7 +55,7 @@ export const COMMANDS: readonly Command[] = [
   onionStatus, onionSend,
   storeStatus, storeDeposit, storeFetch, storeFollow,
   groupCreate, groupInvite, groupJoin, groupSend, groupEdit, groupDelete, groupReact,
-  groupRead, groupTail, groupMembers, groupRemove, groupLeave, groupList
+  groupRead, groupTail, groupMembers, groupRemove, groupLeave, groupList, groupAccept
 ]
 
 export function mainHelp (commands: readonly Command[] = COMMANDS): string {

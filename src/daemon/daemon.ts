@@ -64,7 +64,7 @@ export class Daemon {
       this.api.publish('onion:message', { messageId: msg.messageId, text: new TextDecoder().decode(msg.data) })
     })
     this.api.addRoutes(storeRoutes(murmur.store))
-    this.api.addRoutes(groupRoutes(murmur.groups))
+    this.api.addRoutes(groupRoutes(murmur.groups, murmur.contacts))
     this.api.addRoutes([{
       method: 'POST',
       path: '/v1/stop',

@@ -89,3 +89,23 @@ export class GroupsNotStartedError extends Error {
     this.name = 'GroupsNotStartedError'
   }
 }
+
+/** `anonymous: true` asked for, but this peer has no way to publish through an onion exit */
+export class AnonymousPublishUnavailableError extends Error {
+  static name = 'AnonymousPublishUnavailableError'
+
+  constructor (message = 'This peer cannot publish anonymously (no onion route to an exit)') {
+    super(message)
+    this.name = 'AnonymousPublishUnavailableError'
+  }
+}
+
+/** An exit that is a member refuses to publish an envelope its members would reject */
+export class EnvelopeRejectedError extends Error {
+  static name = 'EnvelopeRejectedError'
+
+  constructor (message = 'The envelope is not valid for this group') {
+    super(message)
+    this.name = 'EnvelopeRejectedError'
+  }
+}

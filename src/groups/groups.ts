@@ -7,7 +7,7 @@ import { equals as equalBytes } from 'uint8arrays/equals'
 import { decodePublicIdentity, encodePublicIdentity } from '../identity/index.ts'
 import { Body, completeBody, decodeEnvelope, DEFAULT_MAX_ENVELOPE_BYTES, MAX_ATTACHMENTS, MAX_CHANNEL_CHARS, MAX_NAME_CHARS, MAX_REACTION_CHARS, MESSAGE_ID_PATTERN, sealBody } from './codec.ts'
 import { newEpochKey, openEpochKey, sealEpochKey } from './crypto.ts'
-import { EnvelopeTooLargeError, GroupNotFoundError, GroupsNotStartedError, InvalidGroupArgumentError, MessageNotFoundError, NotGroupAdminError, NotMessageAuthorError } from './errors.ts'
+import { AnonymousPublishUnavailableError, EnvelopeRejectedError, EnvelopeTooLargeError, GroupNotFoundError, GroupsNotStartedError, InvalidGroupArgumentError, MessageNotFoundError, NotGroupAdminError, NotMessageAuthorError } from './errors.ts'
 import { encodeInvite, parseInvite } from './invite.ts'
 import { findMember, isAdmin, memberIdentity, memberInfos, removeMembers, storedMember, upsertMember } from './membership.ts'
 import { GroupsMetrics } from './metrics.ts'
@@ -41,6 +41,7 @@ export class DefaultGroups extends TypedEventEmitter<GroupsEvents> implements Gr
   private readonly pubsub: GossipSub
   private readonly store: GroupStore
   private readonly identity: MessagingIdentity
+  private readonly anonymousPublisher?: (topic: string, envelope: Uint8Array) => Promise<void>
   private readonly log: Logger
   private readonly metrics: GroupsMetrics
   private readonly live: ValidationPolicy
@@ -67,6 +68,7 @@ export class DefaultGroups extends TypedEventEmitter<GroupsEvents> implements Gr
     this.pubsub = components.pubsub
     this.store = new GroupStore(components.datastore)
     this.identity = components.identity
+    this.anonymousPublisher = components.anonymousPublisher
     this.log = components.logger.forComponent('groups')
     this.metrics = new GroupsMetrics(components.metricsRegistry)
     const maxEnvelopeBytes = init.maxEnvelopeBytes ?? DEFAULT_MAX_ENVELOPE_BYTES
@@ -209,10 +211,11 @@ export class DefaultGroups extends TypedEventEmitter<GroupsEvents> implements Gr
     return this.info(this.group(groupId))
   }
 
-  async send (groupId: string, content: string, opts: { channel?: string, replyTo?: string, attachments?: Attachment[] } = {}): Promise<TimelineEntry> {
+  async send (groupId: string, content: string, opts: { channel?: string, replyTo?: string, attachments?: Attachment[], anonymous?: boolean } = {}): Promise<TimelineEntry> {
     const state = this.memberGroup(groupId)
-    const body = messageBody({ type: 'message', content, ...opts })
-    const id = await this.sendBody(state, body)
+    const { anonymous, ...rest } = opts
+    const body = messageBody({ type: 'message', content, ...rest })
+    const id = anonymous === true ? await this.sendAnonymously(state, body) : await this.sendBody(state, body)
     return this.entryById(state, id)
   }
 
@@ -304,7 +307,31 @@ export class DefaultGroups extends TypedEventEmitter<GroupsEvents> implements Gr
     if (!(envelope instanceof Uint8Array) || envelope.length > this.live.maxEnvelopeBytes) {
       throw new EnvelopeTooLargeError()
     }
-    await this.publish(topic, envelope)
+    const groupId = this.byTopic.get(topic)
+    const state = groupId != null ? this.groups.get(groupId) : undefined
+    if (state == null || state.removedSelf) {
+      // not ours: publish as is; with nobody to send to this throws, so an exit does not ack and the sender tries another
+      await this.pubsub.publish(topic, envelope)
+      this.metrics.publish()
+      return
+    }
+    // gossipsub hands a peer none of its own publishes: an exit that is a member takes the envelope in itself,
+    // and refuses what its fellow members would reject
+    const verdict = await this.locked(state.id, async () => this.check(state, envelope, this.live))
+    if (verdict.result === 'reject') {
+      this.count(verdict)
+      throw new EnvelopeRejectedError(`The envelope is not valid for this group: ${verdict.reason}`)
+    }
+    await this.pubsub.publish(topic, envelope)
+    this.metrics.publish()
+    if (verdict.result === 'accept') {
+      // only once published: if publishing failed, the copy another exit publishes is accepted as new
+      this.count(verdict)
+      await this.locked(state.id, async () => {
+        this.recent.add(`${state.id}/${verdict.body.id}`)
+        await this.apply(state, verdict)
+      })
+    }
   }
 
   async ingestEnvelope (topic: string, envelope: Uint8Array): Promise<IngestResult> {
@@ -739,6 +766,39 @@ export class DefaultGroups extends TypedEventEmitter<GroupsEvents> implements Gr
     })
     await this.publish(state.topic, envelope)
     return (body as Body).id
+  }
+
+  /**
+   * Seals a body and has an onion exit publish it, so the envelope enters the
+   * topic at the exit, not here; it enters our timeline once an exit took it.
+   * It is marked seen first, so the copy gossip brings back is ours, not new.
+   */
+  private async sendAnonymously (state: GroupState, body: Body): Promise<string> {
+    if (this.anonymousPublisher == null) {
+      throw new AnonymousPublishUnavailableError()
+    }
+    const seen = `${state.id}/${body.id}`
+    const bytes = await this.locked(state.id, async () => {
+      this.recent.add(seen)
+      return this.seal(state, body)
+    })
+    try {
+      await this.anonymousPublisher(state.topic, bytes)
+    } catch (err) {
+      this.recent.delete(seen)
+      throw err
+    }
+    await this.locked(state.id, async () => {
+      await this.apply(state, {
+        result: 'accept',
+        envelope: decodeEnvelope(bytes, this.live.maxEnvelopeBytes),
+        sender: this.identity.publicIdentity,
+        senderId: this.identity.id,
+        body
+      })
+    })
+    this.metrics.publish()
+    return body.id
   }
 
   /**

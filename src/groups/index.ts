@@ -155,7 +155,8 @@ export interface Groups extends TypedEventTarget<GroupsEvents> {
   join(invite: string, opts?: { displayName?: string }): Promise<GroupInfo>
   list(): Promise<GroupInfo[]>
   get(groupId: string): Promise<GroupInfo>
-  send(groupId: string, content: string, opts?: { channel?: string, replyTo?: string, attachments?: Attachment[] }): Promise<TimelineEntry>
+  /** With `anonymous: true` the envelope enters the topic at an onion exit, not at this peer */
+  send(groupId: string, content: string, opts?: { channel?: string, replyTo?: string, attachments?: Attachment[], anonymous?: boolean }): Promise<TimelineEntry>
   edit(groupId: string, messageId: string, content: string): Promise<void>
   delete(groupId: string, messageId: string): Promise<void>
   react(groupId: string, messageId: string, reaction: string): Promise<void>
@@ -212,6 +213,11 @@ export interface GroupsComponents {
   logger: MurmurLogger
   metricsRegistry?: Registry
   identity: MessagingIdentity
+  /**
+   * Has an onion exit publish an envelope on a topic (`onion.publish`), for
+   * `send(…, { anonymous: true })`; without it anonymous sends are refused
+   */
+  anonymousPublisher?(topic: string, envelope: Uint8Array): Promise<void>
 }
 
 export type GroupsLayer = Groups & Startable

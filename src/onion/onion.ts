@@ -256,6 +256,8 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
   private readonly cover?: CoverInit
   readonly relay: boolean
   private readonly exitTopicPrefixes: string[]
+  /** What an exit publishes with; a layer above may take over (a member exit must see the envelope too) */
+  private exitPublisher?: (topic: string, data: Uint8Array) => Promise<void>
   readonly keyring: OnionKeyring
   readonly replay: ReplayCache
   readonly reliability = new ReliabilityTracker()
@@ -338,6 +340,16 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
   }
 
   /** Registers the handler for messages of `kind` */
+  /**
+   * Publishes what this node, as an exit, publishes for others through
+   * `publisher` instead of straight on gossipsub (the app hands it the groups
+   * layer's `publishEnvelope`, as gossipsub never gives a node its own
+   * publishes); a publisher that throws means no ack
+   */
+  setExitPublisher (publisher: ((topic: string, data: Uint8Array) => Promise<void>) | undefined): void {
+    this.exitPublisher = publisher
+  }
+
   handle (kind: string, handler: OnionHandler): void {
     if (this.handlers.has(kind)) {
       throw new DuplicateHandlerError(`A handler is already registered for "${kind}"`)
@@ -627,7 +639,11 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
       return
     }
     try {
-      await this.node.libp2p.services.pubsub.publish(message.topic, message.data)
+      if (this.exitPublisher != null) {
+        await this.exitPublisher(message.topic, message.data)
+      } else {
+        await this.node.libp2p.services.pubsub.publish(message.topic, message.data)
+      }
       this.ack(message)
     } catch (err: any) {
       // no ack: the sender tries another exit

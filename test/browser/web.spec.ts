@@ -143,14 +143,6 @@ describe('browser peers (Chromium in a network namespace)', function () {
       throw new Error('no browser')
     }
     const a = await openPage(browser, daemon.webUrl)
-    const hasGroups = await a.evaluate(() => (window.murmurPage.murmur as any)?.groups != null)
-    if (!hasGroups) {
-      await screenshot(a, 'chat.png')
-      await a.context().close()
-      // eslint-disable-next-line no-console
-      console.warn('skipping the group chat test: murmur.groups is missing in this build')
-      this.skip()
-    }
     expect(await a.isVisible('#groups-unavailable')).to.be.false()
     const b = await openPage(browser, daemon.webUrl)
 

@@ -79,6 +79,8 @@ const STATUS_BY_ERROR: Record<string, number> = {
   NotMessageAuthorError: 403,
   EnvelopeTooLargeError: 413,
   GroupsNotStartedError: 503,
+  AnonymousPublishUnavailableError: 503,
+  EnvelopeRejectedError: 400,
   ContactCardError: 400,
   SelfContactError: 400,
   MessageFormatError: 400,

@@ -1,4 +1,5 @@
 import { HttpError, stringField } from '../server.ts'
+import type { Contacts } from '../../../contacts/index.ts'
 import type { Groups } from '../../../groups/index.ts'
 import type { Route } from '../server.ts'
 
@@ -13,12 +14,23 @@ function optionalString (body: unknown, field: string): string | undefined {
   return value
 }
 
+function optionalBoolean (body: unknown, field: string): boolean | undefined {
+  const value = (body as Record<string, unknown> | null)?.[field]
+  if (value == null) {
+    return undefined
+  }
+  if (typeof value !== 'boolean') {
+    throw new HttpError(400, 'BadRequest', `"${field}" must be true or false`)
+  }
+  return value
+}
+
 /**
  * The groups layer over HTTP. Live messages are not polled here: the daemon
  * publishes `group:message`, `group:update` and `group:membership` on
  * `/v1/events`.
  */
-export function groupRoutes (groups: Groups): Route[] {
+export function groupRoutes (groups: Groups, contacts?: Pick<Contacts, 'sendInvite' | 'inbox'>): Route[] {
   return [{
     method: 'GET',
     path: '/v1/groups',
@@ -45,7 +57,34 @@ export function groupRoutes (groups: Groups): Route[] {
   }, {
     method: 'POST',
     path: '/v1/groups/:id/invite',
-    handler: async ({ params }) => ({ invite: await groups.invite(params.id) })
+    handler: async ({ params, body }) => {
+      const to = optionalString(await body().catch(() => undefined), 'to')
+      const invite = await groups.invite(params.id)
+      if (to == null) {
+        return { invite }
+      }
+      if (contacts == null) {
+        throw new HttpError(503, 'NotStarted', 'Contacts are not available')
+      }
+      // the code carries the group key: it travels only inside the contact's end-to-end session
+      const sent = await contacts.sendInvite(to, invite)
+      return { invite, to, sent }
+    }
+  }, {
+    method: 'POST',
+    path: '/v1/groups/accept',
+    handler: async ({ body }) => {
+      if (contacts == null) {
+        throw new HttpError(503, 'NotStarted', 'Contacts are not available')
+      }
+      const b = await body().catch(() => undefined)
+      const from = optionalString(b, 'from')
+      const latest = (await contacts.inbox({ contact: from })).filter(m => m.kind === 'invite' && !m.self).at(-1)
+      if (latest == null) {
+        throw new HttpError(404, 'NotFound', from != null ? `No invite from ${from}` : 'No invite received')
+      }
+      return groups.join(latest.content, { displayName: optionalString(b, 'displayName') })
+    }
   }, {
     method: 'POST',
     path: '/v1/groups/:id/leave',
@@ -72,7 +111,7 @@ export function groupRoutes (groups: Groups): Route[] {
     path: '/v1/groups/:id/messages',
     handler: async ({ params, body }) => {
       const b = await body()
-      return groups.send(params.id, stringField(b, 'content'), { channel: optionalString(b, 'channel'), replyTo: optionalString(b, 'replyTo') })
+      return groups.send(params.id, stringField(b, 'content'), { channel: optionalString(b, 'channel'), replyTo: optionalString(b, 'replyTo'), anonymous: optionalBoolean(b, 'anonymous') })
     }
   }, {
     method: 'PUT',

@@ -6,12 +6,13 @@ import type { Command } from '../command.ts'
 export const groupSend: Command = {
   name: 'group send',
   summary: 'Send a message to a group',
-  usage: 'group send <group> <text> [--channel C] [--reply-to MSG] [--json]',
+  usage: 'group send <group> <text> [--channel C] [--reply-to MSG] [--anonymous] [--json]',
   positionals: { min: 2, max: 2 },
   options: {
     ...CLIENT_OPTIONS,
     channel: { type: 'string', arg: 'C', description: 'Channel (default: general)' },
-    'reply-to': { type: 'string', arg: 'MSG', description: 'Id of the message this answers' }
+    'reply-to': { type: 'string', arg: 'MSG', description: 'Id of the message this answers' },
+    anonymous: { type: 'boolean', description: 'Publish through an onion route: the message enters the group at an exit relay, not at this peer' }
   },
   async run (ctx) {
     const client = await ctx.client()
@@ -19,7 +20,8 @@ export const groupSend: Command = {
     const entry = await client.post<TimelineEntry>(`/v1/groups/${group.id}/messages`, {
       content: ctx.positionals[1],
       channel: ctx.values.channel,
-      replyTo: ctx.values['reply-to']
+      replyTo: ctx.values['reply-to'],
+      anonymous: ctx.values.anonymous === true ? true : undefined
     })
     ctx.print(entry.id, entry)
     return 0
