@@ -96,6 +96,12 @@ export class ContactsChat {
       }
     })
     this.contacts.addEventListener('contact', () => { void this.renderList().catch(this.showError) })
+    // a phone puts a background tab to sleep: coming back, look in the mailboxes at once rather than at the next poll
+    document.addEventListener('visibilitychange', () => {
+      if (document.visibilityState === 'visible') {
+        this.contacts.fetchMailboxes().catch(() => {})
+      }
+    })
     const list = await this.contacts.list()
     await this.renderList()
     if (list.length > 0) {
