@@ -1,7 +1,8 @@
 /**
  * The web chat page: starts a whole Murmur peer in the page (state in
  * IndexedDB), shows who it is and how it reaches each peer, lets the user
- * edit the bootstrap list, and chats in groups when the build has them.
+ * edit the bootstrap list, chats in groups when the build has them, and
+ * with contacts 1:1 (cards, history, mailboxes fetched at start).
  *
  * The daemon serving the page (`murmur daemon --web HOST:PORT`) answers
  * `config.json` with its browser-facing addresses (and, when a deployment
@@ -12,6 +13,7 @@
 
 import { createMurmur } from '../browser/index.ts'
 import { classifyConnection, KIND_LABEL } from './connections.ts'
+import { ContactsChat } from './contacts.ts'
 import { groupsOf } from './groups.ts'
 import type { ConnectionView } from './connections.ts'
 import type { GroupsApi, MemberInfo, TimelineEntry } from './groups.ts'
@@ -363,6 +365,7 @@ async function main (page: MurmurPage): Promise<void> {
     $('groups-ui').hidden = false
     await new GroupChat(groups).setup()
   }
+  await new ContactsChat(murmur.contacts, showError).setup(murmur.database, murmur.identity.id)
   window.addEventListener('pagehide', () => { void murmur.stop() })
 }
 

@@ -87,7 +87,9 @@ describe('browser peers (Chromium in a network namespace)', function () {
     buildWebPage()
     ns = await createNetns()
     dir = await tempDir()
-    daemon = await startDaemonInNs(ns, `${dir.dir}/daemon`)
+    // the store role: the daemon keeps the mailboxes of pages that are closed (the only store node here:
+    // the store client's quorum is a majority of the store nodes it finds, so one is enough)
+    daemon = await startDaemonInNs(ns, `${dir.dir}/daemon`, 30_000, ['--roles', 'store'])
     browser = await launchChromium(ns, dir.dir)
   })
 
@@ -175,6 +177,70 @@ describe('browser peers (Chromium in a network namespace)', function () {
     await b.waitForSelector('#timeline li:has-text("hello from B")', { timeout: 30_000 })
     await a.context().close()
     await b.context().close()
+  })
+
+  it('a page closed while a contact writes to it fetches the messages from its mailbox when it reopens', async () => {
+    if (browser == null || daemon == null) {
+      throw new Error('no browser')
+    }
+    const a = await openPage(browser, daemon.webUrl)
+    const b = await openPage(browser, daemon.webUrl)
+    for (const page of [a, b]) {
+      // the daemon is the store node and the DHT server where prekey bundles are put
+      await page.waitForFunction((d) => window.murmurPage.connections().some(c => c.peerId === d), daemon.peerId, { timeout: 30_000 })
+    }
+    // A sets up the session while B is gone: from B's prekey bundle in the DHT (on the daemon)
+    expect(await b.evaluate(async () => (window.murmurPage.murmur as any).contacts.publishNow())).to.be.true()
+
+    // cards exchanged through the contacts panel
+    const cardA = await a.inputValue('#my-card')
+    const cardB = await b.inputValue('#my-card')
+    await a.fill('#contact-name', 'bob')
+    await a.fill('#contact-card', cardB)
+    await a.click('#add-contact-form button')
+    await b.fill('#contact-name', 'alice')
+    await b.fill('#contact-card', cardA)
+    await b.click('#add-contact-form button')
+    await a.waitForSelector('#dm:not([hidden])')
+    await b.waitForSelector('#dm:not([hidden])')
+    expect(await a.textContent('#dm-name')).to.equal('bob')
+
+    // B's page closes; its browser profile (IndexedDB) stays
+    const contextB = b.context()
+    await b.close()
+
+    // Live delivery goes over onion routes, and this namespace has no relay: it fails, and each message
+    // falls back to B's mailbox on the store node (what this test is about)
+    const sent = ['one', 'two', 'three']
+    const via: string[] = []
+    for (const text of sent) {
+      via.push(await a.evaluate(async (t) => (await (window.murmurPage.murmur as any).contacts.send('bob', t)).via, text))
+    }
+    expect(via).to.deep.equal(['mailbox', 'mailbox', 'mailbox'])
+
+    // B reopens in the same profile: the same peer, which fetches its mailboxes at start
+    const b2 = await contextB.newPage()
+    await b2.goto(daemon.webUrl)
+    await waitForPeer(b2)
+    await b2.waitForSelector('#dm:not([hidden])')
+    expect(await b2.textContent('#dm-name')).to.equal('alice')
+    await b2.waitForFunction((n) => document.querySelectorAll('#dm-timeline li').length >= n, sent.length, { timeout: 30_000 })
+    // a moment for a duplicate to show, if one were coming
+    await new Promise(resolve => setTimeout(resolve, 1_000))
+    const shown = await b2.$$eval('#dm-timeline li .content', els => els.map(e => e.textContent))
+    expect(shown).to.deep.equal(sent)
+
+    // B answers through the panel; A, not fetching until its next poll, reloads and finds the answer in its mailbox
+    await b2.fill('#dm-message', 'got all three')
+    await b2.click('#dm-send-form button')
+    await b2.waitForSelector('#dm-timeline li.self:has-text("got all three")', { timeout: 30_000 })
+    await screenshot(b2, 'contacts.png')
+    await a.reload()
+    await waitForPeer(a)
+    await a.waitForSelector('#dm-timeline li:not(.self):has-text("got all three")', { timeout: 30_000 })
+    expect(await a.$$eval('#dm-timeline li .content', els => els.map(e => e.textContent))).to.deep.equal([...sent, 'got all three'])
+    await a.context().close()
+    await contextB.close()
   })
 
   // stops the daemon: keep it last
