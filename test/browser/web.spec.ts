@@ -31,17 +31,44 @@ async function webrtcAddress (page: Page): Promise<string> {
   return page.evaluate(() => window.murmurPage.murmur?.node.getMultiaddrs().map(String).find(a => a.includes('/p2p-circuit/webrtc/')) ?? '')
 }
 
-/** Connects `from` to `to` over WebRTC (signalled through the relay) and waits for the direct connection on both sides */
+/**
+ * Connects `from` to `to` over WebRTC (signalled through the relay) and waits for the direct connection on both
+ * sides. `to` may be dialling `from` at the same moment (pages short of peers look for more, and redial peers they
+ * knew): then the two WebRTC handshakes can collide and both dials fail ("signal timed out"), as libp2p's WebRTC
+ * transport has no tie-break for simultaneous dials. An application dials again after a failed dial; so does this,
+ * at most three times, and the failure names every dial error.
+ */
 async function connectDirect (from: Page, to: Page): Promise<void> {
   const addr = await webrtcAddress(to)
   const toId = (await whoIs(to)).peerId
   const fromId = (await whoIs(from)).peerId
-  // `to` may be dialling `from` at the same moment (it redials peers it knew, and dials peers discovery
-  // hands it): then one of the two WebRTC handshakes loses and its dial fails, while the other connects
-  await from.evaluate(async (a) => { await window.murmurPage.murmur?.node.connect(a).catch(() => {}) }, addr)
-  for (const [page, peer] of [[from, toId], [to, fromId]] as const) {
-    await page.waitForFunction((p) => window.murmurPage.connections().some(c => c.peerId === p && c.kind === 'direct'), peer, { timeout: 30_000 })
+  const direct = async (page: Page, peer: string): Promise<boolean> => page.evaluate((p) => window.murmurPage.connections().some(c => c.peerId === p && c.kind === 'direct'), peer)
+  const errors: string[] = []
+  for (let attempt = 0; attempt < 3; attempt++) {
+    if (await direct(from, toId) && await direct(to, fromId)) {
+      return
+    }
+    const error = await from.evaluate(async (a) => {
+      try {
+        await window.murmurPage.murmur?.node.connect(a)
+        return undefined
+      } catch (err: any) {
+        return String(err?.message ?? err)
+      }
+    }, addr)
+    if (error != null) {
+      errors.push(error)
+    }
+    try {
+      for (const [page, peer] of [[from, toId], [to, fromId]] as const) {
+        await page.waitForFunction((p) => window.murmurPage.connections().some(c => c.peerId === p && c.kind === 'direct'), peer, { timeout: 10_000 })
+      }
+      return
+    } catch {
+      // no direct connection on both sides yet: dial again
+    }
   }
+  throw new Error(`no direct WebRTC connection between the pages after 3 dials (dial errors: ${errors.join('; ') || 'none'})`)
 }
 
 /** Every connection between `page` and `peer`, as libp2p sees it */
