@@ -133,6 +133,23 @@ export function recordNamespace (key: Uint8Array): string {
   return parts[1]
 }
 
+function checkRecordRequest (req: StoreRequest): void {
+  if (req.type === StoreRequest.Type.LOOKUP) {
+    if (req.lookup == null) {
+      throw new StoreRequestError('A lookup names a key')
+    }
+    recordNamespace(req.lookup.key)
+    return
+  }
+  if (req.publish == null || req.publish.value.length === 0) {
+    throw new StoreRequestError('A publish carries a key and a record')
+  }
+  recordNamespace(req.publish.key)
+  if (req.publish.value.length > MAX_RECORD_BYTES) {
+    throw new StoreMessageTooLargeError(`A record is at most ${MAX_RECORD_BYTES} bytes`)
+  }
+}
+
 function validateRequest (req: StoreRequest): void {
   switch (req.type) {
     case StoreRequest.Type.DEPOSIT:
@@ -174,19 +191,8 @@ function validateRequest (req: StoreRequest): void {
       }
       break
     case StoreRequest.Type.PUBLISH:
-      if (req.publish == null || req.publish.value.length === 0) {
-        throw new StoreRequestError('A publish carries a key and a record')
-      }
-      recordNamespace(req.publish.key)
-      if (req.publish.value.length > MAX_RECORD_BYTES) {
-        throw new StoreMessageTooLargeError(`A record is at most ${MAX_RECORD_BYTES} bytes`)
-      }
-      break
     case StoreRequest.Type.LOOKUP:
-      if (req.lookup == null) {
-        throw new StoreRequestError('A lookup names a key')
-      }
-      recordNamespace(req.lookup.key)
+      checkRecordRequest(req)
       break
     default:
       throw new StoreRequestError(`Unknown request type ${String(req.type)}`)

@@ -348,25 +348,10 @@ export class StoreServer {
         res.more = page.more
         break
       }
-      case StoreRequest.Type.PUBLISH: {
-        const p = req.publish
-        if (p == null) {
-          throw new StoreRequestError('A publish carries a key and a record')
-        }
-        this.takeTokens(remote, 1)
-        await this.publishRecord(p.key, p.value)
-        res.accepted = 1
+      case StoreRequest.Type.PUBLISH:
+      case StoreRequest.Type.LOOKUP:
+        await this.onRecord(req, remote, res)
         break
-      }
-      case StoreRequest.Type.LOOKUP: {
-        const key = req.lookup?.key
-        if (key == null) {
-          throw new StoreRequestError('A lookup names a key')
-        }
-        const record = await this.db.getRecord(key)
-        res.record = record != null ? Uint8Array.from(record) : undefined
-        break
-      }
       default:
         throw new StoreRequestError('Unknown request type')
     }
@@ -425,6 +410,20 @@ export class StoreServer {
         }
       }
     }
+  }
+
+  private async onRecord (req: StoreRequest, remote: PeerId, res: StoreResponse): Promise<void> {
+    if (req.type === StoreRequest.Type.LOOKUP) {
+      const record = req.lookup != null ? await this.db.getRecord(req.lookup.key) : undefined
+      res.record = record != null ? Uint8Array.from(record) : undefined
+      return
+    }
+    if (req.publish == null) {
+      throw new StoreRequestError('A publish carries a key and a record')
+    }
+    this.takeTokens(remote, 1)
+    await this.publishRecord(req.publish.key, req.publish.value)
+    res.accepted = 1
   }
 
   /**

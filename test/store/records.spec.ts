@@ -4,8 +4,8 @@ import { MessagingIdentity } from '../../src/identity/index.ts'
 import { MAX_TTL_MS, RecordRejectedError } from '../../src/store/index.ts'
 import { loopbackPeer, stopAll } from '../fixtures/nodes.ts'
 import { mesh, storePeer } from './fixtures.ts'
-import type { Murmur } from '../../src/app/index.ts'
 import type { StorePeer } from './fixtures.ts'
+import type { Murmur } from '../../src/app/index.ts'
 
 function bundle (identity: MessagingIdentity, sequence: number, peer = 'p'): Uint8Array {
   return signBundle(identity, { signedPrekeyId: 1, signedPrekey: new Uint8Array(32).fill(7), oneTimePrekeys: [], peers: [peer], sequence })
