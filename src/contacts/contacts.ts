@@ -148,7 +148,8 @@ export class Contacts extends TypedEventEmitter<ContactsEvents> implements Start
   private publishing?: Promise<void>
   private readonly onPeerConnect = (): void => {
     if (!this.published || (this.records != null && !this.publishedOnStores)) {
-      this.publish()
+      // only where it is still missing: a network without store nodes must not cost a DHT put per connection
+      this.publish(true)
     }
   }
 
@@ -260,19 +261,20 @@ export class Contacts extends TypedEventEmitter<ContactsEvents> implements Start
    * record at most 7 days, the DHT less), on start and on every rotation or
    * one-time prekey replenish (`refreshBundle`).
    */
-  private publish (): void {
+  private publish (missingOnly = false): void {
     if (this.bundle == null || this.publishing != null) {
       return
     }
     const bundle = this.bundle
     const key = bundleKey(this.identity.publicIdentity.signingKey)
     const signal = AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(this.bundleLookupTimeoutMs)])
-    const dht = this.publishBundle
+    const dht = this.publishBundle && !(missingOnly && this.published)
       ? this.node.libp2p.contentRouting.put(key, bundle, { signal })
         .then(() => { this.published = this.bundle === bundle })
         .catch(err => { this.log.debug({ err }, 'prekey bundle not published in the DHT (yet)') })
       : undefined
-    const stores = this.records?.publish(key, bundle, { signal })
+    const records = missingOnly && this.publishedOnStores ? undefined : this.records
+    const stores = records?.publish(key, bundle, { signal })
       .then(() => { this.publishedOnStores = this.bundle === bundle })
       .catch(err => { this.log.debug({ err }, 'prekey bundle not published on the store nodes (yet)') })
     if (dht == null && stores == null) {
