@@ -1,4 +1,4 @@
-import { bundleSelectors, bundleValidators, Contacts, OnionLiveTransport, StoreMailboxTransport } from '../contacts/index.ts'
+import { bundleSelectors, bundleValidators, Contacts, OnionLiveTransport, StoreMailboxTransport, StoreRecordTransport } from '../contacts/index.ts'
 import { directoryDhtInit, RelayDirectory } from '../directory/index.ts'
 import { groups as createGroups } from '../groups/index.ts'
 import { loadOrCreateIdentity } from '../identity/index.ts'
@@ -60,7 +60,8 @@ export class DefaultMurmur implements Murmur {
     const directory = new RelayDirectory({ node, privateKey }, init.directory)
     const onion = new Onion({ node, directory }, init.onion)
     const { transparent: storeTransparent, ...storeInit } = init.store ?? {}
-    const store = createStore({ node }, storeInit)
+    // store nodes keep prekey bundles too, checked with the DHT's validator and selector
+    const store = createStore({ node }, { recordValidators: bundleValidators, recordSelectors: bundleSelectors, ...storeInit })
     if (storeTransparent !== true) {
       store.setTransport(new OnionStoreTransport({ onion, directory, libp2p: node.libp2p, log: node.logger.forComponent('store:onion') }, { hops: init.onion?.hops ?? 3 }))
     }
@@ -74,6 +75,8 @@ export class DefaultMurmur implements Murmur {
       live: transparent === true ? undefined : new OnionLiveTransport(onion, { timeoutMs: contactsInit.sendTimeoutMs }),
       // every peer has offline delivery through the store nodes' mailboxes
       mailbox: new StoreMailboxTransport(store),
+      // and prekey bundles on the store nodes, for contacts who start while this peer is offline
+      records: new StoreRecordTransport(store),
       ...contactsInit
     })
     const groups = createGroups(init.groups)({

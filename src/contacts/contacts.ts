@@ -16,7 +16,7 @@ import type { Contact, DirectMessage } from './book.ts'
 import type { Body, DecodedEnvelope, DirectMessageType } from './messages.ts'
 import type { ContactsMetrics } from './metrics.ts'
 import type { Session } from './sessions.ts'
-import type { LiveTransport, MailboxTransport } from './transport.ts'
+import type { LiveTransport, MailboxTransport, RecordTransport } from './transport.ts'
 import type { X3dhInit } from './x3dh.ts'
 import type { MessagingIdentity } from '../identity/index.ts'
 import type { MurmurNode } from '../node/index.ts'
@@ -48,6 +48,14 @@ export interface ContactsInit {
    */
   mailbox?: MailboxTransport
   /**
+   * Where the prekey bundle is also published and looked up: signed records
+   * on the store nodes (the composite sets the store layer's). Without it,
+   * bundles live only on the owner's node and in the DHT.
+   *
+   * @default undefined
+   */
+  records?: RecordTransport
+  /**
    * How long live delivery may take before falling back to the mailbox
    *
    * @default 10000
@@ -60,7 +68,8 @@ export interface ContactsInit {
    */
   bundleLookupTimeoutMs?: number
   /**
-   * Publish the prekey bundle in the DHT (besides serving it directly)
+   * Publish the prekey bundle in the DHT (besides serving it directly and,
+   * with `records`, on the store nodes)
    *
    * @default true
    */
@@ -122,6 +131,7 @@ export class Contacts extends TypedEventEmitter<ContactsEvents> implements Start
   private readonly prekeys: PrekeyStore
   private readonly live: LiveTransport
   private readonly mailbox?: MailboxTransport
+  private readonly records?: RecordTransport
   private readonly sendTimeoutMs: number
   private readonly bundleLookupTimeoutMs: number
   private readonly publishBundle: boolean
@@ -133,11 +143,13 @@ export class Contacts extends TypedEventEmitter<ContactsEvents> implements Start
   private lock: Promise<unknown> = Promise.resolve()
   private bundle?: Uint8Array
   private published = false
+  private publishedOnStores = false
   private shutdown = new AbortController()
   private publishing?: Promise<void>
   private readonly onPeerConnect = (): void => {
-    if (!this.published) {
-      this.publish()
+    if (!this.published || (this.records != null && !this.publishedOnStores)) {
+      // only where it is still missing: a network without store nodes must not cost a DHT put per connection
+      this.publish(true)
     }
   }
 
@@ -153,6 +165,7 @@ export class Contacts extends TypedEventEmitter<ContactsEvents> implements Start
     this.prekeys = new PrekeyStore(this.node.datastore)
     this.live = init.live ?? new DirectLiveTransport(this.node, { timeoutMs: init.sendTimeoutMs })
     this.mailbox = init.mailbox
+    this.records = init.records
     this.sendTimeoutMs = init.sendTimeoutMs ?? 10_000
     this.bundleLookupTimeoutMs = init.bundleLookupTimeoutMs ?? 15_000
     this.publishBundle = init.publishBundle ?? true
@@ -235,32 +248,51 @@ export class Contacts extends TypedEventEmitter<ContactsEvents> implements Start
     const contents = await this.prekeys.contents()
     this.bundle = signBundle(this.identity, { ...contents, peers: [this.node.peerId.toString()], sequence: Date.now() })
     this.published = false
+    this.publishedOnStores = false
     this.publish()
   }
 
   /**
-   * Puts the current bundle in the DHT, in the background: best effort, since
-   * the bundle is also served directly to whoever holds the card. Retried on
-   * the next peer connection while it has not succeeded (a node that starts
-   * alone has nobody to store it), and republished with the maintenance timer.
+   * Puts the current bundle in the DHT and on the store nodes, in the
+   * background: best effort, since the bundle is also served directly to
+   * whoever holds the card. Retried on the next peer connection while either
+   * has not succeeded (a node that starts alone has nobody to store it), and
+   * republished with the maintenance timer (hourly: the store nodes keep a
+   * record at most 7 days, the DHT less), on start and on every rotation or
+   * one-time prekey replenish (`refreshBundle`).
    */
-  private publish (): void {
-    if (!this.publishBundle || this.bundle == null || this.publishing != null) {
+  private publish (missingOnly = false): void {
+    if (this.bundle == null || this.publishing != null) {
       return
     }
     const bundle = this.bundle
-    this.publishing = this.node.libp2p.contentRouting.put(bundleKey(this.identity.publicIdentity.signingKey), bundle, { signal: AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(this.bundleLookupTimeoutMs)]) })
-      .then(() => { this.published = this.bundle === bundle })
-      .catch(err => { this.log.debug({ err }, 'prekey bundle not published in the DHT (yet)') })
+    const key = bundleKey(this.identity.publicIdentity.signingKey)
+    const signal = AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(this.bundleLookupTimeoutMs)])
+    const dht = this.publishBundle && !(missingOnly && this.published)
+      ? this.node.libp2p.contentRouting.put(key, bundle, { signal })
+        .then(() => { this.published = this.bundle === bundle })
+        .catch(err => { this.log.debug({ err }, 'prekey bundle not published in the DHT (yet)') })
+      : undefined
+    const records = missingOnly && this.publishedOnStores ? undefined : this.records
+    const stores = records?.publish(key, bundle, { signal })
+      .then(() => { this.publishedOnStores = this.bundle === bundle })
+      .catch(err => { this.log.debug({ err }, 'prekey bundle not published on the store nodes (yet)') })
+    if (dht == null && stores == null) {
+      return
+    }
+    this.publishing = Promise.all([dht, stores]).then(() => {})
       .finally(() => { this.publishing = undefined })
   }
 
-  /** Resolves when the current bundle is in the DHT (for tests and tools); false when that failed */
-  async publishNow (): Promise<boolean> {
+  /**
+   * Resolves when the current bundle is in the DHT (`'dht'`, the default) or
+   * on the store nodes (`'stores'`), for tests and tools; false when that failed
+   */
+  async publishNow (where: 'dht' | 'stores' = 'dht'): Promise<boolean> {
     await this.publishing
     this.publish()
     await this.publishing
-    return this.published
+    return where === 'dht' ? this.published : this.publishedOnStores
   }
 
   /** This node's current signed prekey bundle record */
@@ -416,17 +448,37 @@ export class Contacts extends TypedEventEmitter<ContactsEvents> implements Start
     return { ratchet, init, confirmed: false }
   }
 
+  /**
+   * A contact's prekey bundle, from (in this order) its own node (direct or
+   * over onion routes, to the peers its card names: the freshest, and it
+   * needs the contact online), the DHT (while some peer holds the record),
+   * then its store nodes (kept up to 7 days, validated by them and again
+   * here). The DHT and the store nodes get a lookup timeout each.
+   */
   private async findBundle (contact: Contact): Promise<Uint8Array> {
-    const signal = AbortSignal.timeout(this.bundleLookupTimeoutMs)
-    const direct = await this.live.fetchBundle?.(contact.peers, contact.identity.signingKey, { signal })
+    const key = bundleKey(contact.identity.signingKey)
+    const direct = await this.live.fetchBundle?.(contact.peers, contact.identity.signingKey, { signal: AbortSignal.timeout(this.bundleLookupTimeoutMs) })
     if (direct != null) {
       return direct
     }
+    const misses: string[] = []
     try {
-      return await this.node.libp2p.contentRouting.get(bundleKey(contact.identity.signingKey), { signal })
+      return await this.node.libp2p.contentRouting.get(key, { signal: AbortSignal.timeout(this.bundleLookupTimeoutMs) })
     } catch (err: any) {
-      throw new PrekeyBundleNotFoundError(`No prekey bundle for contact ${contact.id} (asked its peers and the DHT: ${err?.message ?? err})`)
+      misses.push(`DHT: ${err?.message ?? err}`)
     }
+    if (this.records != null) {
+      try {
+        const found = newestBundleOf(contact, await this.records.lookup(key, { signal: AbortSignal.timeout(this.bundleLookupTimeoutMs) }))
+        if (found != null) {
+          return found
+        }
+        misses.push('store nodes: none holds it')
+      } catch (err: any) {
+        misses.push(`store nodes: ${err?.message ?? err}`)
+      }
+    }
+    throw new PrekeyBundleNotFoundError(`No prekey bundle for contact ${contact.id} (asked its peers; ${misses.join('; ')})`)
   }
 
   private async deliver (contact: Contact, sealed: Uint8Array): Promise<'live' | 'mailbox'> {
@@ -675,6 +727,24 @@ export class Contacts extends TypedEventEmitter<ContactsEvents> implements Start
       this.log.error({ err }, 'a contacts listener threw')
     }
   }
+}
+
+/** The newest bundle among store nodes' answers that verifies and belongs to the contact */
+function newestBundleOf (contact: Contact, records: Uint8Array[]): Uint8Array | undefined {
+  let best: Uint8Array | undefined
+  let bestSeq = -1
+  for (const r of records) {
+    try {
+      const b = decodeBundle(r)
+      if (equalBytes(b.identity.signingKey, contact.identity.signingKey) && b.sequence > bestSeq) {
+        best = r
+        bestSeq = b.sequence
+      }
+    } catch {
+      // a store node that answers garbage is skipped
+    }
+  }
+  return best
 }
 
 function safeCard (text: string): ReturnType<typeof decodeCard> | undefined {

@@ -69,6 +69,19 @@ export interface MailboxTransport {
   ack(key: MailboxKey, ids: string[], options?: AbortOptions): Promise<void>
 }
 
+/**
+ * Signed public records on the store nodes (`StoreRecordTransport` in
+ * store-mailbox.ts): the third place a prekey bundle lives, after the owner's
+ * own node and the DHT. The store node checks the record with the DHT's own
+ * validator, so `lookup` only returns records their owner signed; contacts
+ * still verifies each and takes the newest.
+ */
+export interface RecordTransport {
+  publish(key: Uint8Array, value: Uint8Array, options?: AbortOptions): Promise<void>
+  /** The records held under `key` by the store nodes that answered (empty: none) */
+  lookup(key: Uint8Array, options?: AbortOptions): Promise<Uint8Array[]>
+}
+
 /** A mailbox this identity owns: its name (SHA-256 of the public key), the Ed25519 public key and a signer */
 export interface MailboxKey {
   name: Uint8Array

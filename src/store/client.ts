@@ -8,6 +8,7 @@
 import { ID_BYTES, MAX_ACK_IDS, MAX_PAGE } from './constants.ts'
 import { hex, unhex } from './db.ts'
 import { DepositRateLimitError, NoStoreNodesError, QuorumNotReachedError, StoreError, StoreInternalError } from './errors.ts'
+import { sha256 } from './hash.ts'
 import { ackBody, envelopeId, mailboxName, signProof } from './mailbox.ts'
 import { StorePeers } from './peers.ts'
 import { StoreProtocolClient } from './protocol.ts'
@@ -361,6 +362,62 @@ export class StoreClient {
   }
 
   /** A group topic's envelopes kept by the store nodes that follow it, oldest first */
+  /**
+   * Publishes a signed public record (a prekey bundle) on the k store nodes
+   * closest to sha256(key); resolves with those that accepted it, rejects
+   * when none did (a forged record: `RecordRejectedError` from each).
+   */
+  async publishRecord (key: Uint8Array, value: Uint8Array, options: AbortOptions = {}): Promise<{ storedOn: string[] }> {
+    const nodes = await this.storeNodes(sha256(key), options)
+    if (nodes.length === 0) {
+      throw new NoStoreNodesError('No store node is known: connect to the network first')
+    }
+    const storedOn: string[] = []
+    const errors: Error[] = []
+    await Promise.all(nodes.map(async peer => {
+      const client = new StoreProtocolClient(this.transport, peer)
+      try {
+        await this.withRetries(async () => { await client.publish(Uint8Array.from(key), Uint8Array.from(value), { signal: this.signal(options) }) }, this.signal(options))
+        storedOn.push(peer.toString())
+      } catch (err: any) {
+        errors.push(err)
+      }
+    }))
+    if (storedOn.length === 0) {
+      throw errors[0] ?? new NoStoreNodesError()
+    }
+    return { storedOn }
+  }
+
+  /**
+   * The records the k store nodes closest to sha256(key) hold under `key`,
+   * one per node that has one (unchecked: the caller validates and picks);
+   * empty when none holds it
+   */
+  async lookupRecord (key: Uint8Array, options: AbortOptions = {}): Promise<Uint8Array[]> {
+    const nodes = await this.storeNodes(sha256(key), options)
+    if (nodes.length === 0) {
+      throw new NoStoreNodesError('No store node is known: connect to the network first')
+    }
+    const found: Uint8Array[] = []
+    const errors: Error[] = []
+    await Promise.all(nodes.map(async peer => {
+      const client = new StoreProtocolClient(this.transport, peer)
+      try {
+        const record = await this.withRetries(async () => client.lookup(Uint8Array.from(key), { signal: this.signal(options) }), this.signal(options))
+        if (record != null) {
+          found.push(record)
+        }
+      } catch (err: any) {
+        errors.push(err)
+      }
+    }))
+    if (found.length === 0 && errors.length === nodes.length) {
+      throw errors[0]
+    }
+    return found
+  }
+
   async history (topic: string, options: HistoryOptions = {}): Promise<HistoryPage> {
     let since = 0n
     let cursor = new Uint8Array(0)

@@ -4,7 +4,7 @@
  * is a StoreRequestError / StoreMessageTooLargeError, never anything else.
  */
 
-import { CHALLENGE_BYTES, ID_BYTES, KEY_BYTES, MAILBOX_BYTES, MAX_ACK_IDS, MAX_DEPOSIT_BATCH, MAX_FRAME_BYTES, MAX_PAGE, MAX_PAYLOAD_BYTES, MAX_SYNC_ITEMS, MAX_TOPIC_LENGTH, SIGNATURE_BYTES, SYNC_BUCKETS, BUCKET_DIGEST_BYTES } from './constants.ts'
+import { CHALLENGE_BYTES, ID_BYTES, KEY_BYTES, MAILBOX_BYTES, MAX_ACK_IDS, MAX_DEPOSIT_BATCH, MAX_FRAME_BYTES, MAX_PAGE, MAX_PAYLOAD_BYTES, MAX_SYNC_ITEMS, MAX_RECORD_BYTES, MAX_RECORD_KEY_BYTES, MAX_TOPIC_LENGTH, SIGNATURE_BYTES, SYNC_BUCKETS, BUCKET_DIGEST_BYTES } from './constants.ts'
 import { MailboxProofRequiredError, StoreMessageTooLargeError, StoreRequestError } from './errors.ts'
 import { StoreRequest, StoreResponse, Sync } from './store.ts'
 import type { AckProof, Envelope, Proof } from './store.ts'
@@ -46,6 +46,9 @@ export function decodeResponse (data: Uint8Array | Uint8ArrayList): StoreRespons
   }
   if (!Object.values(StoreResponse.Status).includes(res.status)) {
     throw new StoreRequestError('Unknown response status')
+  }
+  if ((res.record?.length ?? 0) > MAX_RECORD_BYTES) {
+    throw new StoreMessageTooLargeError(`A record is at most ${MAX_RECORD_BYTES} bytes`)
   }
   res.envelopes.forEach(e => { checkEnvelope(e, false) })
   if (res.sync != null) {
@@ -117,6 +120,36 @@ function checkSync (s: Sync): void {
   })
 }
 
+/** A record key is "/<namespace>/<rest>": the namespace picks the validator */
+export function recordNamespace (key: Uint8Array): string {
+  if (key.length < 3 || key.length > MAX_RECORD_KEY_BYTES) {
+    throw new StoreRequestError(`A record key is 3 to ${MAX_RECORD_KEY_BYTES} bytes`)
+  }
+  const text = new TextDecoder().decode(key)
+  const parts = text.split('/')
+  if (parts.length < 3 || parts[0] !== '' || parts[1] === '') {
+    throw new StoreRequestError('A record key is "/<namespace>/<rest>"')
+  }
+  return parts[1]
+}
+
+function checkRecordRequest (req: StoreRequest): void {
+  if (req.type === StoreRequest.Type.LOOKUP) {
+    if (req.lookup == null) {
+      throw new StoreRequestError('A lookup names a key')
+    }
+    recordNamespace(req.lookup.key)
+    return
+  }
+  if (req.publish == null || req.publish.value.length === 0) {
+    throw new StoreRequestError('A publish carries a key and a record')
+  }
+  recordNamespace(req.publish.key)
+  if (req.publish.value.length > MAX_RECORD_BYTES) {
+    throw new StoreMessageTooLargeError(`A record is at most ${MAX_RECORD_BYTES} bytes`)
+  }
+}
+
 function validateRequest (req: StoreRequest): void {
   switch (req.type) {
     case StoreRequest.Type.DEPOSIT:
@@ -156,6 +189,10 @@ function validateRequest (req: StoreRequest): void {
       if (req.history.cursor.length !== 0 && req.history.cursor.length !== 8 + ID_BYTES) {
         throw new StoreRequestError('Malformed cursor')
       }
+      break
+    case StoreRequest.Type.PUBLISH:
+    case StoreRequest.Type.LOOKUP:
+      checkRecordRequest(req)
       break
     default:
       throw new StoreRequestError(`Unknown request type ${String(req.type)}`)

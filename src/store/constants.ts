@@ -40,3 +40,10 @@ export const MAX_CLOCK_SKEW_MS = 10 * 60 * 1000
 
 /** Topic length for group history */
 export const MAX_TOPIC_LENGTH = 256
+
+/** A public record's key ("/<namespace>/<rest>") and value (a prekey bundle is at most 8 KiB) */
+export const MAX_RECORD_KEY_BYTES = 256
+export const MAX_RECORD_BYTES = 16 * 1024
+
+/** Public records a store node keeps at most (each passed its namespace's signature check) */
+export const MAX_RECORDS = 100_000

@@ -21,7 +21,7 @@ import { concatBytes, utf8ToBytes } from '@noble/hashes/utils.js'
 import { Level } from 'level'
 import { fromString as u8FromString } from 'uint8arrays/from-string'
 import { toString as u8ToString } from 'uint8arrays/to-string'
-import { BUCKET_DIGEST_BYTES, SYNC_BUCKETS } from './constants.ts'
+import { BUCKET_DIGEST_BYTES, MAX_RECORDS, SYNC_BUCKETS } from './constants.ts'
 import { MailboxQuotaError, StorageFullError } from './errors.ts'
 import { AckProof, Envelope } from './store.ts'
 
@@ -31,6 +31,8 @@ const T = 0x74
 const P = 0x70
 const X = 0x78
 const F = 0x66
+/** public records: R ‖ record key → expires (u64 ms) ‖ value */
+const R = 0x72
 const KIND_MESSAGE = 0
 const KIND_TOMBSTONE = 1
 const KIND_PROOF = 2
@@ -198,7 +200,13 @@ export class StoreDb {
     return state
   }
 
+  /** Expiry of every public record held, by hex key: counts them against MAX_RECORDS and drives the sweep */
+  readonly records = new Map<string, number>()
+
   private async loadIndex (): Promise<void> {
+    for await (const [key, value] of this.db.iterator({ gt: Uint8Array.of(R), lt: Uint8Array.of(R + 1) })) {
+      this.records.set(hex(key.subarray(1)), Number(readU64(value, 0)))
+    }
     for await (const [key, value] of this.db.iterator({ gt: Uint8Array.of(I), lt: Uint8Array.of(I + 1) })) {
       const mailbox = key.subarray(1, 33)
       const id = key.subarray(33)
@@ -440,6 +448,26 @@ export class StoreDb {
     return deleted
   }
 
+  /** The unexpired public record under `key` */
+  async getRecord (key: Uint8Array, now = Date.now()): Promise<Uint8Array | undefined> {
+    const expires = this.records.get(hex(key))
+    if (expires == null || expires <= now) {
+      return undefined
+    }
+    const value = await this.db.get(concatBytes(Uint8Array.of(R), key))
+    return value?.subarray(8)
+  }
+
+  /** Replaces the public record under `key` (the caller validated it and chose it over the one held) */
+  async putRecord (key: Uint8Array, value: Uint8Array, expires: number): Promise<void> {
+    const id = hex(key)
+    if (!this.records.has(id) && this.records.size >= MAX_RECORDS) {
+      throw new StorageFullError(`The store node holds ${this.records.size} of ${MAX_RECORDS} records`)
+    }
+    await this.write([{ type: 'put', key: concatBytes(Uint8Array.of(R), key), value: concatBytes(u64(expires), value) }])
+    this.records.set(id, expires)
+  }
+
   /** Deletes everything past its expiry; returns how many messages went */
   async sweep (now = Date.now()): Promise<number> {
     const ops: Op[] = []
@@ -470,6 +498,12 @@ export class StoreDb {
         changes.push(() => { this.forget(mailbox, id, true) })
       } else {
         ops.push({ type: 'del', key: concatBytes(Uint8Array.of(P), rest) })
+      }
+    }
+    for (const [key, expires] of this.records) {
+      if (expires <= now) {
+        ops.push({ type: 'del', key: concatBytes(Uint8Array.of(R), unhex(key)) })
+        changes.push(() => { if (this.records.get(key) === expires) { this.records.delete(key) } })
       }
     }
     if (ops.length > 0) {

@@ -110,6 +110,17 @@ export class StoreInternalError extends StoreError {
   }
 }
 
+/** A PUBLISH whose record its namespace's validator refused (forged, misfiled), or whose namespace this node does not keep */
+export class RecordRejectedError extends StoreError {
+  static name = 'RecordRejectedError'
+  readonly status = StoreResponse.Status.INVALID_RECORD
+
+  constructor (message = 'The store node refused the record') {
+    super(message)
+    this.name = 'RecordRejectedError'
+  }
+}
+
 /** No responsible store node could be reached, or too few acknowledged */
 export class NoStoreNodesError extends Error {
   static name = 'NoStoreNodesError'
@@ -141,7 +152,8 @@ const BY_STATUS: Partial<Record<StoreResponse.Status, new (message?: string) => 
   [StoreResponse.Status.RATE_LIMITED]: DepositRateLimitError,
   [StoreResponse.Status.STORAGE_FULL]: StorageFullError,
   [StoreResponse.Status.NOT_SERVING]: NotServingError,
-  [StoreResponse.Status.INTERNAL]: StoreInternalError
+  [StoreResponse.Status.INTERNAL]: StoreInternalError,
+  [StoreResponse.Status.INVALID_RECORD]: RecordRejectedError
 }
 
 /** The error a non-OK response stands for */

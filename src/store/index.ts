@@ -46,8 +46,8 @@ export { StoreProtocolClient } from './protocol.ts'
 export { StoreClient } from './client.ts'
 export type { DepositOptions, DepositReceipt, FetchOptions, HistoryOptions, HistoryPage, StoredMessage, StoreClientInit } from './client.ts'
 export { StoreServer, DEFAULT_QUOTAS } from './server.ts'
-export type { StoreServerInit, StoreServerStatus, ReplicaState } from './server.ts'
-export { decodeRequest, decodeResponse } from './codec.ts'
+export type { StoreServerInit, StoreServerStatus, ReplicaState, RecordValidator, RecordSelector } from './server.ts'
+export { decodeRequest, decodeResponse, recordNamespace } from './codec.ts'
 export * from './errors.ts'
 export { StoreRequest, StoreResponse, Envelope, Sync } from './store.ts'
 
@@ -154,6 +154,16 @@ export class Store implements Startable {
 
   async ack (key: MailboxKey, ids: Array<string | Uint8Array>, options?: AbortOptions): Promise<{ storedOn: string[] }> {
     return this.client.ack(key, ids, options)
+  }
+
+  /** Publishes a signed public record (a prekey bundle) on its store nodes; see `StoreServer.publishRecord` */
+  async publishRecord (key: Uint8Array, value: Uint8Array, options?: AbortOptions): Promise<{ storedOn: string[] }> {
+    return this.client.publishRecord(key, value, options)
+  }
+
+  /** The records its store nodes hold under `key` (validate before use) */
+  async lookupRecord (key: Uint8Array, options?: AbortOptions): Promise<Uint8Array[]> {
+    return this.client.lookupRecord(key, options)
   }
 
   async history (topic: string, options?: HistoryOptions): Promise<HistoryPage> {

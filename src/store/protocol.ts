@@ -59,6 +59,17 @@ export class StoreProtocolClient {
     return { envelopes: res.envelopes, cursor: res.cursor, more: res.more }
   }
 
+  /** Publishes a signed public record (the store node validates it) */
+  async publish (key: Uint8Array<ArrayBuffer>, value: Uint8Array<ArrayBuffer>, options: AbortOptions = {}): Promise<void> {
+    await this.request({ type: StoreRequest.Type.PUBLISH, publish: { key, value } }, 'tx', options)
+  }
+
+  /** The record the store node holds under `key`, undefined when none */
+  async lookup (key: Uint8Array<ArrayBuffer>, options: AbortOptions = {}): Promise<Uint8Array | undefined> {
+    const res = await this.request({ type: StoreRequest.Type.LOOKUP, lookup: { key } }, 'rx', options)
+    return res.record != null && res.record.length > 0 ? res.record : undefined
+  }
+
   async sync (sync: Sync, options: AbortOptions = {}): Promise<StoreResponse> {
     return this.request({ type: StoreRequest.Type.SYNC, sync }, 'replica', options)
   }

@@ -9,10 +9,10 @@
 import { lpStream } from '@libp2p/utils'
 import { randomBytes } from '@noble/hashes/utils.js'
 import { equals } from 'uint8arrays/equals'
-import { checkAckProof, decodeRequest } from './codec.ts'
+import { checkAckProof, decodeRequest, recordNamespace } from './codec.ts'
 import { CHALLENGE_BYTES, CHALLENGE_TTL_MS, MAX_CLOCK_SKEW_MS, MAX_FRAME_BYTES, MAX_PAGE, MAX_PAYLOAD_BYTES, MAX_SYNC_ITEMS, MAX_TTL_MS, STORE_PROTOCOL, SYNC_BUCKETS } from './constants.ts'
 import { StoreDb, hex } from './db.ts'
-import { DepositRateLimitError, MailboxProofRequiredError, NotServingError, StaleChallengeError, StoreError, StoreInternalError, StoreRequestError, WrongMailboxError } from './errors.ts'
+import { DepositRateLimitError, MailboxProofRequiredError, NotServingError, RecordRejectedError, StaleChallengeError, StoreError, StoreInternalError, StoreRequestError, WrongMailboxError } from './errors.ts'
 import { ackBody, envelopeId, mailboxName, proofSignatureValid, topicMailbox } from './mailbox.ts'
 import { StoreMetrics } from './metrics.ts'
 import { StorePeers } from './peers.ts'
@@ -27,7 +27,28 @@ import type { Message } from '@libp2p/gossipsub'
 import type { Connection, IdentifyResult, Libp2p, PeerId, PeerUpdate, Stream } from '@libp2p/interface'
 import type { Registry } from 'prom-client'
 
+/** Checks a public record (throws when it is forged or misfiled): the DHT's `Validators` shape */
+export type RecordValidator = (key: Uint8Array, value: Uint8Array) => void | Promise<void>
+/** Picks the record to keep among candidates (index into `records`): the DHT's `Selectors` shape */
+export type RecordSelector = (key: Uint8Array, records: Uint8Array[]) => number | Promise<number>
+
 export interface StoreServerInit extends Partial<StoreQuotas> {
+  /**
+   * Public records this node keeps, by key namespace (`/<namespace>/...`),
+   * with the same validators and selectors the DHT uses for them (the
+   * composite passes contacts' prekey bundle ones). A namespace without a
+   * validator is refused: a store node keeps no record it cannot check.
+   *
+   * @default {}
+   */
+  recordValidators?: Record<string, RecordValidator>
+  /**
+   * Which record wins when one is published over another (a namespace without
+   * one: the newer publish)
+   *
+   * @default {}
+   */
+  recordSelectors?: Record<string, RecordSelector>
   /** Where LevelDB keeps the store (a directory in Node, a database name in browsers) */
   path: string
   /**
@@ -134,6 +155,8 @@ export class StoreServer {
   private readonly syncIntervalMs: number
   private readonly sweepIntervalMs: number
   private readonly challengeTtlMs: number
+  private readonly recordValidators: Record<string, RecordValidator>
+  private readonly recordSelectors: Record<string, RecordSelector>
   private readonly challenges = new Map<string, number>()
   private readonly buckets = new Map<string, Bucket>()
   private readonly peers: StorePeers
@@ -163,6 +186,8 @@ export class StoreServer {
     this.syncIntervalMs = init.syncIntervalMs ?? 60_000
     this.sweepIntervalMs = init.sweepIntervalMs ?? 60_000
     this.challengeTtlMs = init.challengeTtlMs ?? CHALLENGE_TTL_MS
+    this.recordValidators = init.recordValidators ?? {}
+    this.recordSelectors = init.recordSelectors ?? {}
     this.db = new StoreDb(init.path, this.quotas, { sync: init.syncWrites ?? true })
     this.peers = new StorePeers(components.libp2p)
     if (components.metricsRegistry != null) {
@@ -323,6 +348,10 @@ export class StoreServer {
         res.more = page.more
         break
       }
+      case StoreRequest.Type.PUBLISH:
+      case StoreRequest.Type.LOOKUP:
+        await this.onRecord(req, remote, res)
+        break
       default:
         throw new StoreRequestError('Unknown request type')
     }
@@ -381,6 +410,53 @@ export class StoreServer {
         }
       }
     }
+  }
+
+  private async onRecord (req: StoreRequest, remote: PeerId, res: StoreResponse): Promise<void> {
+    if (req.type === StoreRequest.Type.LOOKUP) {
+      const record = req.lookup != null ? await this.db.getRecord(req.lookup.key) : undefined
+      res.record = record != null ? Uint8Array.from(record) : undefined
+      return
+    }
+    if (req.publish == null) {
+      throw new StoreRequestError('A publish carries a key and a record')
+    }
+    this.takeTokens(remote, 1)
+    await this.publishRecord(req.publish.key, req.publish.value)
+    res.accepted = 1
+  }
+
+  /**
+   * Keeps a signed public record (a prekey bundle), so a peer can start a
+   * session with its owner while the owner is offline and the DHT has lost
+   * the record. The namespace's validator (the DHT's own) refuses forged or
+   * misfiled records; one record per key, the selector keeps the newer; it
+   * lives the store's TTL (at most 7 days) unless republished, which owners
+   * do on start, on every change and hourly. Records are not replicated
+   * between store nodes: the owner publishes to each of the k responsible.
+   */
+  async publishRecord (key: Uint8Array, value: Uint8Array): Promise<void> {
+    const namespace = recordNamespace(key)
+    const validate = this.recordValidators[namespace]
+    if (validate == null) {
+      throw new RecordRejectedError(`This store node keeps no records of namespace "${namespace}"`)
+    }
+    try {
+      await validate(key, value)
+    } catch (err: any) {
+      throw new RecordRejectedError(`The record is invalid: ${err?.message ?? err}`)
+    }
+    const held = await this.db.getRecord(key)
+    const select = this.recordSelectors[namespace]
+    if (held != null && select != null && await select(key, [Uint8Array.from(held), value]) === 0) {
+      if (equals(held, value)) {
+        // a republish of the same record refreshes its expiry
+        await this.db.putRecord(key, value, Date.now() + this.ttlMs)
+        return
+      }
+      throw new RecordRejectedError('A newer record is already held for this key')
+    }
+    await this.db.putRecord(key, value, Date.now() + this.ttlMs)
   }
 
   async deposit (envelopes: Envelope[], remote: PeerId): Promise<number> {

@@ -1609,6 +1609,207 @@ export namespace Sync {
   }
 }
 
+export interface Publish {
+  key: Uint8Array<ArrayBuffer>
+  value: Uint8Array<ArrayBuffer>
+}
+
+export namespace Publish {
+  let _codec: Codec<Publish>
+
+  export const codec = (): Codec<Publish> => {
+    if (_codec == null) {
+      _codec = message<Publish>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.key != null && obj.key.byteLength > 0)) {
+          w.uint32(10)
+          w.bytes(obj.key)
+        }
+
+        if ((obj.value != null && obj.value.byteLength > 0)) {
+          w.uint32(18)
+          w.bytes(obj.value)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          key: uint8ArrayAlloc(0),
+          value: uint8ArrayAlloc(0)
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.key = reader.bytes()
+              break
+            }
+            case 2: {
+              obj.value = reader.bytes()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.key`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.value`,
+                value: reader.bytes()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface PublishKeyFieldEvent {
+    field: '$.key'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface PublishValueFieldEvent {
+    field: '$.value'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export function encode (obj: Partial<Publish>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, Publish.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Publish>): Publish {
+    return decodeMessage(buf, Publish.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Publish>): Generator<PublishKeyFieldEvent | PublishValueFieldEvent> {
+    return streamMessage(buf, Publish.codec(), opts)
+  }
+}
+
+export interface Lookup {
+  key: Uint8Array<ArrayBuffer>
+}
+
+export namespace Lookup {
+  let _codec: Codec<Lookup>
+
+  export const codec = (): Codec<Lookup> => {
+    if (_codec == null) {
+      _codec = message<Lookup>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.key != null && obj.key.byteLength > 0)) {
+          w.uint32(10)
+          w.bytes(obj.key)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          key: uint8ArrayAlloc(0)
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.key = reader.bytes()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.key`,
+                value: reader.bytes()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface LookupKeyFieldEvent {
+    field: '$.key'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export function encode (obj: Partial<Lookup>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, Lookup.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Lookup>): Lookup {
+    return decodeMessage(buf, Lookup.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Lookup>): Generator<LookupKeyFieldEvent> {
+    return streamMessage(buf, Lookup.codec(), opts)
+  }
+}
+
 export interface StoreRequest {
   type: StoreRequest.Type
   deposit?: Deposit
@@ -1616,6 +1817,8 @@ export interface StoreRequest {
   ack?: Ack
   sync?: Sync
   history?: History
+  publish?: Publish
+  lookup?: Lookup
 }
 
 export namespace StoreRequest {
@@ -1625,7 +1828,9 @@ export namespace StoreRequest {
     FETCH = 'FETCH',
     ACK = 'ACK',
     SYNC = 'SYNC',
-    HISTORY = 'HISTORY'
+    HISTORY = 'HISTORY',
+    PUBLISH = 'PUBLISH',
+    LOOKUP = 'LOOKUP'
   }
 
   enum __TypeValues {
@@ -1634,7 +1839,9 @@ export namespace StoreRequest {
     FETCH = 2,
     ACK = 3,
     SYNC = 4,
-    HISTORY = 5
+    HISTORY = 5,
+    PUBLISH = 6,
+    LOOKUP = 7
   }
 
   export namespace Type {
@@ -1682,6 +1889,16 @@ export namespace StoreRequest {
           History.codec().encode(obj.history, w)
         }
 
+        if (obj.publish != null) {
+          w.uint32(58)
+          Publish.codec().encode(obj.publish, w)
+        }
+
+        if (obj.lookup != null) {
+          w.uint32(66)
+          Lookup.codec().encode(obj.lookup, w)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -1727,6 +1944,18 @@ export namespace StoreRequest {
             case 6: {
               obj.history = History.codec().decode(reader, reader.uint32(), {
                 limits: opts.limits?.history
+              })
+              break
+            }
+            case 7: {
+              obj.publish = Publish.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.publish
+              })
+              break
+            }
+            case 8: {
+              obj.lookup = Lookup.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.lookup
               })
               break
             }
@@ -1783,6 +2012,20 @@ export namespace StoreRequest {
             case 6: {
               yield * History.codec().stream(reader, reader.uint32(), `${prefix}.history`, {
                 limits: opts.limits?.history
+              })
+
+              break
+            }
+            case 7: {
+              yield * Publish.codec().stream(reader, reader.uint32(), `${prefix}.publish`, {
+                limits: opts.limits?.publish
+              })
+
+              break
+            }
+            case 8: {
+              yield * Lookup.codec().stream(reader, reader.uint32(), `${prefix}.lookup`, {
+                limits: opts.limits?.lookup
               })
 
               break
@@ -2016,6 +2259,21 @@ export namespace StoreRequest {
     value: number
   }
 
+  export interface StoreRequestPublishKeyFieldEvent {
+    field: '$.publish.key'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface StoreRequestPublishValueFieldEvent {
+    field: '$.publish.value'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface StoreRequestLookupKeyFieldEvent {
+    field: '$.lookup.key'
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export function encode (obj: Partial<StoreRequest>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, StoreRequest.codec())
   }
@@ -2024,7 +2282,7 @@ export namespace StoreRequest {
     return decodeMessage(buf, StoreRequest.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<StoreRequest>): Generator<StoreRequestTypeFieldEvent | StoreRequestDepositEnvelopesMailboxFieldEvent | StoreRequestDepositEnvelopesIdFieldEvent | StoreRequestDepositEnvelopesTimestampFieldEvent | StoreRequestDepositEnvelopesExpiresFieldEvent | StoreRequestDepositEnvelopesPayloadFieldEvent | StoreRequestFetchMailboxFieldEvent | StoreRequestFetchCursorFieldEvent | StoreRequestFetchLimitFieldEvent | StoreRequestFetchProofMailboxKeyFieldEvent | StoreRequestFetchProofChallengeFieldEvent | StoreRequestFetchProofSignatureFieldEvent | StoreRequestAckAckMailboxFieldEvent | StoreRequestAckAckIdsFieldEvent | StoreRequestAckAckStorePeerFieldEvent | StoreRequestAckAckProofMailboxKeyFieldEvent | StoreRequestAckAckProofChallengeFieldEvent | StoreRequestAckAckProofSignatureFieldEvent | StoreRequestSyncStepFieldEvent | StoreRequestSyncBucketsFieldEvent | StoreRequestSyncItemsMailboxFieldEvent | StoreRequestSyncItemsIdFieldEvent | StoreRequestSyncItemsTombstoneFieldEvent | StoreRequestSyncEnvelopesMailboxFieldEvent | StoreRequestSyncEnvelopesIdFieldEvent | StoreRequestSyncEnvelopesTimestampFieldEvent | StoreRequestSyncEnvelopesExpiresFieldEvent | StoreRequestSyncEnvelopesPayloadFieldEvent | StoreRequestSyncAcksMailboxFieldEvent | StoreRequestSyncAcksIdsFieldEvent | StoreRequestSyncAcksStorePeerFieldEvent | StoreRequestSyncAcksProofMailboxKeyFieldEvent | StoreRequestSyncAcksProofChallengeFieldEvent | StoreRequestSyncAcksProofSignatureFieldEvent | StoreRequestSyncPeersFieldEvent | StoreRequestHistoryTopicFieldEvent | StoreRequestHistoryCursorFieldEvent | StoreRequestHistorySinceFieldEvent | StoreRequestHistoryLimitFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<StoreRequest>): Generator<StoreRequestTypeFieldEvent | StoreRequestDepositEnvelopesMailboxFieldEvent | StoreRequestDepositEnvelopesIdFieldEvent | StoreRequestDepositEnvelopesTimestampFieldEvent | StoreRequestDepositEnvelopesExpiresFieldEvent | StoreRequestDepositEnvelopesPayloadFieldEvent | StoreRequestFetchMailboxFieldEvent | StoreRequestFetchCursorFieldEvent | StoreRequestFetchLimitFieldEvent | StoreRequestFetchProofMailboxKeyFieldEvent | StoreRequestFetchProofChallengeFieldEvent | StoreRequestFetchProofSignatureFieldEvent | StoreRequestAckAckMailboxFieldEvent | StoreRequestAckAckIdsFieldEvent | StoreRequestAckAckStorePeerFieldEvent | StoreRequestAckAckProofMailboxKeyFieldEvent | StoreRequestAckAckProofChallengeFieldEvent | StoreRequestAckAckProofSignatureFieldEvent | StoreRequestSyncStepFieldEvent | StoreRequestSyncBucketsFieldEvent | StoreRequestSyncItemsMailboxFieldEvent | StoreRequestSyncItemsIdFieldEvent | StoreRequestSyncItemsTombstoneFieldEvent | StoreRequestSyncEnvelopesMailboxFieldEvent | StoreRequestSyncEnvelopesIdFieldEvent | StoreRequestSyncEnvelopesTimestampFieldEvent | StoreRequestSyncEnvelopesExpiresFieldEvent | StoreRequestSyncEnvelopesPayloadFieldEvent | StoreRequestSyncAcksMailboxFieldEvent | StoreRequestSyncAcksIdsFieldEvent | StoreRequestSyncAcksStorePeerFieldEvent | StoreRequestSyncAcksProofMailboxKeyFieldEvent | StoreRequestSyncAcksProofChallengeFieldEvent | StoreRequestSyncAcksProofSignatureFieldEvent | StoreRequestSyncPeersFieldEvent | StoreRequestHistoryTopicFieldEvent | StoreRequestHistoryCursorFieldEvent | StoreRequestHistorySinceFieldEvent | StoreRequestHistoryLimitFieldEvent | StoreRequestPublishKeyFieldEvent | StoreRequestPublishValueFieldEvent | StoreRequestLookupKeyFieldEvent> {
     return streamMessage(buf, StoreRequest.codec(), opts)
   }
 }
@@ -2038,6 +2296,7 @@ export interface StoreResponse {
   more: boolean
   accepted: number
   sync?: Sync
+  record?: Uint8Array<ArrayBuffer>
 }
 
 export namespace StoreResponse {
@@ -2052,7 +2311,8 @@ export namespace StoreResponse {
     RATE_LIMITED = 'RATE_LIMITED',
     STORAGE_FULL = 'STORAGE_FULL',
     NOT_SERVING = 'NOT_SERVING',
-    INTERNAL = 'INTERNAL'
+    INTERNAL = 'INTERNAL',
+    INVALID_RECORD = 'INVALID_RECORD'
   }
 
   enum __StatusValues {
@@ -2066,7 +2326,8 @@ export namespace StoreResponse {
     RATE_LIMITED = 7,
     STORAGE_FULL = 8,
     NOT_SERVING = 9,
-    INTERNAL = 10
+    INTERNAL = 10,
+    INVALID_RECORD = 11
   }
 
   export namespace Status {
@@ -2124,6 +2385,11 @@ export namespace StoreResponse {
         if (obj.sync != null) {
           w.uint32(66)
           Sync.codec().encode(obj.sync, w)
+        }
+
+        if (obj.record != null) {
+          w.uint32(74)
+          w.bytes(obj.record)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -2184,6 +2450,10 @@ export namespace StoreResponse {
               obj.sync = Sync.codec().decode(reader, reader.uint32(), {
                 limits: opts.limits?.sync
               })
+              break
+            }
+            case 9: {
+              obj.record = reader.bytes()
               break
             }
             default: {
@@ -2270,6 +2540,13 @@ export namespace StoreResponse {
                 limits: opts.limits?.sync
               })
 
+              break
+            }
+            case 9: {
+              yield {
+                field: `${prefix}.record`,
+                value: reader.bytes()
+              }
               break
             }
             default: {
@@ -2445,6 +2722,11 @@ export namespace StoreResponse {
     value: Uint8Array<ArrayBuffer>
   }
 
+  export interface StoreResponseRecordFieldEvent {
+    field: '$.record'
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export function encode (obj: Partial<StoreResponse>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, StoreResponse.codec())
   }
@@ -2453,7 +2735,7 @@ export namespace StoreResponse {
     return decodeMessage(buf, StoreResponse.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<StoreResponse>): Generator<StoreResponseStatusFieldEvent | StoreResponseErrorFieldEvent | StoreResponseChallengeFieldEvent | StoreResponseEnvelopesMailboxFieldEvent | StoreResponseEnvelopesIdFieldEvent | StoreResponseEnvelopesTimestampFieldEvent | StoreResponseEnvelopesExpiresFieldEvent | StoreResponseEnvelopesPayloadFieldEvent | StoreResponseCursorFieldEvent | StoreResponseMoreFieldEvent | StoreResponseAcceptedFieldEvent | StoreResponseSyncStepFieldEvent | StoreResponseSyncBucketsFieldEvent | StoreResponseSyncItemsMailboxFieldEvent | StoreResponseSyncItemsIdFieldEvent | StoreResponseSyncItemsTombstoneFieldEvent | StoreResponseSyncEnvelopesMailboxFieldEvent | StoreResponseSyncEnvelopesIdFieldEvent | StoreResponseSyncEnvelopesTimestampFieldEvent | StoreResponseSyncEnvelopesExpiresFieldEvent | StoreResponseSyncEnvelopesPayloadFieldEvent | StoreResponseSyncAcksMailboxFieldEvent | StoreResponseSyncAcksIdsFieldEvent | StoreResponseSyncAcksStorePeerFieldEvent | StoreResponseSyncAcksProofMailboxKeyFieldEvent | StoreResponseSyncAcksProofChallengeFieldEvent | StoreResponseSyncAcksProofSignatureFieldEvent | StoreResponseSyncPeersFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<StoreResponse>): Generator<StoreResponseStatusFieldEvent | StoreResponseErrorFieldEvent | StoreResponseChallengeFieldEvent | StoreResponseEnvelopesMailboxFieldEvent | StoreResponseEnvelopesIdFieldEvent | StoreResponseEnvelopesTimestampFieldEvent | StoreResponseEnvelopesExpiresFieldEvent | StoreResponseEnvelopesPayloadFieldEvent | StoreResponseCursorFieldEvent | StoreResponseMoreFieldEvent | StoreResponseAcceptedFieldEvent | StoreResponseSyncStepFieldEvent | StoreResponseSyncBucketsFieldEvent | StoreResponseSyncItemsMailboxFieldEvent | StoreResponseSyncItemsIdFieldEvent | StoreResponseSyncItemsTombstoneFieldEvent | StoreResponseSyncEnvelopesMailboxFieldEvent | StoreResponseSyncEnvelopesIdFieldEvent | StoreResponseSyncEnvelopesTimestampFieldEvent | StoreResponseSyncEnvelopesExpiresFieldEvent | StoreResponseSyncEnvelopesPayloadFieldEvent | StoreResponseSyncAcksMailboxFieldEvent | StoreResponseSyncAcksIdsFieldEvent | StoreResponseSyncAcksStorePeerFieldEvent | StoreResponseSyncAcksProofMailboxKeyFieldEvent | StoreResponseSyncAcksProofChallengeFieldEvent | StoreResponseSyncAcksProofSignatureFieldEvent | StoreResponseSyncPeersFieldEvent | StoreResponseRecordFieldEvent> {
     return streamMessage(buf, StoreResponse.codec(), opts)
   }
 }

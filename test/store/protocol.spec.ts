@@ -172,4 +172,23 @@ describe('store protocol decoder', () => {
       }
     }), { seed: 11, numRuns: 3000 })
   })
+
+  it('checks PUBLISH / LOOKUP: a "/<namespace>/<rest>" key of bounded size, a bounded non-empty record', () => {
+    const key = new TextEncoder().encode('/murmur-prekeys/ab')
+    expect(decodeRequest(StoreRequest.encode({ type: StoreRequest.Type.PUBLISH, publish: { key, value: new Uint8Array(10) } })).publish?.key).to.deep.equal(key)
+    expect(decodeRequest(StoreRequest.encode({ type: StoreRequest.Type.LOOKUP, lookup: { key } })).lookup?.key).to.deep.equal(key)
+    const bad: Array<[StoreRequest, new (...args: any[]) => Error]> = [
+      [{ type: StoreRequest.Type.PUBLISH }, StoreRequestError],
+      [{ type: StoreRequest.Type.PUBLISH, publish: { key, value: new Uint8Array(0) } }, StoreRequestError],
+      [{ type: StoreRequest.Type.PUBLISH, publish: { key: new TextEncoder().encode('no-namespace'), value: new Uint8Array(1) } }, StoreRequestError],
+      [{ type: StoreRequest.Type.PUBLISH, publish: { key: new TextEncoder().encode('//x'), value: new Uint8Array(1) } }, StoreRequestError],
+      [{ type: StoreRequest.Type.PUBLISH, publish: { key: new Uint8Array(300).fill(0x2f), value: new Uint8Array(1) } }, StoreRequestError],
+      [{ type: StoreRequest.Type.PUBLISH, publish: { key, value: new Uint8Array(16 * 1024 + 1) } }, StoreMessageTooLargeError],
+      [{ type: StoreRequest.Type.LOOKUP }, StoreRequestError],
+      [{ type: StoreRequest.Type.LOOKUP, lookup: { key: new Uint8Array(0) } }, StoreRequestError]
+    ]
+    for (const [req, ErrorClass] of bad) {
+      expect(() => decodeRequest(StoreRequest.encode(req))).to.throw(ErrorClass)
+    }
+  })
 })

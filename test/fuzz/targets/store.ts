@@ -5,6 +5,7 @@ import type { Envelope } from '../../../src/store/index.ts'
 import type { FuzzTarget } from '../registry.ts'
 
 const STORE_PEER: Uint8Array<ArrayBuffer> = Uint8Array.from({ length: 38 }, (_, i) => i)
+const RECORD_KEY = new TextEncoder().encode('/murmur-prekeys/' + 'ab'.repeat(32))
 const NO_SYNC: Sync = { step: Sync.Step.SUMMARY, buckets: [], items: [], envelopes: [], acks: [], peers: [] }
 
 function envelope (mailbox: Uint8Array<ArrayBuffer>, text: string, expires = 0n): Envelope {
@@ -26,7 +27,9 @@ function requests (): Uint8Array[] {
     StoreRequest.encode({ type: StoreRequest.Type.ACK, ack: { ack } }),
     StoreRequest.encode({ type: StoreRequest.Type.SYNC, sync: { ...NO_SYNC, buckets: Array.from({ length: SYNC_BUCKETS }, () => new Uint8Array(BUCKET_DIGEST_BYTES)) } }),
     StoreRequest.encode({ type: StoreRequest.Type.SYNC, sync: { ...NO_SYNC, step: Sync.Step.PUSH, envelopes: [stored], acks: [ack], peers: [STORE_PEER] } }),
-    StoreRequest.encode({ type: StoreRequest.Type.HISTORY, history: { topic: 'murmur/group/ab', cursor: new Uint8Array(0), since: 0n, limit: 10 } })
+    StoreRequest.encode({ type: StoreRequest.Type.HISTORY, history: { topic: 'murmur/group/ab', cursor: new Uint8Array(0), since: 0n, limit: 10 } }),
+    StoreRequest.encode({ type: StoreRequest.Type.PUBLISH, publish: { key: RECORD_KEY, value: new Uint8Array(200).fill(6) } }),
+    StoreRequest.encode({ type: StoreRequest.Type.LOOKUP, lookup: { key: RECORD_KEY } })
   ]
 }
 
@@ -37,6 +40,8 @@ function responses (): Uint8Array[] {
     StoreResponse.encode({ ...ok, challenge: new Uint8Array(CHALLENGE_BYTES).fill(4) }),
     StoreResponse.encode({ ...ok, envelopes: [envelope(mailbox, 'x', 1_800_000_000_000n), envelope(mailbox, 'y', 1_800_000_000_001n)], cursor: new Uint8Array(40).fill(5), more: true }),
     StoreResponse.encode({ ...ok, status: StoreResponse.Status.QUOTA_EXCEEDED, error: 'full' }),
+    StoreResponse.encode({ ...ok, record: new Uint8Array(200).fill(6) }),
+    StoreResponse.encode({ ...ok, status: StoreResponse.Status.INVALID_RECORD, error: 'forged' }),
     StoreResponse.encode({ ...ok, sync: { ...NO_SYNC, step: Sync.Step.PULL, items: [{ mailbox, id: new Uint8Array(32), tombstone: true }] } })
   ]
 }
