@@ -19,6 +19,12 @@
  * Recovery: a peer comes online (created, started, dialled to the store node,
  * identify) and fetches its whole backlog; the baseline is again the direct
  * `level` read.
+ *
+ * Onion drain (`--onion`): `--relays` relay-role peers join the same process,
+ * and a peer whose store client is the OnionStoreTransport drains the same
+ * backlog over onion routes of `--hops` relays (challenge, proof and every
+ * page each a message with reply blocks, the pages cut to fit them), once
+ * after the same warm-up. Reported next to the direct drain and to `level`.
  */
 
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -27,10 +33,11 @@ import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { Level } from 'level'
 import { createMurmur } from '../../src/app/index.ts'
+import { OnionStoreTransport } from '../../src/app/onion-store.ts'
 import { loopbackProfile } from '../../src/node/index.ts'
 import { DirectTransport, STORE_PROTOCOL, StoreProtocolClient, envelopeId, generateMailboxKey, mailboxName } from '../../src/store/index.ts'
 import { compare, metricName } from '../lib/figures.ts'
-import type { Murmur } from '../../src/app/index.ts'
+import type { Murmur, MurmurInit } from '../../src/app/index.ts'
 import type { Envelope } from '../../src/store/index.ts'
 import type { Comparison } from '../lib/figures.ts'
 import type { Prng } from '../lib/prng.ts'
@@ -43,7 +50,19 @@ export interface StoreParams {
   concurrency: number
   backlog: number
   drains: number
+  onion?: boolean
+  relays: number
+  hops: number
 }
+
+/** How long the store node keeps a challenge in the onion phase */
+const ONION_CHALLENGE_TTL_MS = 600_000
+
+/** Loopback relays share 127.0.0.1; the directory converges without waiting for the DHT */
+const ONION_NET = (hops: number): Pick<MurmurInit, 'onion' | 'directory'> => ({
+  onion: { diversity: 'none', hops, ackTimeoutMs: 10_000, retries: 2 },
+  directory: { dht: false, republishOnSubscribeMs: 300 }
+})
 
 function median (values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b)
@@ -71,14 +90,15 @@ function rawKey (i: number, value: Uint8Array): Uint8Array {
   return key
 }
 
-async function peer (home?: string, roles: Array<'store'> = []): Promise<Murmur> {
+async function peer (home?: string, roles: Array<'store' | 'relay'> = [], extra: Partial<MurmurInit> = {}): Promise<Murmur> {
   const m = await createMurmur({
     listen: ['/ip4/127.0.0.1/tcp/0'],
     ...loopbackProfile(),
     home,
     roles,
-    // what it measures is the store itself, over direct streams (no relays here for onion routes)
-    store: { transparent: true, depositRate: 1e9, depositBurst: 1e9, maxMessagesPerMailbox: 1e7, maxBytesPerMailbox: 2 ** 40, maxBytes: 2 ** 40, syncIntervalMs: 3_600_000 }
+    ...extra,
+    // what the direct phases measure is the store itself, over direct streams; the onion phase's client is not transparent
+    store: { transparent: true, depositRate: 1e9, depositBurst: 1e9, maxMessagesPerMailbox: 1e7, maxBytesPerMailbox: 2 ** 40, maxBytes: 2 ** 40, syncIntervalMs: 3_600_000, ...extra.store }
   })
   await m.start()
   return m
@@ -125,7 +145,10 @@ export const storeScenario: Scenario<StoreParams> = {
     batch: { type: 'int', default: 64, min: 1, max: 256, help: 'envelopes per DEPOSIT request (and per level batch in the baseline)' },
     concurrency: { type: 'int', default: 8, min: 1, max: 64, help: 'DEPOSIT requests in flight' },
     backlog: { type: 'int', default: 10_000, min: 100, max: 100_000, help: 'messages in the mailbox drained in the fetch and recovery phases' },
-    drains: { type: 'int', default: 5, min: 1, max: 50, help: 'times the backlog is drained (a fetch does not delete); the figure is the median, the first is reported apart' }
+    drains: { type: 'int', default: 5, min: 1, max: 50, help: 'times the backlog is drained (a fetch does not delete); the figure is the median, the first is reported apart' },
+    onion: { type: 'boolean', help: 'also drain the backlog over onion routes (OnionStoreTransport) through --relays relay peers in this process' },
+    relays: { type: 'int', default: 5, min: 2, max: 50, help: 'relay-role peers of the onion phase' },
+    hops: { type: 'int', default: 2, min: 1, max: 5, help: 'relays per onion route in the onion phase' }
   },
   async run ({ params: p, prng, progress }) {
     const dir = await mkdtemp(join(tmpdir(), 'murmur-bench-store-'))
@@ -156,7 +179,10 @@ export const storeScenario: Scenario<StoreParams> = {
       record('deposit', 'baseline', rawWriteSeconds, p.deposits)
 
       // --- murmur deposits: one store node, durable acks ---------------------------------
-      const store = await peer(join(dir, 'store-home'), ['store'])
+      // with --onion the store node also publishes its onion descriptor quickly (it answers over onion routes anyway)
+      // and keeps a challenge for 10 minutes: the store client proves possession once per drain, and an onion drain of
+      // a big backlog outlives the default 30 s (StaleChallengeError; the client does not re-challenge yet)
+      const store = await peer(join(dir, 'store-home'), ['store'], p.onion === true ? { ...ONION_NET(p.hops), store: { challengeTtlMs: ONION_CHALLENGE_TTL_MS } } : {})
       peers.push(store)
       const client = await peer()
       peers.push(client)
@@ -229,6 +255,55 @@ export const storeScenario: Scenario<StoreParams> = {
       const rawReadSeconds = median(rawRuns)
       await raw.close()
 
+      // --- onion drain: the same backlog over onion routes (before recovery acks it) ----------------------------------
+      let onion: { seconds: number, warmSeconds: number, exchanges: number, shared: number, relays: number } | undefined
+      if (p.onion === true) {
+        bar = progress.phase('onion: relays and directory', p.relays)
+        const relays: Murmur[] = []
+        for (let i = 0; i < p.relays; i++) {
+          relays.push(await peer(undefined, ['relay'], ONION_NET(p.hops)))
+          bar.tick(1)
+        }
+        peers.push(...relays)
+        // a drain of a big backlog is thousands of exchanges: the whole fetch must not time out
+        const reader = await peer(undefined, [], { ...ONION_NET(p.hops), store: { transparent: false, requestTimeoutMs: 3_600_000 } })
+        peers.push(reader)
+        const net = [store, ...relays, reader]
+        for (let i = 0; i < net.length; i++) {
+          for (let j = i + 1; j < net.length; j++) {
+            await net[i].node.connect(net[j].node.getMultiaddrs()[0])
+          }
+        }
+        await waitForStoreRole(reader, store)
+        const deadline = Date.now() + 60_000
+        while (!net.every(m => m.directory.descriptors().length >= net.length)) {
+          if (Date.now() > deadline) {
+            throw new Error('the onion peers did not learn every descriptor within 60 s')
+          }
+          await new Promise(resolve => setTimeout(resolve, 100))
+        }
+        bar.done()
+        const transport = reader.store.client.transport
+        if (!(transport instanceof OnionStoreTransport)) {
+          throw new Error('the onion reader has no OnionStoreTransport')
+        }
+        progress.note('onion drain')
+        t0 = performance.now()
+        await reader.store.fetch(warm, { from: 'first' })
+        const warmSeconds = (performance.now() - t0) / 1000
+        t0 = performance.now()
+        const drained = await reader.store.fetch(owner, { from: 'first' })
+        const seconds = (performance.now() - t0) / 1000
+        if (drained.length !== p.backlog) {
+          throw new Error(`drained ${drained.length} of ${p.backlog} messages over onion routes`)
+        }
+        if (transport.counts.direct > 0) {
+          throw new Error(`${transport.counts.direct} store exchanges went direct: not an onion measurement`)
+        }
+        record('drain', 'murmur-onion', seconds, p.backlog)
+        onion = { seconds, warmSeconds, exchanges: transport.counts.onion, shared: transport.counts.shared, relays: p.relays }
+      }
+
       // --- recovery: a peer comes online and takes its whole backlog -----------------------
       progress.note('recovery')
       t0 = performance.now()
@@ -253,6 +328,12 @@ export const storeScenario: Scenario<StoreParams> = {
         compare({ label: 'durable deposits/s', metric: metricName('store', 'deposits_per_second'), help: `${p.size}-byte envelopes acknowledged after a synced write, per second (baseline: level batches with sync)`, unit: 'per_second', values: { murmur: p.deposits / depositSeconds, baseline: p.deposits / rawWriteSeconds } }),
         compare({ label: `drain ${p.backlog} messages (median)`, metric: metricName('store', 'drain_seconds'), help: 'time to fetch a whole backlog with proof of possession, median of --drains (baseline: level iterator)', unit: 'seconds', values: { murmur: drainSeconds, baseline: rawReadSeconds } }),
         compare({ label: `drain ${p.backlog} messages (first)`, metric: metricName('store', 'first_drain_seconds'), help: 'the first of the drains', unit: 'seconds', values: { murmur: drainRuns[0], baseline: rawRuns[0] } }),
+        ...(onion != null
+          ? [
+              compare({ label: `drain ${p.backlog} over onion routes`, metric: metricName('store', 'onion_drain_seconds'), help: `time to fetch the whole backlog over ${p.hops}-relay onion routes with reply blocks (baseline: level iterator)`, unit: 'seconds', values: { murmur: onion.seconds, baseline: rawReadSeconds } }),
+              compare({ label: 'drain: onion / direct', metric: metricName('store', 'onion_over_direct_drain_seconds'), help: 'the onion drain against the direct drain of the same backlog (median)', unit: 'seconds', values: { murmur: onion.seconds, baseline: drainSeconds } })
+            ]
+          : []),
         compare({ label: 'recovery (online → backlog)', metric: metricName('store', 'recovery_seconds'), help: 'from creating a peer to holding its whole backlog (baseline: level iterator)', unit: 'seconds', values: { murmur: recoverySeconds, baseline: rawReadSeconds } })
       ]
       return {
@@ -263,12 +344,15 @@ export const storeScenario: Scenario<StoreParams> = {
           { name: metricName('store', 'recovery_connect_seconds'), help: 'of the recovery: until connected and told the store node stores (identify)', labels: { system: 'murmur' }, value: connectedSeconds - startedSeconds },
           { name: metricName('store', 'recovery_fetch_seconds'), help: 'of the recovery: fetching the backlog', labels: { system: 'murmur' }, value: recoverySeconds - connectedSeconds }
         ],
-        summary: { retries, recoveryStartSeconds: startedSeconds, recoveryConnectSeconds: connectedSeconds - startedSeconds, recoveryFetchSeconds: recoverySeconds - connectedSeconds, depositsPerSecond: p.deposits / depositSeconds, rawWritesPerSecond: p.deposits / rawWriteSeconds, drainSeconds, rawReadSeconds, drainRuns, rawRuns, recoverySeconds, ackSeconds },
+        summary: { retries, onion, recoveryStartSeconds: startedSeconds, recoveryConnectSeconds: connectedSeconds - startedSeconds, recoveryFetchSeconds: recoverySeconds - connectedSeconds, depositsPerSecond: p.deposits / depositSeconds, rawWritesPerSecond: p.deposits / rawWriteSeconds, drainSeconds, rawReadSeconds, drainRuns, rawRuns, recoverySeconds, ackSeconds },
         notes: [
           'One store node and one client in this process, on 127.0.0.1 over TCP + noise + yamux (transparent mode: no onion route).',
           `Deposits go in requests of ${p.batch} envelopes with ${p.concurrency} in flight; the store node groups concurrent writes into one synced LevelDB batch.`,
           `Requests retried after a dropped connection: ${retries}.`,
-          'The baseline writes the same number of entries of the same size in batches of the same size, each synced, with the same concurrency, on the same disk.'
+          'The baseline writes the same number of entries of the same size in batches of the same size, each synced, with the same concurrency, on the same disk.',
+          ...(onion != null
+            ? [`Onion drain: the store node keeps a challenge ${ONION_CHALLENGE_TTL_MS / 1000} s instead of 30 s, because one drain uses one challenge and would outlive it.`, `Onion drain: ${onion.relays} relay peers in this process, ${p.hops} relays per route, no mixing delay; ${onion.exchanges} onion exchanges (a page is cut to fit two reply blocks), ${onion.shared} of them could not keep clear of deposit relays; warm-up fetch of 500 took ${onion.warmSeconds.toFixed(2)} s.`]
+            : [])
         ],
         tables: { samples },
         plots: []

@@ -8,10 +8,12 @@
  * that may import both.
  */
 
-import { ANSWER_CHUNK_BYTES } from '../onion/index.ts'
+import { sha256 } from '@noble/hashes/sha2.js'
+import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js'
+import { ANSWER_CHUNK_BYTES, NoRouteError } from '../onion/index.ts'
 import { decodeRequest, DirectTransport, StoreRequest, StoreResponse } from '../store/index.ts'
 import type { Logger } from '../node/index.ts'
-import type { Onion } from '../onion/index.ts'
+import type { Onion, SendResult } from '../onion/index.ts'
 import type { ExchangeOptions, StoreServer, StoreTransport } from '../store/index.ts'
 import type { Libp2p, PeerId } from '@libp2p/interface'
 
@@ -28,7 +30,24 @@ export interface OnionStoreTransportInit {
   hops: number
   /** How long one exchange may take when the caller gives no signal @default 30000 */
   timeoutMs?: number
+  /**
+   * Routes remembered per store node and side (TX, RX): the relays of the
+   * last this-many exchanges are kept off the other side's routes
+   *
+   * @default 16
+   */
+  recentRoutes?: number
+  /**
+   * How long a route is remembered
+   *
+   * @default 600000
+   */
+  recentRouteMs?: number
 }
+
+type Side = 'tx' | 'rx'
+
+interface RecentRoute { at: number, relays: string[] }
 
 /**
  * The client side: TX (deposits) and RX (challenges, fetches, acks) each go
@@ -50,8 +69,19 @@ export class OnionStoreTransport implements StoreTransport {
   private readonly timeoutMs: number
   private readonly log: Pick<Logger, 'warn' | 'info'>
   private warned = false
-  /** Exchanges by route taken, for status and tests */
-  readonly counts = { onion: 0, direct: 0 }
+  /** Store nodes warned about shared relays, until a disjoint route works again (one warning, not one per request) */
+  private readonly sharedWarned = new Set<string>()
+  private readonly recentRoutes: number
+  private readonly recentRouteMs: number
+  /** Per store node and side, the relays of its recent routes, oldest first */
+  private readonly recent = new Map<string, Record<Side, RecentRoute[]>>()
+  /** Keys the split of relays into sides; secret, so nobody else can tell a relay's side */
+  private readonly splitKey = crypto.getRandomValues(new Uint8Array(32))
+  /**
+   * Exchanges by route taken, for status and tests; `shared`: onion
+   * exchanges that could not keep clear of the other side's relays
+   */
+  readonly counts = { onion: 0, direct: 0, shared: 0 }
 
   constructor (components: { onion: OnionStoreTransport['onion'], directory: OnionStoreTransport['directory'], libp2p: Pick<Libp2p, 'dialProtocol' | 'peerId'>, log: Pick<Logger, 'warn' | 'info'> }, init: OnionStoreTransportInit) {
     this.onion = components.onion
@@ -61,6 +91,66 @@ export class OnionStoreTransport implements StoreTransport {
     this.log = components.log
     this.hops = init.hops
     this.timeoutMs = init.timeoutMs ?? 30_000
+    this.recentRoutes = init.recentRoutes ?? 16
+    this.recentRouteMs = init.recentRouteMs ?? 600_000
+  }
+
+  /**
+   * What "a different route" means here (DESIGN "Store-and-forward", issue
+   * 6): an RX exchange (challenge, fetch, ack) with a store node shares no
+   * relay, on any of its routes (forward, retries, ack and reply blocks),
+   * with this peer's recent TX routes (deposits) to the same store node, and
+   * the other way round. Why: a relay on both sides sees, with the store
+   * node's timing, both this peer's deposits and its fetches; one corrupt
+   * relay and the store node could then tie the mailboxes this peer writes
+   * to the mailbox it owns. Disjoint routes need a corrupt relay on each.
+   *
+   * How: routes drawn afresh each time would soon have used every relay, so
+   * each store node's relays are split in two halves by a keyed hash (a
+   * secret of this peer, so no one can predict the split), deposits route
+   * only through one half and fetches only through the other. The split
+   * moves when relays come and go, so the relays of the last
+   * `recentRoutes` exchanges of the other side (within `recentRouteMs`)
+   * are kept off as well. When too few relays are left for that, the
+   * exchange takes any route, with a warning and `counts.shared`.
+   */
+  private avoidFor (storeNode: string, side: Side): Set<string> {
+    const relays = this.onion.status().knownRelays.map(r => r.peerId).filter(id => id !== this.self && id !== storeNode)
+    const ranked = relays
+      .map(id => ({ id, rank: bytesToHex(sha256(utf8ToBytes(`${bytesToHex(this.splitKey)}|${storeNode}|${id}`))) }))
+      .sort((a, b) => a.rank < b.rank ? -1 : 1)
+    const other: Side = side === 'tx' ? 'rx' : 'tx'
+    // even ranks route deposits, odd ranks fetches
+    const avoid = new Set(ranked.filter((_, i) => (i % 2 === 0) !== (other === 'tx')).map(r => r.id))
+    for (const route of this.routes(storeNode)[other]) {
+      route.relays.forEach(id => avoid.add(id))
+    }
+    return avoid
+  }
+
+  /** The recent routes to a store node, past ones dropped */
+  private routes (storeNode: string): Record<Side, RecentRoute[]> {
+    let r = this.recent.get(storeNode)
+    if (r == null) {
+      r = { tx: [], rx: [] }
+      this.recent.set(storeNode, r)
+    }
+    const since = Date.now() - this.recentRouteMs
+    for (const side of ['tx', 'rx'] as const) {
+      r[side] = r[side].filter(x => x.at >= since).slice(-this.recentRoutes)
+    }
+    return r
+  }
+
+  private remember (storeNode: string, side: Side, sent: SendResult): void {
+    const r = this.routes(storeNode)
+    r[side].push({ at: Date.now(), relays: sent.relays })
+    r[side] = r[side].slice(-this.recentRoutes)
+  }
+
+  /** The relays of the remembered routes to `storeNode` on one side (for status and tests) */
+  recentRelays (storeNode: PeerId | string, side: Side): Set<string> {
+    return new Set(this.routes(storeNode.toString())[side].flatMap(r => r.relays))
   }
 
   /** Enough relays besides this node and the store node for a route, and the store node's descriptor */
@@ -88,8 +178,25 @@ export class OnionStoreTransport implements StoreTransport {
     }
     this.counts.onion++
     const signal = options.signal ?? AbortSignal.timeout(this.timeoutMs)
+    const dest = storeNode.toString()
+    const side: Side = options.path === 'tx' ? 'tx' : 'rx'
+    const ask = async (avoidRelays?: Set<string>): Promise<Uint8Array> => this.onion.ask(storeNode, request, {
+      kind: STORE_ONION_KIND, surbs: SURBS, signal, avoidRelays, onSent: sent => { this.remember(dest, side, sent) }
+    })
     try {
-      return await this.onion.ask(storeNode, request, { kind: STORE_ONION_KIND, surbs: SURBS, signal })
+      try {
+        const answer = await ask(this.avoidFor(dest, side))
+        this.sharedWarned.delete(dest)
+        return answer
+      } catch (err) {
+        if (!(err instanceof NoRouteError)) { throw err }
+        this.counts.shared++
+        if (!this.sharedWarned.has(dest)) {
+          this.sharedWarned.add(dest)
+          this.log.warn({ storeNode: dest, path: side, err: err.message }, 'too few onion relays for a route clear of the other path\'s recent relays: store requests may share relays with them')
+        }
+        return await ask()
+      }
     } catch (err: any) {
       throw new Error(`No answer from store node ${storeNode.toString()} over onion routes: ${err?.message ?? err}`)
     }

@@ -147,6 +147,13 @@ export interface SendOptions {
   retries?: number
   ackTimeoutMs?: number
   signal?: AbortSignal
+  /**
+   * Relays that may not be on any route of this message: forward routes,
+   * retries, the ack's and the reply blocks' routes. Unlike the relays a
+   * retry avoids, this is never relaxed: NoRouteError when too few relays
+   * remain, so the caller decides what to do instead.
+   */
+  avoidRelays?: Set<string>
 }
 
 export interface SendResult {
@@ -154,6 +161,12 @@ export interface SendResult {
   fragments: number
   /** Routes tried in all, over every fragment */
   attempts: number
+  /**
+   * Every relay on a route of this message (forward routes of every attempt,
+   * ack and reply-block routes), each once: the relays that saw or may see
+   * its packets
+   */
+  relays: string[]
 }
 
 /** A message as its destination's handler gets it: no sender, only reply blocks */
@@ -715,21 +728,24 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
     })
   }
 
-  /** A relay route of `hops`, avoiding `avoid` when enough relays remain */
-  private path (hops: number, exclude: string[], avoid: Set<string>): string[] {
+  /**
+   * A relay route of `hops`, avoiding `avoid` (a retry's) when enough relays
+   * remain and `never` (the caller's `avoidRelays`) always
+   */
+  private path (hops: number, exclude: string[], avoid: Set<string>, never: Set<string> = new Set()): string[] {
     const base = new Set([this.node.peerId.toString(), ...exclude])
     const candidates = this.candidates()
     try {
-      return selectPath(candidates, hops, { exclude: new Set([...base, ...avoid]), diversity: this.diversity, reliability: this.reliability })
+      return selectPath(candidates, hops, { exclude: new Set([...base, ...avoid]), avoidRelays: never, diversity: this.diversity, reliability: this.reliability })
     } catch (err) {
       if (avoid.size === 0) { throw err }
-      return selectPath(candidates, hops, { exclude: base, diversity: this.diversity, reliability: this.reliability })
+      return selectPath(candidates, hops, { exclude: base, avoidRelays: never, diversity: this.diversity, reliability: this.reliability })
     }
   }
 
   /** A SURB whose route is `hops` relays and then this node, registered until it is used or expires */
-  private makeSurb (hops: number, exclude: string[], avoid: Set<string>, expiresInMs: number, onMessage: (m: OnionMessage) => void): { surb: Uint8Array, relays: string[] } {
-    const relays = this.path(hops, exclude, avoid)
+  private makeSurb (hops: number, exclude: string[], avoid: Set<string>, expiresInMs: number, onMessage: (m: OnionMessage) => void, never?: Set<string>): { surb: Uint8Array, relays: string[] } {
+    const relays = this.path(hops, exclude, avoid, never)
     const self = this.directory.get(this.node.peerId)
     if (self == null) {
       throw new OnionNotStartedError('This node has no descriptor of its own yet')
@@ -753,14 +769,15 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
    * on timeout scores the relays of both routes down and tries new routes
    * that avoid them. Resolves with the number of routes tried.
    */
-  private async sendFragment (dest: RelayDescriptor, message: OnionMessage, hops: number, retries: number, ackTimeoutMs: number, signal?: AbortSignal): Promise<number> {
+  private async sendFragment (dest: RelayDescriptor, message: OnionMessage, hops: number, retries: number, ackTimeoutMs: number, signal: AbortSignal | undefined, never: Set<string>, used: Set<string>): Promise<number> {
     const destId = dest.peerId.toString()
+    const exclude = [destId]
     const avoid = new Set<string>()
     const timeout = ackTimeoutMs + (this.mixing != null ? 2 * (hops + 1) * this.mixing.maxDelayMs : 0)
     for (let attempt = 0; attempt <= retries; attempt++) {
       if (!this.started) { throw new OnionNotStartedError() }
       signal?.throwIfAborted()
-      const forward = this.path(hops, [destId], avoid)
+      const forward = this.path(hops, exclude, avoid, never)
       let acked!: () => void
       let release!: () => void
       const ack = new Promise<boolean>(resolve => {
@@ -772,9 +789,11 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
       })
       this.waiters.add(release)
       void ack.finally(() => this.waiters.delete(release))
-      const { surb, relays: back } = this.makeSurb(hops, [destId], avoid, timeout, m => {
+      const { surb, relays: back } = this.makeSurb(hops, exclude, avoid, timeout, m => {
         if (m.type === 'ack') { acked() }
-      })
+      }, never)
+      forward.forEach(id => used.add(id))
+      back.forEach(id => used.add(id))
       const body = encodeMessage({ ...message, ackSurb: surb })
       const { packet } = buildPacket(this.crypto, [...this.routeHops(forward), { address: dest.peerKey, onionKey: dest.onionKey }], body)
       this.metrics.message(attempt === 0 ? 'sent' : 'retried')
@@ -806,15 +825,19 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
     const dest = await this.destination(destination, options.signal)
     const hops = options.hops ?? this.hops
     const kind = options.kind ?? DEFAULT_KIND
+    const never = options.avoidRelays ?? new Set<string>()
+    const used = new Set<string>()
     const id = this.crypto.randomBytes(MESSAGE_ID_SIZE)
     const messageId = bytesToHex(id)
     const surbs: Uint8Array[] = []
     for (let i = 0; i < (options.surbs ?? 0); i++) {
-      surbs.push(this.makeSurb(hops, [dest.peerId.toString()], new Set(), 10 * 60_000, m => {
+      const block = this.makeSurb(hops, [dest.peerId.toString()], new Set(), 10 * 60_000, m => {
         if (m.type === 'reply') {
           this.dispatchEvent(new CustomEvent('reply', { detail: { messageId: bytesToHex(m.id), data: m.data } }))
         }
-      }).surb)
+      }, never)
+      block.relays.forEach(r => used.add(r))
+      surbs.push(block.surb)
     }
     const template = { type: 'data' as const, id, fragment: 0, fragments: MAX_FRAGMENTS, kind, ackSurb: new Uint8Array(SURB_SIZE), topic: '' }
     let parts: Uint8Array[]
@@ -825,8 +848,8 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
     }
     const attempts = await Promise.all(parts.map(async (part, i) => this.sendFragment(dest, {
       type: 'data', id, fragment: i, fragments: parts.length, kind, data: part, surbs: i === 0 ? surbs : [], topic: ''
-    }, hops, options.retries ?? this.retries, options.ackTimeoutMs ?? this.ackTimeoutMs, options.signal)))
-    return { messageId, fragments: parts.length, attempts: attempts.reduce((a, b) => a + b, 0) }
+    }, hops, options.retries ?? this.retries, options.ackTimeoutMs ?? this.ackTimeoutMs, options.signal, never, used)))
+    return { messageId, fragments: parts.length, attempts: attempts.reduce((a, b) => a + b, 0), relays: [...used] }
   }
 
   /** Sends and resolves with the first reply the destination's handler sends back */
@@ -860,7 +883,7 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
    * reply (a store page, a prekey bundle). Rejects when `signal` aborts or
    * the answer is malformed.
    */
-  async ask (destination: PeerId | string, data: Uint8Array, options: SendOptions & { surbs: number, signal: AbortSignal }): Promise<Uint8Array> {
+  async ask (destination: PeerId | string, data: Uint8Array, options: SendOptions & { surbs: number, signal: AbortSignal, onSent?(result: SendResult): void }): Promise<Uint8Array> {
     const { signal } = options
     let messageId: string | undefined
     const early: Array<{ messageId: string, data: Uint8Array }> = []
@@ -897,6 +920,7 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
       signal.throwIfAborted()
       const sent = await this.send(destination, data, options)
       messageId = sent.messageId
+      options.onSent?.(sent)
       for (const e of early) {
         if (e.messageId === messageId) {
           take(e.data)
@@ -922,15 +946,18 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
     const retries = options.retries ?? this.retries
     const id = this.crypto.randomBytes(MESSAGE_ID_SIZE)
     const avoid = new Set<string>()
+    const never = options.avoidRelays ?? new Set<string>()
+    const used = new Set<string>()
     let attempts = 0
     for (let attempt = 0; attempt <= retries; attempt++) {
-      const [exitId] = this.path(1, [], avoid)
+      const [exitId] = this.path(1, [], avoid, never)
       const exit = this.directory.get(exitId)
       if (exit == null) { continue }
       attempts++
       try {
-        await this.sendFragment(exit, { type: 'publish', id, fragment: 0, fragments: 1, kind: '', data, surbs: [], topic }, Math.max(1, hops - 1), 0, options.ackTimeoutMs ?? this.ackTimeoutMs, options.signal)
-        return { messageId: bytesToHex(id), fragments: 1, attempts }
+        used.add(exitId)
+        await this.sendFragment(exit, { type: 'publish', id, fragment: 0, fragments: 1, kind: '', data, surbs: [], topic }, Math.max(1, hops - 1), 0, options.ackTimeoutMs ?? this.ackTimeoutMs, options.signal, never, used)
+        return { messageId: bytesToHex(id), fragments: 1, attempts, relays: [...used] }
       } catch (err) {
         if (!(err instanceof DeliveryFailedError)) { throw err }
         avoid.add(exitId)

@@ -76,6 +76,12 @@ export class ReliabilityTracker {
 export interface SelectPathOptions {
   /** Never on the route: the sender, the destination, relays a retry avoids */
   exclude: Set<string>
+  /**
+   * Relays the caller keeps off this route for its own reasons (a store
+   * fetch keeps clear of the relays of recent deposits); counted apart from
+   * `exclude` only so NoRouteError can say why so few relays were left
+   */
+  avoidRelays?: Set<string>
   diversity: Diversity
   reliability: ReliabilityTracker
   random?(): number
@@ -94,7 +100,8 @@ export function relayWeight (c: RelayCandidate, reliability: ReliabilityTracker,
 /** Picks `hops` distinct relays by weighted sampling without replacement, under the diversity rule */
 export function selectPath (candidates: RelayCandidate[], hops: number, options: SelectPathOptions): string[] {
   const random = options.random ?? Math.random
-  const pool = candidates.filter(c => !options.exclude.has(c.peerId))
+  const avoided = options.avoidRelays ?? new Set<string>()
+  const pool = candidates.filter(c => !options.exclude.has(c.peerId) && !avoided.has(c.peerId))
   const loads = pool.map(c => c.load).sort((a, b) => a - b)
   const median = loads.length > 0 ? loads[Math.floor(loads.length / 2)] : 1
   const chosen: string[] = []
@@ -104,7 +111,8 @@ export function selectPath (candidates: RelayCandidate[], hops: number, options:
     remaining = remaining.filter(({ c }) => !family(c, options.diversity).some(f => usedFamilies.has(f)))
     const total = remaining.reduce((sum, { w }) => sum + w, 0)
     if (remaining.length === 0 || total <= 0) {
-      throw new NoRouteError(`Only ${chosen.length} of ${hops} relays could be chosen from ${candidates.length} known`)
+      const why = avoided.size > 0 ? ` with ${candidates.filter(c => avoided.has(c.peerId)).length} avoided` : ''
+      throw new NoRouteError(`Only ${chosen.length} of ${hops} relays could be chosen from ${candidates.length} known${why}`)
     }
     let pick = random() * total
     let index = 0

@@ -80,6 +80,8 @@ describe('app: store requests over onion routes (TX for deposits, RX for fetches
       expect(t.counts.direct).to.equal(0)
       expect(t.counts.onion).to.be.greaterThan(0)
     }
+    // three relays cannot make 3-hop deposit and fetch routes that share none: the exchanges fell back, counted
+    expect((alice.store.client.transport as OnionStoreTransport).counts.shared).to.be.greaterThan(0)
   })
 
   it('a fetch larger than the reply blocks carry comes in smaller pages', async () => {
@@ -94,6 +96,72 @@ describe('app: store requests over onion routes (TX for deposits, RX for fetches
     const before = answered.length
     await carol.store.deposit(mailboxName(generateMailboxKey().publicKey), enc('seen'))
     expect(answered.slice(before)).to.include(carol.peerId.toString())
+  })
+})
+
+describe('app: the RX route to a store node shares no relay with the TX routes of recent deposits', function () {
+  this.timeout(180_000)
+  const relays: Murmur[] = []
+  let store: StorePeer
+  let alice: Murmur
+  /** Relays that processed an onion packet since the last reset */
+  const processed = new Set<string>()
+
+  before(async () => {
+    const net: MurmurInit = { ...NET, onion: { ...NET.onion, hops: 2 } }
+    for (let i = 0; i < 7; i++) {
+      const relay = await loopbackPeer({ ...net, roles: ['relay'] })
+      const receive = relay.onion.receive.bind(relay.onion)
+      relay.onion.receive = (packet, from) => { processed.add(relay.peerId.toString()); receive(packet, from) }
+      relays.push(relay)
+    }
+    store = await storePeer({ ...net })
+    alice = await loopbackPeer({ ...net })
+    const all = [...relays, store.murmur, alice]
+    await mesh(all)
+    await waitFor(() => all.every(p => p.directory.descriptors().length === all.length), 'every peer to know every descriptor', 60_000, 250)
+  })
+
+  after(async () => {
+    await stopAll([...relays, store.murmur, alice])
+    await store.cleanup()
+  })
+
+  it('deposits, then the fetch and ack of the same peer, go through disjoint sets of relays', async () => {
+    const transport = alice.store.client.transport as OnionStoreTransport
+    const storeId = store.murmur.peerId.toString()
+    const key = generateMailboxKey()
+    const own = mailboxName(key.publicKey)
+    const settle = async (): Promise<void> => { await new Promise(resolve => setTimeout(resolve, 300)) }
+
+    for (let round = 0; round < 2; round++) {
+      processed.clear()
+      for (let i = 0; i < 5; i++) {
+        // to someone else's mailbox and to its own: the store node must not tie the two to one peer
+        await alice.store.deposit(i % 2 === 0 ? own : mailboxName(generateMailboxKey().publicKey), enc(`${round}:${i}`))
+      }
+      await settle()
+      const tx = new Set(processed)
+
+      processed.clear()
+      const got = await alice.store.fetch(key)
+      expect(got.map(m => new TextDecoder().decode(m.payload))).to.deep.equal([`${round}:0`, `${round}:2`, `${round}:4`])
+      await alice.store.ack(key, got.map(m => m.id))
+      await settle()
+      const rx = new Set(processed)
+
+      expect(tx.size, 'relays on deposit routes').to.be.greaterThan(0)
+      expect(rx.size, 'relays on fetch routes').to.be.greaterThan(0)
+      expect([...tx].filter(r => rx.has(r)), `round ${round}: relays on both sides`).to.deep.equal([])
+      // SendResult.relays tells the truth: every relay seen processing was on a route it named
+      const namedTx = transport.recentRelays(storeId, 'tx')
+      const namedRx = transport.recentRelays(storeId, 'rx')
+      expect([...tx].filter(r => !namedTx.has(r))).to.deep.equal([])
+      expect([...rx].filter(r => !namedRx.has(r))).to.deep.equal([])
+      expect([...namedTx].filter(r => namedRx.has(r))).to.deep.equal([])
+    }
+    expect(transport.counts.shared).to.equal(0)
+    expect(transport.counts.direct).to.equal(0)
   })
 })
 

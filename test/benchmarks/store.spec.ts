@@ -9,14 +9,15 @@ describe('benchmark scenario store (a small run)', function () {
     await removeDir(dir)
   })
 
-  it('measures durable deposits, drain and recovery against raw level in the same run', async () => {
+  it('measures durable deposits, drain (direct and over onion routes) and recovery against raw level in the same run', async () => {
     dir = await tempDir()
-    const { code, summary, stderr } = await runInProcess(['store', '--deposits', '300', '--backlog', '200', '--batch', '16', '--concurrency', '2', '--seed', '4', '--out', dir, '--quiet'])
+    const { code, summary, stderr } = await runInProcess(['store', '--deposits', '300', '--backlog', '200', '--batch', '16', '--concurrency', '2', '--seed', '4', '--onion', '--relays', '3', '--drains', '1', '--out', dir, '--quiet'])
     expect(code, stderr).to.equal(0)
     expect(summary?.scenario).to.equal('store')
     const result = await readResult(dir)
     const metrics = result.comparisons.map(c => c.metric)
-    expect(metrics).to.include.members(['murmur_bench_store_deposits_per_second', 'murmur_bench_store_drain_seconds', 'murmur_bench_store_recovery_seconds'])
+    expect(metrics).to.include.members(['murmur_bench_store_deposits_per_second', 'murmur_bench_store_drain_seconds', 'murmur_bench_store_recovery_seconds', 'murmur_bench_store_onion_drain_seconds'])
+    expect((result.summary.onion as { exchanges?: number } | undefined)?.exchanges, 'onion exchanges').to.be.above(0)
     for (const c of result.comparisons) {
       expect(c.values.murmur, c.metric).to.be.above(0)
       expect(c.values.baseline, c.metric).to.be.above(0)

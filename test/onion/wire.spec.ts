@@ -156,6 +156,19 @@ describe('onion/wire', function () {
       expect(() => selectPath(sameNet, 4, { exclude: new Set(), diversity: 'subnet16', reliability: new ReliabilityTracker() })).to.throw().with.property('name', 'NoRouteError')
     })
 
+    it('never puts avoidRelays on a route, and says so when too few relays remain', () => {
+      const avoidRelays = new Set(['r1', 'r3'])
+      fc.assert(fc.property(fc.integer({ min: 1, max: 2 }), fc.integer(), (hops, seed) => {
+        let s = seed
+        const random = (): number => { s = (s * 1103515245 + 12345) & 0x7fffffff; return s / 0x7fffffff }
+        const path = selectPath(relays, hops, { exclude: new Set(['r0']), avoidRelays, diversity: 'none', reliability: new ReliabilityTracker(), random })
+        expect(path).to.have.length(hops)
+        expect(path.filter(p => avoidRelays.has(p) || p === 'r0')).to.deep.equal([])
+      }), { seed: 11, numRuns: 100 })
+      expect(() => selectPath(relays, relays.length - 1, { exclude: new Set(), avoidRelays, diversity: 'none', reliability: new ReliabilityTracker() }))
+        .to.throw(/with 2 avoided/).with.property('name', 'NoRouteError')
+    })
+
     it('avoids relays scored down', () => {
       const reliability = new ReliabilityTracker()
       for (let i = 0; i < 4; i++) { reliability.failure(['r1']) }
