@@ -7,13 +7,13 @@
 
 import { ID_BYTES, MAX_ACK_IDS, MAX_PAGE } from './constants.ts'
 import { hex, unhex } from './db.ts'
-import { DepositRateLimitError, NoStoreNodesError, QuorumNotReachedError, StoreError, StoreInternalError } from './errors.ts'
+import { DepositRateLimitError, NoStoreNodesError, QuorumNotReachedError, StaleChallengeError, StoreError, StoreInternalError } from './errors.ts'
 import { sha256 } from './hash.ts'
 import { ackBody, envelopeId, mailboxName, signProof } from './mailbox.ts'
 import { StorePeers } from './peers.ts'
 import { StoreProtocolClient } from './protocol.ts'
 import type { MailboxKey } from './mailbox.ts'
-import type { Envelope } from './store.ts'
+import type { Envelope, Proof } from './store.ts'
 import type { StoreTransport } from './transport.ts'
 import type { Logger } from '../node/logger.ts'
 import type { AbortOptions, Libp2p, PeerId } from '@libp2p/interface'
@@ -273,12 +273,23 @@ export class StoreClient {
     const client = new StoreProtocolClient(this.transport, peer)
     const name = mailboxName(key.publicKey)
     const storePeer = peer.toMultihash().bytes
-    const challenge = await client.challenge({ signal: this.signal(options) })
-    const proof = signProof(key, 'fetch', storePeer, challenge)
+    const prove = async (): Promise<Proof> => signProof(key, 'fetch', storePeer, await client.challenge({ signal: this.signal(options) }))
+    let proof = await prove()
     const out: Envelope[] = []
     let cursor = new Uint8Array(0)
     for (;;) {
-      const page = await client.fetch(name, proof, cursor, Math.min(MAX_PAGE, limit - out.length), { signal: this.signal(options) })
+      let page
+      try {
+        page = await client.fetch(name, proof, cursor, Math.min(MAX_PAGE, limit - out.length), { signal: this.signal(options) })
+      } catch (err) {
+        if (!(err instanceof StaleChallengeError)) {
+          throw err
+        }
+        // a long drain (over onion routes, pages of a few envelopes) outlives
+        // one challenge: prove again and go on from the cursor, once per page
+        proof = await prove()
+        page = await client.fetch(name, proof, cursor, Math.min(MAX_PAGE, limit - out.length), { signal: this.signal(options) })
+      }
       out.push(...page.envelopes)
       cursor = page.cursor
       if (!page.more || out.length >= limit) {

@@ -57,6 +57,39 @@ describe('store protocol against one store node', function () {
     await expect(core.fetch(name, elsewhere, new Uint8Array(0), 10)).to.eventually.be.rejectedWith(MailboxProofRequiredError)
   })
 
+  it('a drain that outlives its challenge proves again and goes on from its cursor', async () => {
+    // pages of one envelope, 250 ms each, against a challenge that lasts
+    // 400 ms: the second page finds it stale (a long drain over onion routes
+    // is like this, in minutes against 30 s)
+    const key = generateMailboxKey()
+    const name = mailboxName(key.publicKey)
+    const texts = ['one', 'two', 'three']
+    for (const text of texts) {
+      await core.deposit([envelope(name, new TextEncoder().encode(text))])
+    }
+    const direct = new DirectTransport(client.node.libp2p)
+    let fetches = 0
+    client.store.setTransport({
+      exchange: async (peer, bytes, options) => {
+        const req = decodeRequest(bytes)
+        if (req.type === StoreRequest.Type.FETCH && req.fetch != null) {
+          fetches++
+          await new Promise(resolve => setTimeout(resolve, 250))
+          bytes = StoreRequest.encode({ ...req, fetch: { ...req.fetch, limit: 1 } })
+        }
+        return direct.exchange(peer, bytes, options)
+      }
+    })
+    try {
+      const got = await client.store.fetch(key)
+      expect(got.map(m => new TextDecoder().decode(m.payload))).to.deep.equal(texts)
+      // some pages were refused as stale and asked again with a fresh proof
+      expect(fetches).to.be.above(texts.length)
+    } finally {
+      client.store.setTransport(direct)
+    }
+  })
+
   it('refuses a stale or unknown challenge', async () => {
     const key = generateMailboxKey()
     const name = mailboxName(key.publicKey)
