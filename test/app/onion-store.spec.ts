@@ -67,9 +67,11 @@ describe('app: store requests over onion routes (TX for deposits, RX for fetches
     expect(await bob.store.fetch(key)).to.deep.equal([])
 
     const self = store.murmur.peerId.toString()
-    // deposit, challenge, fetch, ack, challenge, fetch: all answered without a peer behind them
-    expect(answered.length).to.be.at.least(6)
-    expect(answered.every(p => p === self)).to.equal(true)
+    // deposit, challenge, fetch, ack, challenge, fetch: answered without a peer behind them. (Carol, transparent
+    // on purpose, also shows up here: her contacts layer publishes its prekey bundle to the store node directly.)
+    expect(answered.filter(p => p === self).length).to.be.at.least(6)
+    expect(answered).to.not.include(alice.peerId.toString())
+    expect(answered).to.not.include(bob.peerId.toString())
     expect(packetsFrom.length).to.be.greaterThan(0)
     for (const from of packetsFrom) {
       expect(relays.map(r => r.peerId.toString())).to.include(from)
@@ -108,7 +110,9 @@ describe('app: the RX route to a store node shares no relay with the TX routes o
   const processed = new Set<string>()
 
   before(async () => {
-    const net: MurmurInit = { ...NET, onion: { ...NET.onion, hops: 2 } }
+    // relays are counted by the packets they process, so the only onion traffic here is alice's store requests:
+    // no peer's contacts layer publishes its prekey bundle on the store node or polls mailboxes
+    const net: MurmurInit = { ...NET, onion: { ...NET.onion, hops: 2 }, contacts: { records: undefined, mailbox: undefined, publishBundle: false } }
     for (let i = 0; i < 7; i++) {
       const relay = await loopbackPeer({ ...net, roles: ['relay'] })
       const receive = relay.onion.receive.bind(relay.onion)
