@@ -180,8 +180,8 @@ export const storeScenario: Scenario<StoreParams> = {
 
       // --- murmur deposits: one store node, durable acks ---------------------------------
       // with --onion the store node also publishes its onion descriptor quickly (it answers over onion routes anyway)
-      // and keeps a challenge for 10 minutes: the store client proves possession once per drain, and an onion drain of
-      // a big backlog outlives the default 30 s (StaleChallengeError; the client does not re-challenge yet)
+      // and keeps a challenge for 10 minutes, so the onion drain is timed as one proof of possession like the direct
+      // drain (with the default 30 s the client proves again when a challenge goes stale and goes on from its cursor)
       const store = await peer(join(dir, 'store-home'), ['store'], p.onion === true ? { ...ONION_NET(p.hops), store: { challengeTtlMs: ONION_CHALLENGE_TTL_MS } } : {})
       peers.push(store)
       const client = await peer()
