@@ -53,6 +53,15 @@ describe('daemon: onion commands and routes', function () {
     expect(texts).to.include('hello over onions')
   })
 
+  it('`murmur onion send <contact>` sends to the contact\'s peer', async () => {
+    await daemon.murmur.contacts.add(await relays[3].contacts.card(), { name: 'carol' })
+    const { io, out, err } = captureIo()
+    const code = await main(['onion', 'send', 'carol', 'hello, carol', '--home', home, '--json'], io)
+    expect(code, err()).to.equal(0)
+    expect(JSON.parse(out()).fragments).to.equal(1)
+    expect(texts).to.include('hello, carol')
+  })
+
   it('`murmur onion status --json` shows the epoch, counters, replay cache and known relays', async () => {
     // make the daemon relay something: a peer sends through routes that must use it (it is one of 4 relays for 3 hops)
     for (let i = 0; i < 6; i++) { await relays[0].onion.send(relays[1].peerId, new Uint8Array([i]), { hops: 3 }) }
