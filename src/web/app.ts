@@ -14,10 +14,9 @@
 import { createMurmur } from '../browser/index.ts'
 import { classifyConnection, KIND_LABEL } from './connections.ts'
 import { ContactsChat } from './contacts.ts'
-import { groupsOf } from './groups.ts'
 import type { ConnectionView } from './connections.ts'
-import type { GroupsApi, MemberInfo, TimelineEntry } from './groups.ts'
 import type { BrowserMurmur } from '../browser/index.ts'
+import type { Groups, MemberInfo, TimelineEntry } from '../groups/index.ts'
 
 interface PageSettings {
   bootstrap: string[]
@@ -186,11 +185,11 @@ function setupDial (murmur: BrowserMurmur): void {
 
 /** The group chat: list, create, join, invite, timeline, members */
 class GroupChat {
-  private readonly groups: GroupsApi
+  private readonly groups: Groups
   private selected?: string
   private members = new Map<string, MemberInfo>()
 
-  constructor (groups: GroupsApi) {
+  constructor (groups: Groups) {
     this.groups = groups
   }
 
@@ -358,13 +357,8 @@ async function main (page: MurmurPage): Promise<void> {
   libp2p.addEventListener('self:peer:update', refresh)
   setupDial(murmur)
 
-  const groups = groupsOf(murmur)
-  if (groups == null) {
-    $('groups-unavailable').hidden = false
-  } else {
-    $('groups-ui').hidden = false
-    await new GroupChat(groups).setup()
-  }
+  $('groups-ui').hidden = false
+  await new GroupChat(murmur.groups).setup()
   await new ContactsChat(murmur.contacts, showError).setup(murmur.database, murmur.identity.id)
   window.addEventListener('pagehide', () => { void murmur.stop() })
 }

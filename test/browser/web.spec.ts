@@ -172,7 +172,7 @@ describe('browser peers (Chromium in a network namespace)', function () {
       throw new Error('no browser')
     }
     const a = await openPage(browser, daemon.webUrl)
-    expect(await a.isVisible('#groups-unavailable')).to.be.false()
+    await a.waitForSelector('#groups-ui:not([hidden])')
     const b = await openPage(browser, daemon.webUrl)
 
     await a.fill('#create-name', 'browser test group')
