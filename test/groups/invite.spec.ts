@@ -5,7 +5,9 @@ import { ApiClient } from '../../src/daemon/api/client.ts'
 import { runCli, spawnDaemon, tempDir } from '../fixtures/cli.ts'
 import { waitFor } from '../fixtures/nodes.ts'
 
-const LOOPBACK = ['--api', '127.0.0.1:0', '--metrics', '127.0.0.1:0', '--listen', '/ip4/127.0.0.1/tcp/0']
+// transparent: two daemons and no relays, so 1:1 messages (the invite rides in one) go over a direct stream;
+// over onion routes they would need relays, and their mailbox fallback store nodes (this test is about invites)
+const LOOPBACK = ['--api', '127.0.0.1:0', '--metrics', '127.0.0.1:0', '--listen', '/ip4/127.0.0.1/tcp/0', '--transparent']
 
 async function json (args: string[]): Promise<any> {
   const res = await runCli([...args, '--json'])
