@@ -168,6 +168,9 @@ describe('onion/network: 15 peers on loopback', function () {
   it('with 3 relays silently dropping everything, >= 99% of 200 messages arrive and the droppers are scored down', async () => {
     const droppers = peers.slice(12, 15)
     for (const d of droppers) {
+      // drop at the packet processor too: a stream that was being negotiated while the handler was swapped (the
+      // CI saw one dropper scored up by successes, so a few of its packets went through) still meets the dropper
+      d.onion.receive = () => {}
       await d.node.libp2p.unhandle(ONION_PROTOCOL)
       await d.node.libp2p.handle(ONION_PROTOCOL, stream => { void swallow(stream) }, { maxInboundStreams: 256 })
       // streams opened before still lead to the honest handler: cut them, so every packet meets the dropper
