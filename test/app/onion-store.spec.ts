@@ -3,18 +3,14 @@ import fc from 'fast-check'
 import { OnionStoreTransport, serveStoreOverOnion } from '../../src/app/onion-store.ts'
 import { ANSWER_CHUNK_BYTES } from '../../src/onion/index.ts'
 import { generateMailboxKey, mailboxName, StoreRequest, StoreResponse } from '../../src/store/index.ts'
-import { loopbackPeer, stopAll, waitFor } from '../fixtures/nodes.ts'
+import { loopbackOnionNet, loopbackPeer, stopAll, waitFor } from '../fixtures/nodes.ts'
 import { mesh, storePeer } from '../store/fixtures.ts'
 import type { Murmur, MurmurInit } from '../../src/app/index.ts'
 import type { IncomingMessage, OnionHandler } from '../../src/onion/index.ts'
 import type { StorePeer } from '../store/fixtures.ts'
 import type { PeerId } from '@libp2p/interface'
 
-/** Loopback: relays share 127.0.0.1, the directory converges fast without the DHT */
-const NET: MurmurInit = {
-  onion: { diversity: 'none', hops: 3, ackTimeoutMs: 4_000, retries: 2 },
-  directory: { dht: false, republishOnSubscribeMs: 300 }
-}
+const NET: MurmurInit = loopbackOnionNet({ ackTimeoutMs: 4_000, retries: 2 })
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s)
 

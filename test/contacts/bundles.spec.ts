@@ -3,17 +3,13 @@ import { bundleKey, decodeBundle, signBundle } from '../../src/contacts/index.ts
 import { MessagingIdentity } from '../../src/identity/index.ts'
 import { RecordRejectedError } from '../../src/store/index.ts'
 import { tempDir } from '../fixtures/cli.ts'
-import { loopbackPeer, stopAll, waitFor } from '../fixtures/nodes.ts'
+import { loopbackOnionNet, loopbackPeer, stopAll, waitFor } from '../fixtures/nodes.ts'
 import { mesh, storePeer } from '../store/fixtures.ts'
 import type { Murmur, MurmurInit } from '../../src/app/index.ts'
 import type { DirectMessage } from '../../src/contacts/index.ts'
 import type { StorePeer } from '../store/fixtures.ts'
 
-/** Loopback: relays share 127.0.0.1, the directory converges fast without the DHT */
-const NET: MurmurInit = {
-  onion: { diversity: 'none', hops: 3, ackTimeoutMs: 1_500, retries: 1 },
-  directory: { dht: false, republishOnSubscribeMs: 300 }
-}
+const NET: MurmurInit = loopbackOnionNet({ ackTimeoutMs: 1_500, retries: 1 })
 
 describe('contacts: prekey bundles on the owner\'s store nodes', function () {
   this.timeout(120_000)

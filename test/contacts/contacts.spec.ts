@@ -4,14 +4,9 @@ import { Registry } from 'prom-client'
 import { decodeCard, DeliveryError, UnknownPrekeyError } from '../../src/contacts/index.ts'
 import { tempDir } from '../fixtures/cli.ts'
 import { loopbackPeer, stopAll, waitFor } from '../fixtures/nodes.ts'
+import { inbox } from './fixtures.ts'
 import type { Murmur } from '../../src/app/index.ts'
-import type { DirectMessage, LiveTransport, MailboxKey, MailboxTransport } from '../../src/contacts/index.ts'
-
-function inbox (m: Murmur): DirectMessage[] {
-  const got: DirectMessage[] = []
-  m.contacts.addEventListener('message', (e) => { got.push(e.detail.message) })
-  return got
-}
+import type { LiveTransport, MailboxKey, MailboxTransport } from '../../src/contacts/index.ts'
 
 describe('contacts: two peers on loopback, live over /murmur/dm/1.0.0 (transparent mode)', function () {
   this.timeout(90_000)

@@ -1,22 +1,12 @@
 import { expect } from 'aegir/chai'
 import { tempDir } from '../fixtures/cli.ts'
-import { loopbackPeer, stopAll, waitFor } from '../fixtures/nodes.ts'
+import { loopbackOnionNet, loopbackPeer, stopAll, waitFor } from '../fixtures/nodes.ts'
 import { mesh, storePeer } from '../store/fixtures.ts'
+import { inbox } from './fixtures.ts'
 import type { Murmur, MurmurInit } from '../../src/app/index.ts'
-import type { DirectMessage } from '../../src/contacts/index.ts'
 import type { StorePeer } from '../store/fixtures.ts'
 
-function inbox (m: Murmur): DirectMessage[] {
-  const got: DirectMessage[] = []
-  m.contacts.addEventListener('message', (e) => { got.push(e.detail.message) })
-  return got
-}
-
-/** Loopback: relays share 127.0.0.1, the directory converges fast without the DHT */
-const NET: MurmurInit = {
-  onion: { diversity: 'none', hops: 3, ackTimeoutMs: 1_500, retries: 1 },
-  directory: { dht: false, republishOnSubscribeMs: 300 }
-}
+const NET: MurmurInit = loopbackOnionNet({ ackTimeoutMs: 1_500, retries: 1 })
 
 describe('contacts: offline delivery through the store layer\'s mailboxes (the default)', function () {
   this.timeout(120_000)

@@ -1,20 +1,10 @@
 import { expect } from 'aegir/chai'
 import { DM_PROTOCOL, OnionLiveTransport } from '../../src/contacts/index.ts'
-import { loopbackPeer, stopAll, waitFor } from '../fixtures/nodes.ts'
+import { loopbackOnionNet, loopbackPeer, stopAll, waitFor } from '../fixtures/nodes.ts'
+import { inbox } from './fixtures.ts'
 import type { Murmur, MurmurInit } from '../../src/app/index.ts'
-import type { DirectMessage } from '../../src/contacts/index.ts'
 
-function inbox (m: Murmur): DirectMessage[] {
-  const got: DirectMessage[] = []
-  m.contacts.addEventListener('message', (e) => { got.push(e.detail.message) })
-  return got
-}
-
-/** Loopback: every relay shares 127.0.0.1, the directory converges fast without the DHT */
-const NET: MurmurInit = {
-  onion: { diversity: 'none', hops: 3, ackTimeoutMs: 4_000, retries: 3 },
-  directory: { dht: false, republishOnSubscribeMs: 300 }
-}
+const NET: MurmurInit = loopbackOnionNet({ ackTimeoutMs: 4_000, retries: 3 })
 
 function median (xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b)
