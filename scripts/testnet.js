@@ -6,10 +6,11 @@
 //   npm run testnet -- --nodes 5 [--roles relay,store]      # on 127.0.0.1
 //   npm run testnet -- --netns --nodes 5                     # one network namespace per host (root)
 //   npm run testnet -- --netns --topology deploy/topology.json   # the hosts docker/compose.yaml ships
-//   options: --dir DIR (default a temp dir), --keep (leave it after the stop), --plan (print the hosts and exit)
+//   options: --dir DIR (default a temp dir), --keep (leave it after the stop), --plan (print the hosts and exit),
+//            --name NAME (namespaces NAME-sw and NAME-<host>, default murmur: two netns testnets need two names)
 //
 // With --netns each host is the namespace murmur-<host>, its veth mmv<i>
-// plugged into a bridge in the namespace murmur-sw; addresses, roles and
+// plugged into a bridge in the namespace murmur-sw (murmur is --name); addresses, roles and
 // flags come from scripts/topology.js, as for the compose file.
 //
 // While it runs, from another terminal (the testnet's state is kept in its
@@ -37,13 +38,14 @@ import { loadTopology, nodesTopology, plan } from './topology.js'
 
 const BIN = fileURLToPath(new URL('../bin/murmur.js', import.meta.url))
 const LINKEM = fileURLToPath(new URL('./linkem.py', import.meta.url))
-const SWITCH = 'murmur-sw'
+/** The default prefix of the namespaces: <name>-sw is the switch, <name>-<host> a host */
+const DEFAULT_NAME = 'murmur'
 /** The testnet started last, for commands given without --dir */
 const CURRENT = join(tmpdir(), 'murmur-testnet.current')
 const COMMANDS = ['status', 'stop', 'kill', 'restart', 'partition', 'heal', 'netem', 'ping', 'murmur']
 const NETNS_ONLY = new Set(['partition', 'heal', 'netem'])
 
-const usage = `usage: npm run testnet -- [--nodes N | --topology FILE] [--netns] [--roles LIST] [--dir DIR] [--keep] [--plan]
+const usage = `usage: npm run testnet -- [--nodes N | --topology FILE] [--netns] [--name NAME] [--roles LIST] [--dir DIR] [--keep] [--plan]
        npm run testnet -- [--dir DIR] [--json] ${COMMANDS.join('|')} …   (see scripts/testnet.js)`
 
 class UsageError extends Error {}
@@ -57,6 +59,7 @@ try {
       topology: { type: 'string' },
       dir: { type: 'string' },
       netns: { type: 'boolean', default: false },
+      name: { type: 'string', default: DEFAULT_NAME },
       roles: { type: 'string', default: '' },
       keep: { type: 'boolean', default: false },
       plan: { type: 'boolean', default: false },
@@ -136,13 +139,18 @@ async function supervise (opts) {
     process.stderr.write('testnet: --netns needs root (it creates network namespaces)\n')
     process.exit(2)
   }
+  if (!/^[a-z][a-z0-9-]{0,23}$/.test(opts.name)) {
+    process.stderr.write(`testnet: --name must be 1 to 24 lower-case letters, digits or dashes, starting with a letter\n${usage}\n`)
+    process.exit(2)
+  }
+  const SWITCH = `${opts.name}-sw`
   if (opts.netns && ipOk('netns', 'list') && execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').some(l => l.startsWith(`${SWITCH} `) || l === SWITCH)) {
-    process.stderr.write(`testnet: the namespace ${SWITCH} exists: another netns testnet runs (or a stale one: \`ip netns del ${SWITCH}\` and murmur-<host>)\n`)
+    process.stderr.write(`testnet: the namespace ${SWITCH} exists: another netns testnet runs under the name ${opts.name} (start this one with another --name), or a stale one: \`ip netns del ${SWITCH}\` and ${opts.name}-<host>\n`)
     process.exit(1)
   }
 
   const root = resolve(opts.dir ?? await mkdtemp(join(tmpdir(), 'murmur-testnet-')))
-  const tn = new Testnet({ root, netns: opts.netns, hosts, keep: opts.keep || opts.dir != null })
+  const tn = new Testnet({ root, netns: opts.netns, name: opts.name, hosts, keep: opts.keep || opts.dir != null })
   process.on('SIGINT', () => { void tn.shutdown(0) })
   process.on('SIGTERM', () => { void tn.shutdown(0) })
   // never leave daemons and namespaces behind on a bug of this script
@@ -172,14 +180,11 @@ function ipOk (...argv) {
   try { ip(...argv); return true } catch { return false }
 }
 
-function nsOf (h) {
-  return `murmur-${h.name}`
-}
-
 class Testnet {
-  constructor ({ root, netns, hosts, keep }) {
+  constructor ({ root, netns, name, hosts, keep }) {
     this.root = root
     this.netns = netns
+    this.name = name
     this.keep = keep
     this.hosts = hosts.map(h => ({ ...h, home: join(root, h.name), status: 'new', pid: null, child: null, api: null, peerId: null, addr: null, restarts: 0 }))
     this.namespaces = []
@@ -188,6 +193,16 @@ class Testnet {
     this.bootstrapArgs = []
     this.stopping = false
     this.queue = Promise.resolve()
+  }
+
+  /** The network namespace of a host (--netns) */
+  nsOf (h) {
+    return `${this.name}-${h.name}`
+  }
+
+  /** The namespace of the switch the hosts' links plug into (--netns) */
+  get switchNs () {
+    return `${this.name}-sw`
   }
 
   host (name) {
@@ -215,31 +230,31 @@ class Testnet {
     await writeFile(CURRENT, this.root + '\n')
     await this.saveState()
 
-    const where = this.netns ? `in network namespaces murmur-<host> (${this.hosts[0].address.replace(/\.\d+$/, '.0/24')}, bridge in ${SWITCH})` : 'on 127.0.0.1'
+    const where = this.netns ? `in network namespaces ${this.name}-<host> (${this.hosts[0].address.replace(/\.\d+$/, '.0/24')}, bridge in ${this.switchNs})` : 'on 127.0.0.1'
     process.stdout.write(`\ntestnet: ${this.hosts.length} daemon(s) running ${where}\n`)
     process.stdout.write(`bootstrap: ${this.bootstrapArgs[1]}\nstate: ${join(this.root, 'state.json')}\n\n`)
     for (const h of this.hosts) {
-      process.stdout.write(`${h.name}  api ${h.api}  home ${h.home}\n        ${this.netns ? `ip netns exec ${nsOf(h)} ` : ''}${BIN} status --home ${h.home}\n`)
+      process.stdout.write(`${h.name}  api ${h.api}  home ${h.home}\n        ${this.netns ? `ip netns exec ${this.nsOf(h)} ` : ''}${BIN} status --home ${h.home}\n`)
     }
     process.stdout.write(`\nFaults: npm run testnet -- stop|kill|restart|partition|heal|netem|ping … (see scripts/testnet.js)\nCtrl-C stops them all.\n`)
   }
 
   setUpNetns () {
-    ip('netns', 'add', SWITCH)
-    this.namespaces.push(SWITCH)
-    ip('-n', SWITCH, 'link', 'set', 'lo', 'up')
-    ip('-n', SWITCH, 'link', 'add', 'br0', 'type', 'bridge')
-    ip('-n', SWITCH, 'link', 'set', 'br0', 'up')
+    ip('netns', 'add', this.switchNs)
+    this.namespaces.push(this.switchNs)
+    ip('-n', this.switchNs, 'link', 'set', 'lo', 'up')
+    ip('-n', this.switchNs, 'link', 'add', 'br0', 'type', 'bridge')
+    ip('-n', this.switchNs, 'link', 'set', 'br0', 'up')
     for (const h of this.hosts) {
-      const ns = nsOf(h)
+      const ns = this.nsOf(h)
       ip('netns', 'add', ns)
       this.namespaces.push(ns)
       ip('-n', ns, 'link', 'set', 'lo', 'up')
-      ip('link', 'add', `mmv${h.index}`, 'netns', ns, 'type', 'veth', 'peer', 'name', `sw${h.index}`, 'netns', SWITCH)
+      ip('link', 'add', `mmv${h.index}`, 'netns', ns, 'type', 'veth', 'peer', 'name', `sw${h.index}`, 'netns', this.switchNs)
       ip('-n', ns, 'addr', 'add', `${h.address}/24`, 'dev', `mmv${h.index}`)
       ip('-n', ns, 'link', 'set', `mmv${h.index}`, 'up')
-      ip('-n', SWITCH, 'link', 'set', `sw${h.index}`, 'master', 'br0')
-      ip('-n', SWITCH, 'link', 'set', `sw${h.index}`, 'up')
+      ip('-n', this.switchNs, 'link', 'set', `sw${h.index}`, 'master', 'br0')
+      ip('-n', this.switchNs, 'link', 'set', `sw${h.index}`, 'up')
     }
   }
 
@@ -255,7 +270,7 @@ class Testnet {
     // a daemon killed with -9 leaves its `api` file: the CLI would find a dead address
     await rm(join(h.home, 'api'), { force: true })
     const argv = [BIN, ...h.args, '--home', h.home, ...(h.bootstrap ? [] : this.bootstrapArgs)]
-    const [cmd, cmdArgs] = this.netns ? ['ip', ['netns', 'exec', nsOf(h), process.execPath, ...argv]] : [process.execPath, argv]
+    const [cmd, cmdArgs] = this.netns ? ['ip', ['netns', 'exec', this.nsOf(h), process.execPath, ...argv]] : [process.execPath, argv]
     // a process group of its own: Ctrl-C reaches this script, which stops each daemon once
     const child = spawn(cmd, cmdArgs, { stdio: ['ignore', 'inherit', 'inherit'], detached: true })
     h.child = child
@@ -284,7 +299,7 @@ class Testnet {
   /** Runs `murmur ARGS --home <host's home>` where the host's daemon is reachable (its namespace) */
   async cli (h, cliArgs, timeoutMs = 60_000) {
     const argv = [BIN, ...cliArgs, '--home', h.home]
-    const [cmd, cmdArgs] = this.netns ? ['ip', ['netns', 'exec', nsOf(h), process.execPath, ...argv]] : [process.execPath, argv]
+    const [cmd, cmdArgs] = this.netns ? ['ip', ['netns', 'exec', this.nsOf(h), process.execPath, ...argv]] : [process.execPath, argv]
     return new Promise((resolve, reject) => {
       const child = spawn(cmd, cmdArgs, { stdio: ['ignore', 'pipe', 'pipe'] })
       let out = ''
@@ -375,10 +390,10 @@ class Testnet {
         this.healSwitch()
         groups.forEach((group, k) => {
           const br = `br${k + 1}`
-          ip('-n', SWITCH, 'link', 'add', br, 'type', 'bridge')
-          ip('-n', SWITCH, 'link', 'set', br, 'up')
+          ip('-n', this.switchNs, 'link', 'add', br, 'type', 'bridge')
+          ip('-n', this.switchNs, 'link', 'set', br, 'up')
           for (const h of group) {
-            ip('-n', SWITCH, 'link', 'set', h.port ?? `sw${h.index}`, 'master', br)
+            ip('-n', this.switchNs, 'link', 'set', h.port ?? `sw${h.index}`, 'master', br)
             h.bridge = br
           }
         })
@@ -439,7 +454,7 @@ class Testnet {
     const dev = `mmv${h.index}`
     const tcSpec = [...(delay > 0 || jitter > 0 ? ['delay', `${delay}ms`, ...(jitter > 0 ? [`${jitter}ms`] : [])] : []), ...(loss > 0 ? ['loss', `${loss}%`] : [])]
     try {
-      execFileSync('ip', ['netns', 'exec', nsOf(h), 'tc', 'qdisc', 'replace', 'dev', dev, 'root', 'netem', ...tcSpec], { stdio: ['ignore', 'ignore', 'pipe'] })
+      execFileSync('ip', ['netns', 'exec', this.nsOf(h), 'tc', 'qdisc', 'replace', 'dev', dev, 'root', 'netem', ...tcSpec], { stdio: ['ignore', 'ignore', 'pipe'] })
       h.tcNetem = true
       return 'tc netem'
     } catch (err) {
@@ -450,21 +465,21 @@ class Testnet {
       throw new Error(`this kernel has no sch_netem, and the userspace fallback (scripts/linkem.py) needs ${missing.join(' and ')} (apt-get install -y ${missing.map(t => t === 'python3' ? 'python3' : t).join(' ')})`)
     }
     const [hostPort, relayPort, bridgePort] = [`sw${h.index}`, `sq${h.index}`, `sr${h.index}`]
-    ip('-n', SWITCH, 'link', 'add', relayPort, 'type', 'veth', 'peer', 'name', bridgePort)
+    ip('-n', this.switchNs, 'link', 'add', relayPort, 'type', 'veth', 'peer', 'name', bridgePort)
     // frames cross a raw socket one by one, so they must be whole on both sides of it: no
     // segmentation offload (a 64 KiB frame cannot be sent) and no checksum offload (a
     // frame whose checksum the kernel meant to fill in later would arrive corrupt)
     const offloadsOff = ['tx', 'off', 'tso', 'off', 'gso', 'off', 'gro', 'off']
-    execFileSync('ip', ['netns', 'exec', nsOf(h), 'ethtool', '-K', dev, ...offloadsOff], { stdio: 'ignore' })
+    execFileSync('ip', ['netns', 'exec', this.nsOf(h), 'ethtool', '-K', dev, ...offloadsOff], { stdio: 'ignore' })
     for (const port of [hostPort, relayPort, bridgePort]) {
-      execFileSync('ip', ['netns', 'exec', SWITCH, 'ethtool', '-K', port, ...offloadsOff], { stdio: 'ignore' })
+      execFileSync('ip', ['netns', 'exec', this.switchNs, 'ethtool', '-K', port, ...offloadsOff], { stdio: 'ignore' })
     }
-    ip('-n', SWITCH, 'link', 'set', hostPort, 'nomaster')
-    ip('-n', SWITCH, 'link', 'set', hostPort, 'promisc', 'on')
-    ip('-n', SWITCH, 'link', 'set', relayPort, 'promisc', 'on', 'up')
-    ip('-n', SWITCH, 'link', 'set', bridgePort, 'master', h.bridge ?? 'br0', 'up')
+    ip('-n', this.switchNs, 'link', 'set', hostPort, 'nomaster')
+    ip('-n', this.switchNs, 'link', 'set', hostPort, 'promisc', 'on')
+    ip('-n', this.switchNs, 'link', 'set', relayPort, 'promisc', 'on', 'up')
+    ip('-n', this.switchNs, 'link', 'set', bridgePort, 'master', h.bridge ?? 'br0', 'up')
     h.port = bridgePort
-    const relay = spawn('ip', ['netns', 'exec', SWITCH, 'python3', LINKEM, hostPort, relayPort, '--delay', String(delay), '--jitter', String(jitter), '--loss', String(loss)], { stdio: ['ignore', 'ignore', 'inherit'], detached: true })
+    const relay = spawn('ip', ['netns', 'exec', this.switchNs, 'python3', LINKEM, hostPort, relayPort, '--delay', String(delay), '--jitter', String(jitter), '--loss', String(loss)], { stdio: ['ignore', 'ignore', 'inherit'], detached: true })
     h.linkem = relay
     relay.once('exit', () => { if (h.linkem === relay) h.linkem = null })
     return 'linkem'
@@ -472,7 +487,7 @@ class Testnet {
 
   clearNetem (h) {
     if (h.tcNetem) {
-      try { execFileSync('ip', ['netns', 'exec', nsOf(h), 'tc', 'qdisc', 'del', 'dev', `mmv${h.index}`, 'root'], { stdio: 'ignore' }) } catch {}
+      try { execFileSync('ip', ['netns', 'exec', this.nsOf(h), 'tc', 'qdisc', 'del', 'dev', `mmv${h.index}`, 'root'], { stdio: 'ignore' }) } catch {}
       h.tcNetem = false
     }
     if (h.port != null && h.port !== `sw${h.index}`) {
@@ -480,9 +495,9 @@ class Testnet {
         try { process.kill(h.linkem.pid, 'SIGKILL') } catch {}
         h.linkem = null
       }
-      ipOk('-n', SWITCH, 'link', 'del', `sq${h.index}`)
-      ip('-n', SWITCH, 'link', 'set', `sw${h.index}`, 'promisc', 'off')
-      ip('-n', SWITCH, 'link', 'set', `sw${h.index}`, 'master', h.bridge ?? 'br0')
+      ipOk('-n', this.switchNs, 'link', 'del', `sq${h.index}`)
+      ip('-n', this.switchNs, 'link', 'set', `sw${h.index}`, 'promisc', 'off')
+      ip('-n', this.switchNs, 'link', 'set', `sw${h.index}`, 'master', h.bridge ?? 'br0')
       h.port = `sw${h.index}`
     }
     delete this.netem[h.name]
@@ -490,11 +505,11 @@ class Testnet {
 
   healSwitch () {
     for (const h of this.hosts) {
-      ip('-n', SWITCH, 'link', 'set', h.port ?? `sw${h.index}`, 'master', 'br0')
+      ip('-n', this.switchNs, 'link', 'set', h.port ?? `sw${h.index}`, 'master', 'br0')
       h.bridge = 'br0'
     }
     for (let k = 1; k <= this.hosts.length; k++) {
-      if (!ipOk('-n', SWITCH, 'link', 'del', `br${k}`)) break
+      if (!ipOk('-n', this.switchNs, 'link', 'del', `br${k}`)) break
     }
   }
 
@@ -504,7 +519,7 @@ class Testnet {
       netns: this.netns,
       hosts: this.hosts.map(h => ({
         name: h.name,
-        namespace: this.netns ? nsOf(h) : null,
+        namespace: this.netns ? this.nsOf(h) : null,
         address: this.netns ? h.address : '127.0.0.1',
         roles: h.roles,
         status: h.status,

@@ -6,6 +6,8 @@ import { waitFor } from '../fixtures/nodes.ts'
 import type { ChildProcess } from 'node:child_process'
 
 const SCRIPT = fileURLToPath(new URL('../../scripts/testnet.js', import.meta.url))
+/** This test's namespaces are NAME-sw and NAME-<host>: its own, so that another testnet on the machine is no obstacle */
+const NAME = `tf${process.pid}`
 
 /** Why this machine cannot run the netns testnet, or undefined when it can */
 function cannotRun (): string | undefined {
@@ -16,9 +18,6 @@ function cannotRun (): string | undefined {
     execFileSync('ip', ['netns', 'list'], { stdio: 'ignore' })
   } catch {
     return '`ip netns` (iproute2) is not available'
-  }
-  if (execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').some(l => l.split(' ')[0] === 'murmur-sw')) {
-    return 'another netns testnet is running (namespace murmur-sw exists)'
   }
   return undefined
 }
@@ -35,13 +34,13 @@ function netemUnavailable (): string | undefined {
   }
   let kernelNetem = false
   try {
-    execFileSync('sh', ['-c', 'ip netns add murmur-netem-probe && ip netns exec murmur-netem-probe tc qdisc add dev lo root netem delay 1ms'], { stdio: 'ignore' })
+    execFileSync('sh', ['-c', `ip netns add ${NAME}-probe && ip netns exec ${NAME}-probe tc qdisc add dev lo root netem delay 1ms`], { stdio: 'ignore' })
     kernelNetem = true
   } catch {
     // no sch_netem in this kernel: the fallback needs the tools below
   } finally {
     try {
-      execFileSync('ip', ['netns', 'del', 'murmur-netem-probe'], { stdio: 'ignore' })
+      execFileSync('ip', ['netns', 'del', `${NAME}-probe`], { stdio: 'ignore' })
     } catch {
       // the probe failed before creating its namespace
     }
@@ -71,7 +70,7 @@ describe('scripts/testnet --netns fault commands', function () {
       this.skip()
     }
     tmp = await tempDir()
-    supervisor = spawn(process.execPath, [SCRIPT, '--netns', '--nodes', '4', '--dir', tmp.dir], { stdio: ['ignore', 'pipe', 'pipe'] })
+    supervisor = spawn(process.execPath, [SCRIPT, '--netns', '--name', NAME, '--nodes', '4', '--dir', tmp.dir], { stdio: ['ignore', 'pipe', 'pipe'] })
     supervisor.stdout?.on('data', (d) => { output += String(d) })
     supervisor.stderr?.on('data', (d) => { output += String(d) })
     exited = new Promise(resolve => supervisor?.on('exit', resolve))
@@ -235,6 +234,6 @@ describe('scripts/testnet --netns fault commands', function () {
       expect(() => process.kill(pid, 0)).to.throw().with.property('code', 'ESRCH')
     }
     const left = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
-    expect(left).to.not.match(/murmur-(sw|n\d)/)
+    expect(left.split('\n').map(l => l.split(' ')[0]).filter(ns => ns.startsWith(`${NAME}-`))).to.deep.equal([])
   })
 })
