@@ -1,83 +1,28 @@
-import { execFileSync, spawn } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
+import { execFileSync } from 'node:child_process'
 import { expect } from 'aegir/chai'
-import { tempDir } from '../fixtures/cli.ts'
 import { waitFor } from '../fixtures/nodes.ts'
-import type { ChildProcess } from 'node:child_process'
+import { netemUnavailable, netnsUnavailable, startTestnet } from '../fixtures/testnet.ts'
+import type { NetnsTestnet, PingResult, TestnetHost } from '../fixtures/testnet.ts'
 
-const SCRIPT = fileURLToPath(new URL('../../scripts/testnet.js', import.meta.url))
 /** This test's namespaces are NAME-sw and NAME-<host>: its own, so that another testnet on the machine is no obstacle */
 const NAME = `tf${process.pid}`
 
-/** Why this machine cannot run the netns testnet, or undefined when it can */
-function cannotRun (): string | undefined {
-  if (process.getuid?.() !== 0) {
-    return 'needs root: it creates network namespaces, veth pairs and bridges'
-  }
-  try {
-    execFileSync('ip', ['netns', 'list'], { stdio: 'ignore' })
-  } catch {
-    return '`ip netns` (iproute2) is not available'
-  }
-  return undefined
-}
-
-/** Why netem cannot be applied here, or undefined: tc's netem qdisc, else python3 and ethtool for scripts/linkem.py */
-function netemUnavailable (): string | undefined {
-  const has = (tool: string): boolean => {
-    try {
-      execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' })
-      return true
-    } catch {
-      return false
-    }
-  }
-  let kernelNetem = false
-  try {
-    execFileSync('sh', ['-c', `ip netns add ${NAME}-probe && ip netns exec ${NAME}-probe tc qdisc add dev lo root netem delay 1ms`], { stdio: 'ignore' })
-    kernelNetem = true
-  } catch {
-    // no sch_netem in this kernel: the fallback needs the tools below
-  } finally {
-    try {
-      execFileSync('ip', ['netns', 'del', `${NAME}-probe`], { stdio: 'ignore' })
-    } catch {
-      // the probe failed before creating its namespace
-    }
-  }
-  if (kernelNetem || (has('python3') && has('ethtool'))) {
-    return undefined
-  }
-  return 'the kernel has no sch_netem and python3 or ethtool (for scripts/linkem.py) is missing'
-}
-
-interface PingResult { medianMs: number, rttsMs: number[] }
-interface HostState { name: string, status: string, pid: number | null, peerId: string, addr: string }
-
 describe('scripts/testnet --netns fault commands', function () {
   this.timeout(300_000)
-  let tmp: Awaited<ReturnType<typeof tempDir>>
-  let supervisor: ChildProcess | undefined
-  let exited: Promise<number | null>
-  let output = ''
-  const figures: Record<string, number> = {}
+  let net: NetnsTestnet | undefined
+  let stopped = false
+  const figures: Record<string, number | string> = {}
 
   before(async function () {
-    const reason = cannotRun()
+    const reason = netnsUnavailable()
     if (reason != null) {
       // eslint-disable-next-line no-console
       console.log(`      skipped: ${reason}`)
       this.skip()
     }
-    tmp = await tempDir()
-    supervisor = spawn(process.execPath, [SCRIPT, '--netns', '--name', NAME, '--nodes', '4', '--dir', tmp.dir], { stdio: ['ignore', 'pipe', 'pipe'] })
-    supervisor.stdout?.on('data', (d) => { output += String(d) })
-    supervisor.stderr?.on('data', (d) => { output += String(d) })
-    exited = new Promise(resolve => supervisor?.on('exit', resolve))
+    net = await startTestnet({ name: NAME, nodes: 4, startTimeoutMs: 90_000 })
     let last: unknown
     try {
-      await waitFor(() => output.includes('Ctrl-C stops them all') || supervisor?.exitCode != null, 'the netns testnet to start', 90_000, 200)
-      expect(supervisor.exitCode).to.equal(null)
       // the baseline for the reconvergence after a heal: the first convergence, timed the same way
       const started = Date.now()
       await waitFor(async () => {
@@ -87,20 +32,15 @@ describe('scripts/testnet --netns fault commands', function () {
       }, 'every routing table to hold the three others after the start', 90_000, 500)
       figures.convergeAfterStartMs = Date.now() - started
     } catch (err: any) {
-      err.message += `\nlast status: ${JSON.stringify(last)}\ntestnet output (tail):\n${output.split('\n').slice(-30).join('\n')}`
+      err.message += `\nlast status: ${JSON.stringify(last)}\ntestnet output (tail):\n${net.output().split('\n').slice(-30).join('\n')}`
       throw err
     }
   })
 
   after(async function () {
-    if (supervisor != null && supervisor.exitCode == null) {
-      supervisor.kill('SIGINT')
-      await Promise.race([exited, new Promise(resolve => setTimeout(resolve, 30_000))])
-      if (supervisor.exitCode == null) {
-        supervisor.kill('SIGKILL')
-      }
+    if (net != null && !stopped) {
+      await net.stop()
     }
-    await tmp?.cleanup()
     if (Object.keys(figures).length > 0) {
       // eslint-disable-next-line no-console
       console.log('      figures:', JSON.stringify(figures))
@@ -108,21 +48,9 @@ describe('scripts/testnet --netns fault commands', function () {
   })
 
   /** One fault command against this testnet, its JSON answer; rejects with the command's error */
-  async function tn (...args: string[]): Promise<any> {
-    const child = spawn(process.execPath, [SCRIPT, '--dir', tmp.dir, '--json', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-    let out = ''
-    let err = ''
-    child.stdout.on('data', (d) => { out += String(d) })
-    child.stderr.on('data', (d) => { err += String(d) })
-    const code = await new Promise<number | null>(resolve => child.on('close', resolve))
-    if (code !== 0) {
-      throw Object.assign(new Error(`testnet ${args.join(' ')} exited ${code}: ${err}`), { code })
-    }
-    return JSON.parse(out)
-  }
-
-  const hosts = async (): Promise<HostState[]> => (await tn('status')).hosts
-  const host = async (name: string): Promise<HostState> => (await hosts()).find(h => h.name === name) as HostState
+  const tn = async (...args: string[]): Promise<any> => (net as NetnsTestnet).tn(...args)
+  const hosts = async (): Promise<TestnetHost[]> => (net as NetnsTestnet).hosts()
+  const host = async (name: string): Promise<TestnetHost> => (net as NetnsTestnet).host(name)
   const connectedTo = async (from: string): Promise<string[]> => (await tn('murmur', from, '--', 'peers', '--json')).peers.map((p: { peerId: string }) => p.peerId)
 
   it('kill -9 takes a host away; restart brings it back with the same peer id', async () => {
@@ -146,7 +74,7 @@ describe('scripts/testnet --netns fault commands', function () {
   it('stop is a clean stop (exit 0), and a stopped host restarts too', async () => {
     await tn('stop', 'n3')
     expect((await host('n3')).status).to.equal('stopped')
-    expect(output).to.include('n3 exited with code 0')
+    expect((net as NetnsTestnet).output()).to.include('n3 exited with code 0')
     expect((await tn('restart', 'n3')).samePeerId).to.equal(true)
   })
 
@@ -201,7 +129,7 @@ describe('scripts/testnet --netns fault commands', function () {
   })
 
   it('netem delay on a host\'s link shows in the ping RTT, and clear takes it away', async function () {
-    const reason = netemUnavailable()
+    const reason = netemUnavailable(NAME)
     if (reason != null) {
       // eslint-disable-next-line no-console
       console.log(`      skipped: ${reason}`)
@@ -228,8 +156,8 @@ describe('scripts/testnet --netns fault commands', function () {
 
   it('Ctrl-C stops every daemon and removes the namespaces', async () => {
     const pids = (await hosts()).map(h => h.pid as number)
-    supervisor?.kill('SIGINT')
-    expect(await exited).to.equal(0)
+    stopped = true
+    expect(await (net as NetnsTestnet).stop()).to.equal(0)
     for (const pid of pids) {
       expect(() => process.kill(pid, 0)).to.throw().with.property('code', 'ESRCH')
     }
