@@ -79,10 +79,15 @@ describe('store replication', function () {
     await waitFor(() => held(stores[2], mailbox) === 50, 'the restarted store node to catch up by anti-entropy', 20_000)
     // replicas that agree (once identify has given both the same view of who stores) exchange bucket digests only
     let round: ReplicaState | undefined
+    const rounds: ReplicaState[] = []
     await waitFor(async () => {
       round = await s1.murmur.store.server!.syncWith(back.murmur.peerId)
+      rounds.push(round)
       return round.lastResult === 'in-sync'
-    }, 'a sync round between agreeing replicas to find nothing to repair', 10_000, 200)
+    }, 'a sync round between agreeing replicas to find nothing to repair', 20_000, 200).catch((err: Error) => {
+      err.message += `; the rounds: ${JSON.stringify(rounds.slice(-5))}; held: ${stores.map(s => held(s, mailbox)).join(', ')}`
+      throw err
+    })
     expect(round).to.include({ differingBuckets: 0 })
     expect(round).to.not.have.property('pushed')
 
