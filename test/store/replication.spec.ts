@@ -84,10 +84,7 @@ describe('store replication', function () {
       round = await s1.murmur.store.server!.syncWith(back.murmur.peerId)
       rounds.push(round)
       return round.lastResult === 'in-sync'
-    }, 'a sync round between agreeing replicas to find nothing to repair', 20_000, 200).catch((err: Error) => {
-      err.message += `; the rounds: ${JSON.stringify(rounds.slice(-5))}; held: ${stores.map(s => held(s, mailbox)).join(', ')}`
-      throw err
-    })
+    }, () => `a sync round between agreeing replicas to find nothing to repair (last rounds: ${JSON.stringify(rounds.slice(-5))}; held: ${stores.map(s => held(s, mailbox)).join(', ')})`, 20_000, 200)
     expect(round).to.include({ differingBuckets: 0 })
     expect(round).to.not.have.property('pushed')
 
