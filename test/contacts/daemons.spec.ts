@@ -2,27 +2,19 @@ import { spawn } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { expect } from 'aegir/chai'
-import { BIN, runCli, spawnDaemon, tempDir } from '../fixtures/cli.ts'
+import { BIN, LOOPBACK_DAEMON, cliJson as json, runCli, startDaemon, tempDir } from '../fixtures/cli.ts'
 import { stopAll, waitFor } from '../fixtures/nodes.ts'
 import { storePeer } from '../store/fixtures.ts'
+import type { TestDaemon } from '../fixtures/cli.ts'
 import type { StorePeer } from '../store/fixtures.ts'
 
-const LOOPBACK = ['--api', '127.0.0.1:0', '--metrics', '127.0.0.1:0', '--listen', '/ip4/127.0.0.1/tcp/0']
 /** Two daemons and no relays: this test is about the CLI, so 1:1 messages go over direct streams */
 const TRANSPARENT = ['--transparent']
-
-async function json (args: string[]): Promise<any> {
-  const res = await runCli([...args, '--json'])
-  if (res.code !== 0) {
-    throw new Error(`murmur ${args.join(' ')} exited ${res.code}: ${res.stderr}`)
-  }
-  return JSON.parse(res.stdout)
-}
 
 describe('contacts: two daemons, card exchange and live 1:1 chat through the CLI', function () {
   this.timeout(120_000)
   let tmp: Awaited<ReturnType<typeof tempDir>>
-  const daemons: Array<ReturnType<typeof spawnDaemon>> = []
+  const daemons: TestDaemon[] = []
 
   before(async () => {
     tmp = await tempDir()
@@ -39,10 +31,7 @@ describe('contacts: two daemons, card exchange and live 1:1 chat through the CLI
     const homeA = join(tmp.dir, 'alice')
     const homeB = join(tmp.dir, 'bob')
     for (const home of [homeA, homeB]) {
-      expect((await runCli(['init', '--home', home])).code).to.equal(0)
-      const d = spawnDaemon(['--home', home, ...LOOPBACK, ...TRANSPARENT])
-      daemons.push(d)
-      await waitFor(async () => (await readFile(join(home, 'api'), 'utf8').catch(() => '')) !== '', `the daemon on ${home} (output: ${d.output()})`)
+      daemons.push(await startDaemon(home, [...LOOPBACK_DAEMON, ...TRANSPARENT]))
     }
     const idA = await json(['identity', 'show', '--home', homeA])
     const idB = await json(['identity', 'show', '--home', homeB])
@@ -95,7 +84,7 @@ describe('contacts: two daemons, card exchange and live 1:1 chat through the CLI
 describe('contacts: two daemons, the receiver stopped: messages wait in its mailboxes and arrive on its return', function () {
   this.timeout(180_000)
   let tmp: Awaited<ReturnType<typeof tempDir>>
-  const daemons: Array<ReturnType<typeof spawnDaemon>> = []
+  const daemons: TestDaemon[] = []
   const stores: StorePeer[] = []
 
   before(async () => {
@@ -119,10 +108,8 @@ describe('contacts: two daemons, the receiver stopped: messages wait in its mail
     await tmp.cleanup()
   })
 
-  async function start (home: string): Promise<void> {
-    const d = spawnDaemon(['--home', home, ...LOOPBACK])
-    daemons.push(d)
-    await waitFor(async () => (await readFile(join(home, 'api'), 'utf8').catch(() => '')) !== '', `the daemon on ${home} (output: ${d.output()})`)
+  async function start (home: string, init: boolean): Promise<void> {
+    daemons.push(await startDaemon(home, LOOPBACK_DAEMON, { init }))
     for (const s of stores) {
       await json(['connect', s.murmur.node.getMultiaddrs()[0].toString(), '--home', home])
     }
@@ -132,8 +119,7 @@ describe('contacts: two daemons, the receiver stopped: messages wait in its mail
     const homeA = join(tmp.dir, 'alice')
     const homeB = join(tmp.dir, 'bob')
     for (const home of [homeA, homeB]) {
-      expect((await runCli(['init', '--home', home])).code).to.equal(0)
-      await start(home)
+      await start(home, true)
     }
     const peerB = (await json(['id', '--home', homeB])).peerId
     // the directory has spread: alice reaches bob's node over a 3-hop route
@@ -149,7 +135,7 @@ describe('contacts: two daemons, the receiver stopped: messages wait in its mail
       expect(sent.via).to.equal('mailbox')
     }
 
-    await start(homeB)
+    await start(homeB, false)
     await waitFor(async () => (await json(['inbox', '--home', homeB])).messages.length === 4, 'bob\'s daemon to fetch its mailboxes', 60_000, 500)
     const inboxB = (await json(['inbox', '--home', homeB])).messages
     expect(inboxB.map((m: any) => m.content)).to.deep.equal(['are you there?', 'while you were out 1', 'while you were out 2', 'while you were out 3'])

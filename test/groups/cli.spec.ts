@@ -1,23 +1,15 @@
 import { EventEmitter } from 'node:events'
-import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { expect } from 'aegir/chai'
 import { main } from '../../src/daemon/cli.ts'
-import { captureIo, runCli, spawnDaemon, tempDir } from '../fixtures/cli.ts'
+import { captureIo, cliJson as json, runCli, startDaemon, tempDir } from '../fixtures/cli.ts'
 import { waitFor } from '../fixtures/nodes.ts'
-
-const LOOPBACK = ['--api', '127.0.0.1:0', '--metrics', '127.0.0.1:0', '--listen', '/ip4/127.0.0.1/tcp/0']
-
-async function json (args: string[]): Promise<any> {
-  const res = await runCli([...args, '--json'])
-  expect(res.code, `murmur ${args.join(' ')}: ${res.stderr}`).to.equal(0)
-  return JSON.parse(res.stdout)
-}
+import type { TestDaemon } from '../fixtures/cli.ts'
 
 describe('murmur group … with two daemons', function () {
   this.timeout(180_000)
   let tmp: Awaited<ReturnType<typeof tempDir>>
-  const daemons: Array<ReturnType<typeof spawnDaemon>> = []
+  const daemons: TestDaemon[] = []
 
   before(async () => {
     tmp = await tempDir()
@@ -33,10 +25,7 @@ describe('murmur group … with two daemons', function () {
   it('create, invite, join, send, read, edit, react, members, tail and list, all with --json', async () => {
     const [alice, bob] = [join(tmp.dir, 'alice'), join(tmp.dir, 'bob')]
     for (const home of [alice, bob]) {
-      expect((await runCli(['init', '--home', home])).code).to.equal(0)
-      const d = spawnDaemon(['--home', home, ...LOOPBACK])
-      daemons.push(d)
-      await waitFor(async () => (await readFile(join(home, 'api'), 'utf8').catch(() => '')) !== '', `the daemon on ${home} (output: ${d.output()})`)
+      daemons.push(await startDaemon(home))
     }
     const aliceId = await json(['id', '--home', alice])
     await json(['connect', aliceId.addresses[0], '--home', bob])

@@ -1,24 +1,18 @@
-import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { expect } from 'aegir/chai'
 import { ApiClient } from '../../src/daemon/api/client.ts'
-import { runCli, spawnDaemon, tempDir } from '../fixtures/cli.ts'
+import { LOOPBACK_DAEMON, cliJson as json, runCli, startDaemon, tempDir } from '../fixtures/cli.ts'
 import { waitFor } from '../fixtures/nodes.ts'
+import type { TestDaemon } from '../fixtures/cli.ts'
 
 // transparent: two daemons and no relays, so 1:1 messages (the invite rides in one) go over a direct stream;
 // over onion routes they would need relays, and their mailbox fallback store nodes (this test is about invites)
-const LOOPBACK = ['--api', '127.0.0.1:0', '--metrics', '127.0.0.1:0', '--listen', '/ip4/127.0.0.1/tcp/0', '--transparent']
-
-async function json (args: string[]): Promise<any> {
-  const res = await runCli([...args, '--json'])
-  expect(res.code, `murmur ${args.join(' ')}: ${res.stderr}`).to.equal(0)
-  return JSON.parse(res.stdout)
-}
+const TRANSPARENT = [...LOOPBACK_DAEMON, '--transparent']
 
 describe('murmur group invite --to: invites through the 1:1 session', function () {
   this.timeout(180_000)
   let tmp: Awaited<ReturnType<typeof tempDir>>
-  const daemons: Array<ReturnType<typeof spawnDaemon>> = []
+  const daemons: TestDaemon[] = []
   const stop = new AbortController()
 
   before(async () => {
@@ -36,11 +30,7 @@ describe('murmur group invite --to: invites through the 1:1 session', function (
   it('alice sends an invite to her contact bob; bob sees it on his event stream and joins with it', async () => {
     const [alice, bob] = [join(tmp.dir, 'alice'), join(tmp.dir, 'bob')]
     for (const home of [alice, bob]) {
-      const init = await runCli(['init', '--home', home])
-      expect(init.code, init.stderr).to.equal(0)
-      const d = spawnDaemon(['--home', home, ...LOOPBACK])
-      daemons.push(d)
-      await waitFor(async () => (await readFile(join(home, 'api'), 'utf8').catch(() => '')) !== '', `the daemon on ${home} (output: ${d.output()})`)
+      daemons.push(await startDaemon(home, TRANSPARENT))
     }
     const aliceId = await json(['id', '--home', alice])
     await json(['connect', aliceId.addresses[0], '--home', bob])
