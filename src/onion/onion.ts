@@ -6,7 +6,7 @@ import { buildPacket } from './builder.ts'
 import { SURB_SIZE } from './constants.ts'
 import { defaultCrypto } from './crypto/index.ts'
 import { DeliveryFailedError, DuplicateHandlerError, MessageTooLargeError, NoRouteError, NoSurbError, OnionNotStartedError, UnknownDestinationError } from './errors.ts'
-import { splitMessage, Reassembler, MAX_FRAGMENTS } from './fragment.ts'
+import { splitByCapacity, Reassembler, MAX_FRAGMENTS } from './fragment.ts'
 import { FrameDecoder, ONION_PROTOCOL, encodeFrame } from './frame.ts'
 import { OnionKeyring } from './keyring.ts'
 import { dataCapacity, decodeMessage, encodeMessage, MESSAGE_ID_SIZE } from './message.ts'
@@ -228,6 +228,40 @@ const DEFAULT_KIND = 'default'
 
 /** Longest per-hop delay a relay without its own mixing settings honours */
 const RELAY_DELAY_CAP_MS = 5_000
+
+/**
+ * Reply blocks per fragment: as many as fit one packet beside the ack's
+ * reply block and the kind, leaving the first fragment room for a small
+ * request; the first fragment takes the first group
+ */
+function surbGroups (surbs: Uint8Array[], template: Omit<OnionMessage, 'data' | 'surbs'>): Uint8Array[][] {
+  if (surbs.length === 0) {
+    return []
+  }
+  const room = (n: number): number => {
+    try {
+      return dataCapacity({ ...template, surbs: surbs.slice(0, n) })
+    } catch {
+      // the reply blocks alone overflow the packet
+      return -1
+    }
+  }
+  let perFragment = 0
+  while (perFragment < surbs.length && room(perFragment + 1) >= MIN_FIRST_DATA_BYTES) {
+    perFragment++
+  }
+  if (perFragment === 0) {
+    throw new MessageTooLargeError('Kind and reply blocks do not fit a packet')
+  }
+  const groups: Uint8Array[][] = []
+  for (let i = 0; i < surbs.length; i += perFragment) {
+    groups.push(surbs.slice(i, i + perFragment))
+  }
+  return groups
+}
+
+/** Room a fragment with reply blocks keeps for data, so a small request (a store fetch with its proof) rides in the first */
+const MIN_FIRST_DATA_BYTES = 256
 
 /** Reads a stream to its end, discarding what comes */
 async function drain (stream: Stream): Promise<void> {
@@ -840,14 +874,16 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
       surbs.push(block.surb)
     }
     const template = { type: 'data' as const, id, fragment: 0, fragments: MAX_FRAGMENTS, kind, ackSurb: new Uint8Array(SURB_SIZE), topic: '' }
+    // more reply blocks than one packet holds ride on further fragments (the destination collects them all)
+    const groups = surbGroups(surbs, template)
     let parts: Uint8Array[]
     try {
-      parts = splitMessage(data, dataCapacity({ ...template, surbs }), dataCapacity({ ...template, surbs: [] }))
+      parts = splitByCapacity(data, i => dataCapacity({ ...template, surbs: groups[i] ?? [] }), groups.length)
     } catch (err: any) {
       throw err instanceof MessageTooLargeError ? err : new MessageTooLargeError(`Kind and reply blocks do not fit a packet: ${err.message}`)
     }
     const attempts = await Promise.all(parts.map(async (part, i) => this.sendFragment(dest, {
-      type: 'data', id, fragment: i, fragments: parts.length, kind, data: part, surbs: i === 0 ? surbs : [], topic: ''
+      type: 'data', id, fragment: i, fragments: parts.length, kind, data: part, surbs: groups[i] ?? [], topic: ''
     }, hops, options.retries ?? this.retries, options.ackTimeoutMs ?? this.ackTimeoutMs, options.signal, never, used)))
     return { messageId, fragments: parts.length, attempts: attempts.reduce((a, b) => a + b, 0), relays: [...used] }
   }
