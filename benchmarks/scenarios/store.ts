@@ -256,7 +256,7 @@ export const storeScenario: Scenario<StoreParams> = {
       await raw.close()
 
       // --- onion drain: the same backlog over onion routes (before recovery acks it) ----------------------------------
-      let onion: { seconds: number, warmSeconds: number, exchanges: number, shared: number, relays: number } | undefined
+      let onion: { seconds: number, warmSeconds: number, exchanges: number, shared: number, relays: number, retried: number, dropped: Record<string, number> } | undefined
       if (p.onion === true) {
         bar = progress.phase('onion: relays and directory', p.relays)
         const relays: Murmur[] = []
@@ -301,7 +301,17 @@ export const storeScenario: Scenario<StoreParams> = {
           throw new Error(`${transport.counts.direct} store exchanges went direct: not an onion measurement`)
         }
         record('drain', 'murmur-onion', seconds, p.backlog)
-        onion = { seconds, warmSeconds, exchanges: transport.counts.onion, shared: transport.counts.shared, relays: p.relays }
+        // lost packets cost an ack timeout each: say how many there were and why
+        const dropped: Record<string, number> = {}
+        let retried = 0
+        for (const m of net) {
+          const st = m.onion.status()
+          retried += st.retried
+          for (const [reason, n] of Object.entries(st.dropped)) {
+            dropped[reason] = (dropped[reason] ?? 0) + (n ?? 0)
+          }
+        }
+        onion = { seconds, warmSeconds, exchanges: transport.counts.onion, shared: transport.counts.shared, relays: p.relays, retried, dropped }
       }
 
       // --- recovery: a peer comes online and takes its whole backlog -----------------------
