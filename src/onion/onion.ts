@@ -234,7 +234,7 @@ const RELAY_DELAY_CAP_MS = 5_000
  * reply block and the kind, leaving the first fragment room for a small
  * request; the first fragment takes the first group
  */
-function surbGroups (surbs: Uint8Array[], template: Omit<OnionMessage, 'data' | 'surbs'>): Uint8Array[][] {
+function surbGroups (surbs: Uint8Array[], template: Omit<OnionMessage, 'data' | 'surbs' | 'ackSurb'> & { ackSurb?: Uint8Array }): Uint8Array[][] {
   if (surbs.length === 0) {
     return []
   }
@@ -916,23 +916,46 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
   /**
    * Sends `data` with `surbs` reply blocks and resolves with the handler's
    * `answer`, put back together from its chunks: for answers larger than one
-   * reply (a store page, a prekey bundle). Rejects when `signal` aborts or
-   * the answer is malformed.
+   * reply (a store page, a prekey bundle). Rejects when `signal` aborts, the
+   * answer is malformed, or no answer came after the retries.
+   *
+   * The answer is the acknowledgement: an ask's fragments carry no ack reply
+   * block of their own (a third of the packets and reply blocks of a large
+   * ask, and room for three reply blocks a fragment instead of two). When
+   * nothing comes back for `ackTimeoutMs` (from the send or from the last
+   * chunk that came), the whole ask goes again over routes clear of the
+   * last ones, with fresh reply blocks, and the relays of the silent routes
+   * are scored down; an answer to any attempt is taken (the handler must
+   * bear a request twice: store requests do).
    */
   async ask (destination: PeerId | string, data: Uint8Array, options: SendOptions & { surbs: number, signal: AbortSignal, onSent?(result: SendResult): void }): Promise<Uint8Array> {
     const { signal } = options
-    let messageId: string | undefined
-    const early: Array<{ messageId: string, data: Uint8Array }> = []
-    const chunks = new Map<number, Uint8Array>()
+    if (!this.started) { throw new OnionNotStartedError() }
+    signal.throwIfAborted()
+    const dest = await this.destination(destination, signal)
+    const destId = dest.peerId.toString()
+    const hops = options.hops ?? this.hops
+    const kind = options.kind ?? DEFAULT_KIND
+    const never = options.avoidRelays ?? new Set<string>()
+    const retries = options.retries ?? this.retries
+    const quietMs = (options.ackTimeoutMs ?? this.ackTimeoutMs) + (this.mixing != null ? 2 * (hops + 1) * this.mixing.maxDelayMs : 0)
+    /** Chunks by attempt (message id): two attempts' answers are never mixed */
+    const chunks = new Map<string, Map<number, Uint8Array>>()
     const answer = Promise.withResolvers<Uint8Array>()
-    const take = (reply: Uint8Array): void => {
+    let heard = Date.now()
+    const take = (messageId: string, reply: Uint8Array): void => {
+      const got = chunks.get(messageId)
+      if (got == null) {
+        return
+      }
+      heard = Date.now()
       if (reply.length < 2 || reply[1] === 0 || reply[0] >= reply[1]) {
         answer.reject(new DeliveryFailedError('A malformed answer came back through a reply block'))
         return
       }
-      chunks.set(reply[0], reply.subarray(2))
-      if (chunks.size === reply[1]) {
-        const parts = [...chunks.entries()].sort((a, b) => a[0] - b[0]).map(e => e[1])
+      got.set(reply[0], reply.subarray(2))
+      if (got.size === reply[1]) {
+        const parts = [...got.entries()].sort((a, b) => a[0] - b[0]).map(e => e[1])
         const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
         let at = 0
         for (const p of parts) {
@@ -942,31 +965,93 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
         answer.resolve(out)
       }
     }
-    const listener = (evt: CustomEvent<{ messageId: string, data: Uint8Array }>): void => {
-      if (messageId == null) {
-        early.push(evt.detail)
-      } else if (evt.detail.messageId === messageId) {
-        take(evt.detail.data)
-      }
-    }
+    const listener = (evt: CustomEvent<{ messageId: string, data: Uint8Array }>): void => { take(evt.detail.messageId, evt.detail.data) }
     const onAbort = (): void => { answer.reject(new DeliveryFailedError(`No answer over onion routes: ${signal.reason?.message ?? 'aborted'}`)) }
+    const release = (): void => { answer.reject(new OnionNotStartedError()) }
     this.addEventListener('reply', listener)
     signal.addEventListener('abort', onAbort, { once: true })
-    try {
-      signal.throwIfAborted()
-      const sent = await this.send(destination, data, options)
-      messageId = sent.messageId
-      options.onSent?.(sent)
-      for (const e of early) {
-        if (e.messageId === messageId) {
-          take(e.data)
+    this.waiters.add(release)
+    const answered = answer.promise.then(() => true)
+    answered.catch(() => {})
+    /** True when the answer is complete, false after `quietMs` without a chunk */
+    const wait = async (): Promise<boolean> => {
+      for (;;) {
+        const left = heard + quietMs - Date.now()
+        if (left <= 0) {
+          return false
+        }
+        let timer: ReturnType<typeof setTimeout> | undefined
+        const quiet = new Promise<boolean>(resolve => {
+          timer = setTimeout(() => { resolve(false) }, left)
+          this.timers.add(timer)
+        })
+        try {
+          if (await Promise.race([answered, quiet])) {
+            return true
+          }
+        } finally {
+          clearTimeout(timer)
+          if (timer != null) { this.timers.delete(timer) }
         }
       }
-      return await answer.promise
+    }
+    const avoid = new Set<string>()
+    const everyRelay = new Set<string>()
+    try {
+      for (let attempt = 0; attempt <= retries; attempt++) {
+        if (!this.started) { throw new OnionNotStartedError() }
+        signal.throwIfAborted()
+        const id = this.crypto.randomBytes(MESSAGE_ID_SIZE)
+        const messageId = bytesToHex(id)
+        chunks.set(messageId, new Map())
+        const used = new Set<string>()
+        const surbs: Uint8Array[] = []
+        for (let i = 0; i < options.surbs; i++) {
+          const block = this.makeSurb(hops, [destId], avoid, 10 * 60_000, m => {
+            if (m.type === 'reply') {
+              this.dispatchEvent(new CustomEvent('reply', { detail: { messageId: bytesToHex(m.id), data: m.data } }))
+            }
+          }, never)
+          block.relays.forEach(r => used.add(r))
+          surbs.push(block.surb)
+        }
+        const template = { type: 'data' as const, id, fragment: 0, fragments: MAX_FRAGMENTS, kind, topic: '' }
+        const groups = surbGroups(surbs, template)
+        let parts: Uint8Array[]
+        try {
+          parts = splitByCapacity(data, i => dataCapacity({ ...template, surbs: groups[i] ?? [] }), groups.length)
+        } catch (err: any) {
+          throw err instanceof MessageTooLargeError ? err : new MessageTooLargeError(`Kind and reply blocks do not fit a packet: ${err.message}`)
+        }
+        heard = Date.now()
+        await Promise.all(parts.map(async (part, i) => {
+          const forward = this.path(hops, [destId], avoid, never)
+          forward.forEach(r => used.add(r))
+          const body = encodeMessage({ type: 'data', id, fragment: i, fragments: parts.length, kind, data: part, surbs: groups[i] ?? [], topic: '' })
+          const { packet } = buildPacket(this.crypto, [...this.routeHops(forward), { address: dest.peerKey, onionKey: dest.onionKey }], body)
+          try {
+            await this.sendPacket(peerIdFromString(forward[0]), packet)
+          } catch (err: any) {
+            this.log.debug({ relay: forward[0], err: err.message }, 'first hop unreachable')
+          }
+        }))
+        this.metrics.message(attempt === 0 ? 'sent' : 'retried')
+        used.forEach(r => everyRelay.add(r))
+        options.onSent?.({ messageId, fragments: parts.length, attempts: attempt + 1, relays: [...everyRelay] })
+        if (await wait()) {
+          this.reliability.success([...used])
+          this.metrics.message('acked')
+          return await answer.promise
+        }
+        this.reliability.failure([...used])
+        used.forEach(r => avoid.add(r))
+      }
+      this.metrics.message('failed')
+      throw new DeliveryFailedError(`No answer from ${destId} after ${retries + 1} routes`)
     } finally {
       this.removeEventListener('reply', listener)
       signal.removeEventListener('abort', onAbort)
-      answer.promise.catch(() => {})
+      this.waiters.delete(release)
     }
   }
 

@@ -162,6 +162,31 @@ describe('onion/network: 15 peers on loopback', function () {
     }
   })
 
+  it('an ask whose answer never comes goes again over other routes with fresh reply blocks, and takes that answer', async () => {
+    const asker = peers[6]
+    const dest = peers[12]
+    const asked: number[] = []
+    dest.onion.handle('second-time', async msg => {
+      asked.push(msg.surbs)
+      if (asked.length === 1) {
+        // as if the first attempt's answer were lost on the way
+        return
+      }
+      await msg.answer(enc(`answer ${asked.length}`))
+    })
+    const before = asker.onion.status()
+    const routes: string[][] = []
+    try {
+      const answer = await asker.onion.ask(dest.peerId, enc('q'), { kind: 'second-time', surbs: 2, signal: AbortSignal.timeout(60_000), onSent: sent => { routes.push(sent.relays) } })
+      expect(dec(answer)).to.equal('answer 2')
+    } finally {
+      dest.onion.unhandle('second-time')
+    }
+    expect(asked).to.deep.equal([2, 2])
+    expect(routes).to.have.length(2)
+    expect(asker.onion.status().retried - before.retried).to.equal(1)
+  })
+
   it('publishes through an exit: subscribers get it, never first from the sender', async () => {
     const topic = '/murmur/1/g/test-anonymous'
     const sender = peers[5]
