@@ -53,6 +53,7 @@ export interface StoreParams {
   onion?: boolean
   relays: number
   hops: number
+  pageSurbs: number
 }
 
 /** How long the store node keeps a challenge in the onion phase */
@@ -148,7 +149,8 @@ export const storeScenario: Scenario<StoreParams> = {
     drains: { type: 'int', default: 5, min: 1, max: 50, help: 'times the backlog is drained (a fetch does not delete); the figure is the median, the first is reported apart' },
     onion: { type: 'boolean', help: 'also drain the backlog over onion routes (OnionStoreTransport) through --relays relay peers in this process' },
     relays: { type: 'int', default: 5, min: 2, max: 50, help: 'relay-role peers of the onion phase' },
-    hops: { type: 'int', default: 2, min: 1, max: 5, help: 'relays per onion route in the onion phase' }
+    hops: { type: 'int', default: 2, min: 1, max: 5, help: 'relays per onion route in the onion phase' },
+    'page-surbs': { type: 'int', default: 32, min: 2, max: 64, help: 'the most reply blocks one onion page request carries (its page is what they carry)' }
   },
   async run ({ params: p, prng, progress }) {
     const dir = await mkdtemp(join(tmpdir(), 'murmur-bench-store-'))
@@ -266,7 +268,7 @@ export const storeScenario: Scenario<StoreParams> = {
         }
         peers.push(...relays)
         // a drain of a big backlog is thousands of exchanges: the whole fetch must not time out
-        const reader = await peer(undefined, [], { ...ONION_NET(p.hops), store: { transparent: false, requestTimeoutMs: 3_600_000 } })
+        const reader = await peer(undefined, [], { ...ONION_NET(p.hops), store: { transparent: false, requestTimeoutMs: 3_600_000, onionPageSurbs: p.pageSurbs } })
         peers.push(reader)
         const net = [store, ...relays, reader]
         for (let i = 0; i < net.length; i++) {
