@@ -28,7 +28,11 @@ export const MAX_PAGE_SURBS = 64
 export interface OnionStoreTransportInit {
   /** Relays per route, as the onion layer builds them */
   hops: number
-  /** How long one exchange may take when the caller gives no signal @default 30000 */
+  /**
+   * How long one exchange may take when the caller gives no signal
+   *
+   * @default 30000
+   */
   timeoutMs?: number
   /**
    * Routes remembered per store node and side (TX, RX): the relays of the

@@ -88,7 +88,8 @@ describe('onion/wire', function () {
     it('splits by each fragment\'s room, keeps fragments that only carry reply blocks, and gathers every fragment\'s reply blocks', () => {
       const data = nativeCrypto.randomBytes(700)
       // fragments 0-2 carry reply blocks (room 300, 0, 0), the rest hold 1000
-      const parts = splitByCapacity(data, i => i === 0 ? 300 : i < 3 ? 0 : 1000, 3)
+      const room = [300, 0, 0]
+      const parts = splitByCapacity(data, i => room[i] ?? 1000, 3)
       expect(parts.map(p => p.length)).to.deep.equal([300, 0, 0, 400])
       const r = new Reassembler()
       const surbs = [[new Uint8Array(SURB_SIZE).fill(1)], [new Uint8Array(SURB_SIZE).fill(2)], [new Uint8Array(SURB_SIZE).fill(3)], []]
