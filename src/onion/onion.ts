@@ -260,6 +260,11 @@ function surbGroups (surbs: Uint8Array[], template: Omit<OnionMessage, 'data' | 
   return groups
 }
 
+/** Asks heard back before their round-trip time decides when an ask goes again */
+const ASK_RTT_SAMPLES = 4
+/** The least silence after which an ask goes again */
+const ASK_MIN_QUIET_MS = 1_000
+
 /** Room a fragment with reply blocks keeps for data, so a small request (a store fetch with its proof) rides in the first */
 const MIN_FIRST_DATA_BYTES = 256
 
@@ -323,6 +328,13 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
   private liveKeys: Uint8Array[] = []
   private started = false
   private loadWindow = { since: Date.now(), packets: 0, rate: 0 }
+  /**
+   * How long asks take to hear back (from sending to the first chunk), as
+   * TCP keeps a round-trip time (RFC 6298: smoothed mean and deviation): an
+   * ask goes again after four deviations over the mean without a word, not
+   * after the whole `ackTimeoutMs`
+   */
+  private readonly askRtt = { srtt: 0, rttvar: 0, samples: 0 }
   private housekeeping?: ReturnType<typeof setInterval>
   private rotationTimer?: ReturnType<typeof setTimeout>
   private coverTimer?: ReturnType<typeof setTimeout>
@@ -938,7 +950,14 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
     const kind = options.kind ?? DEFAULT_KIND
     const never = options.avoidRelays ?? new Set<string>()
     const retries = options.retries ?? this.retries
-    const quietMs = (options.ackTimeoutMs ?? this.ackTimeoutMs) + (this.mixing != null ? 2 * (hops + 1) * this.mixing.maxDelayMs : 0)
+    const mixingMs = this.mixing != null ? 2 * (hops + 1) * this.mixing.maxDelayMs : 0
+    const maxQuietMs = (options.ackTimeoutMs ?? this.ackTimeoutMs) + mixingMs
+    // a lost ask costs what the network usually takes, not the whole ack timeout: never under ASK_MIN_QUIET_MS
+    // (a loaded machine stalls now and then) nor over the ack timeout
+    const rtt = this.askRtt
+    let quietMs = rtt.samples >= ASK_RTT_SAMPLES ? Math.min(maxQuietMs, Math.max(ASK_MIN_QUIET_MS + mixingMs, Math.round(rtt.srtt + 4 * rtt.rttvar))) : maxQuietMs
+    let sentAt = Date.now()
+    let firstHeard: number | undefined
     /** Chunks by attempt (message id): two attempts' answers are never mixed */
     const chunks = new Map<string, Map<number, Uint8Array>>()
     const answer = Promise.withResolvers<Uint8Array>()
@@ -949,6 +968,7 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
         return
       }
       heard = Date.now()
+      firstHeard ??= heard - sentAt
       if (reply.length < 2 || reply[1] === 0 || reply[0] >= reply[1]) {
         answer.reject(new DeliveryFailedError('A malformed answer came back through a reply block'))
         return
@@ -1023,7 +1043,8 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
         } catch (err: any) {
           throw err instanceof MessageTooLargeError ? err : new MessageTooLargeError(`Kind and reply blocks do not fit a packet: ${err.message}`)
         }
-        heard = Date.now()
+        heard = sentAt = Date.now()
+        firstHeard = undefined
         await Promise.all(parts.map(async (part, i) => {
           const forward = this.path(hops, [destId], avoid, never)
           forward.forEach(r => used.add(r))
@@ -1039,12 +1060,17 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
         used.forEach(r => everyRelay.add(r))
         options.onSent?.({ messageId, fragments: parts.length, attempts: attempt + 1, relays: [...everyRelay] })
         if (await wait()) {
+          if (firstHeard != null && attempt === 0) {
+            this.sampleAskRtt(firstHeard)
+          }
           this.reliability.success([...used])
           this.metrics.message('acked')
           return await answer.promise
         }
         this.reliability.failure([...used])
         used.forEach(r => avoid.add(r))
+        // as TCP backs off: each attempt waits twice as long as the one before, up to the ack timeout
+        quietMs = Math.min(maxQuietMs, quietMs * 2)
       }
       this.metrics.message('failed')
       throw new DeliveryFailedError(`No answer from ${destId} after ${retries + 1} routes`)
@@ -1053,6 +1079,19 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
       signal.removeEventListener('abort', onAbort)
       this.waiters.delete(release)
     }
+  }
+
+  /** RFC 6298's update of the smoothed round-trip time and its deviation */
+  private sampleAskRtt (ms: number): void {
+    const r = this.askRtt
+    if (r.samples === 0) {
+      r.srtt = ms
+      r.rttvar = ms / 2
+    } else {
+      r.rttvar = 0.75 * r.rttvar + 0.25 * Math.abs(r.srtt - ms)
+      r.srtt = 0.875 * r.srtt + 0.125 * ms
+    }
+    r.samples++
   }
 
   /**
