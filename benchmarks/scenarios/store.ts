@@ -119,6 +119,20 @@ async function waitForStoreRole (m: Murmur, store: Murmur): Promise<void> {
 
 let retries = 0
 
+/** Lost packets cost a silence each before the resend: how many asks and fragments went again, and every drop by reason */
+function onionLosses (net: Murmur[]): { retried: number, dropped: Record<string, number> } {
+  const dropped: Record<string, number> = {}
+  let retried = 0
+  for (const m of net) {
+    const st = m.onion.status()
+    retried += st.retried
+    for (const [reason, n] of Object.entries(st.dropped)) {
+      dropped[reason] = (dropped[reason] ?? 0) + (n ?? 0)
+    }
+  }
+  return { retried, dropped }
+}
+
 /**
  * A dropped connection (libp2p's connection monitor aborts a connection whose
  * ping times out on a loaded machine) is retried and counted, as a client would
@@ -308,16 +322,7 @@ export const storeScenario: Scenario<StoreParams> = {
           throw new Error(`${transport.counts.direct} store exchanges went direct: not an onion measurement`)
         }
         record('drain', 'murmur-onion', seconds, p.backlog)
-        // lost packets cost an ack timeout each: say how many there were and why
-        const dropped: Record<string, number> = {}
-        let retried = 0
-        for (const m of net) {
-          const st = m.onion.status()
-          retried += st.retried
-          for (const [reason, n] of Object.entries(st.dropped)) {
-            dropped[reason] = (dropped[reason] ?? 0) + (n ?? 0)
-          }
-        }
+        const { retried, dropped } = onionLosses(net)
         onion = { seconds, cpuSeconds, warmSeconds, exchanges: transport.counts.onion, shared: transport.counts.shared, relays: p.relays, retried, dropped }
       }
 
@@ -369,7 +374,7 @@ export const storeScenario: Scenario<StoreParams> = {
           `Requests retried after a dropped connection: ${retries}.`,
           'The baseline writes the same number of entries of the same size in batches of the same size, each synced, with the same concurrency, on the same disk.',
           ...(onion != null
-            ? [`Onion drain: the store node keeps a challenge ${ONION_CHALLENGE_TTL_MS / 1000} s instead of 30 s, because one drain uses one challenge and would outlive it.`, `Onion drain: ${onion.relays} relay peers in this process, ${p.hops} relays per route, no mixing delay; ${onion.exchanges} onion exchanges (a page holds what its reply blocks carry), ${onion.shared} of them could not keep clear of deposit relays; warm-up fetch of 500 took ${onion.warmSeconds.toFixed(2)} s.`, `Onion drain: ${onion.cpuSeconds.toFixed(2)} s of CPU in ${onion.seconds.toFixed(2)} s; ${onion.retried} fragments resent after an ack timeout; drops: ${JSON.stringify(onion.dropped)}.`]
+            ? [`Onion drain: the store node keeps a challenge ${ONION_CHALLENGE_TTL_MS / 1000} s instead of 30 s, because one drain uses one challenge and would outlive it.`, `Onion drain: ${onion.relays} relay peers in this process, ${p.hops} relays per route, no mixing delay; ${onion.exchanges} onion exchanges (a page holds what its reply blocks carry), ${onion.shared} of them could not keep clear of deposit relays; warm-up fetch of 500 took ${onion.warmSeconds.toFixed(2)} s.`, `Onion drain: ${onion.cpuSeconds.toFixed(2)} s of CPU in ${onion.seconds.toFixed(2)} s; ${onion.retried} asks or fragments sent again after a silence; drops: ${JSON.stringify(onion.dropped)}.`]
             : [])
         ],
         tables: { samples },
