@@ -76,6 +76,14 @@ export interface MurmurStoreInit extends StoreInit {
    * @default false
    */
   transparent?: boolean
+  /**
+   * The most reply blocks one page request over onion routes carries (at
+   * most 64, ~1.9 KB of page each): larger pages mean fewer round trips for
+   * a long backlog, and more reply blocks made and sent per request
+   *
+   * @default 32
+   */
+  onionPageSurbs?: number
 }
 
 /** The contacts layer's options as the composite takes them */

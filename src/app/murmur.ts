@@ -59,11 +59,11 @@ export class DefaultMurmur implements Murmur {
     })).identity
     const directory = new RelayDirectory({ node, privateKey }, init.directory)
     const onion = new Onion({ node, directory }, init.onion)
-    const { transparent: storeTransparent, ...storeInit } = init.store ?? {}
+    const { transparent: storeTransparent, onionPageSurbs, ...storeInit } = init.store ?? {}
     // store nodes keep prekey bundles too, checked with the DHT's validator and selector
     const store = createStore({ node }, { recordValidators: bundleValidators, recordSelectors: bundleSelectors, ...storeInit })
     if (storeTransparent !== true) {
-      store.setTransport(new OnionStoreTransport({ onion, directory, libp2p: node.libp2p, log: node.logger.forComponent('store:onion') }, { hops: init.onion?.hops ?? 3 }))
+      store.setTransport(new OnionStoreTransport({ onion, directory, libp2p: node.libp2p, log: node.logger.forComponent('store:onion') }, { hops: init.onion?.hops ?? 3, pageSurbs: onionPageSurbs }))
     }
     if (store.server != null) {
       // a store node answers requests that come over onion routes whatever its own client does

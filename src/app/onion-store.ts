@@ -20,15 +20,19 @@ import type { Libp2p, PeerId } from '@libp2p/interface'
 /** The onion handler kind of store requests (the bytes of `/murmur/store/1.0.0`, one request, one response) */
 export const STORE_ONION_KIND = 'murmur/store/1'
 
-/** Reply blocks per request: the first packet holds at most two besides a small request */
+/** Reply blocks of a request whose answer is small (a challenge, a deposit's or an ack's outcome) */
 const SURBS = 2
-/** Envelopes tried in one fetch page over onion; halved until the page fits the reply blocks */
-const ONION_PAGE = 32
+/** The most reply blocks one request may carry (they ride two to a fragment) */
+export const MAX_PAGE_SURBS = 64
 
 export interface OnionStoreTransportInit {
   /** Relays per route, as the onion layer builds them */
   hops: number
-  /** How long one exchange may take when the caller gives no signal @default 30000 */
+  /**
+   * How long one exchange may take when the caller gives no signal
+   *
+   * @default 30000
+   */
   timeoutMs?: number
   /**
    * Routes remembered per store node and side (TX, RX): the relays of the
@@ -43,6 +47,15 @@ export interface OnionStoreTransportInit {
    * @default 600000
    */
   recentRouteMs?: number
+  /**
+   * The most reply blocks a page request (FETCH, HISTORY) carries, at most
+   * 64: a page is as large as they carry (~1.9 KB each). The client asks
+   * for room as it expects a page (`ExchangeOptions.answerBytes`), so a
+   * small mailbox costs few; this bounds a drain's requests.
+   *
+   * @default 32
+   */
+  pageSurbs?: number
 }
 
 type Side = 'tx' | 'rx'
@@ -73,6 +86,7 @@ export class OnionStoreTransport implements StoreTransport {
   private readonly sharedWarned = new Set<string>()
   private readonly recentRoutes: number
   private readonly recentRouteMs: number
+  private readonly pageSurbs: number
   /** Per store node and side, the relays of its recent routes, oldest first */
   private readonly recent = new Map<string, Record<Side, RecentRoute[]>>()
   /** Keys the split of relays into sides; secret, so nobody else can tell a relay's side */
@@ -93,6 +107,15 @@ export class OnionStoreTransport implements StoreTransport {
     this.timeoutMs = init.timeoutMs ?? 30_000
     this.recentRoutes = init.recentRoutes ?? 16
     this.recentRouteMs = init.recentRouteMs ?? 600_000
+    this.pageSurbs = Math.max(SURBS, Math.min(MAX_PAGE_SURBS, init.pageSurbs ?? 32))
+  }
+
+  /** Reply blocks for an answer of `answerBytes` (a page), else the two a small answer needs */
+  private surbsFor (options: ExchangeOptions): number {
+    if (options.answerBytes == null) {
+      return SURBS
+    }
+    return Math.max(SURBS, Math.min(this.pageSurbs, Math.ceil(options.answerBytes / ANSWER_CHUNK_BYTES)))
   }
 
   /**
@@ -181,7 +204,7 @@ export class OnionStoreTransport implements StoreTransport {
     const dest = storeNode.toString()
     const side: Side = options.path === 'tx' ? 'tx' : 'rx'
     const ask = async (avoidRelays?: Set<string>): Promise<Uint8Array> => this.onion.ask(storeNode, request, {
-      kind: STORE_ONION_KIND, surbs: SURBS, signal, avoidRelays, onSent: sent => { this.remember(dest, side, sent) }
+      kind: STORE_ONION_KIND, surbs: this.surbsFor(options), signal, avoidRelays, onSent: sent => { this.remember(dest, side, sent) }
     })
     try {
       try {
@@ -207,8 +230,8 @@ export class OnionStoreTransport implements StoreTransport {
  * The store node's side: answers a request that came over an onion route,
  * through its reply blocks. The node does not know who asked, so per-peer
  * deposit rate limits count every onion depositor as one (this node). A fetch
- * page is cut down until it fits the reply blocks; replica sync is refused
- * (store nodes sync directly).
+ * page holds as many envelopes as the reply blocks carry; replica sync is
+ * refused (store nodes sync directly).
  */
 export function serveStoreOverOnion (onion: Pick<Onion, 'handle'>, server: Pick<StoreServer, 'answer'>, self: PeerId): void {
   onion.handle(STORE_ONION_KIND, async (msg) => {
@@ -235,20 +258,11 @@ async function answerWithin (server: Pick<StoreServer, 'answer'>, data: Uint8Arr
   if (req.type === StoreRequest.Type.SYNC) {
     return errorResponse(StoreResponse.Status.BAD_REQUEST, 'Replica sync is not taken over onion routes')
   }
-  const paged = req.type === StoreRequest.Type.FETCH ? req.fetch : req.type === StoreRequest.Type.HISTORY ? req.history : undefined
-  if (paged != null) {
-    paged.limit = Math.min(paged.limit <= 0 ? ONION_PAGE : paged.limit, ONION_PAGE)
+  // a page is filled up to the reply blocks' capacity (the store server stops at the byte budget)
+  const bytes = StoreResponse.encode(await server.answer(data, self, { maxBytes: capacity }))
+  if (bytes.length <= capacity) {
+    return bytes
   }
-  for (;;) {
-    const res = await server.answer(paged != null ? StoreRequest.encode(req) : data, self)
-    const bytes = StoreResponse.encode(res)
-    if (bytes.length <= capacity) {
-      return bytes
-    }
-    if (paged == null || res.envelopes.length <= 1) {
-      return errorResponse(StoreResponse.Status.TOO_LARGE, `The answer (${bytes.length} bytes) does not fit the reply blocks of an onion request (${capacity} bytes)`)
-    }
-    // fewer envelopes per page: the client goes on from the cursor with `more`
-    paged.limit = Math.max(1, Math.floor(res.envelopes.length / 2))
-  }
+  // one envelope alone, or a response that is not a page, larger than the reply blocks carry
+  return errorResponse(StoreResponse.Status.TOO_LARGE, `The answer (${bytes.length} bytes) does not fit the reply blocks of an onion request (${capacity} bytes)`)
 }

@@ -57,7 +57,7 @@ export function buildHeader (crypto: SphinxCrypto, hops: RouteHop[], final: Fina
   const n = hops.length
   const r = MAX_HOPS
   const B = ROUTING_BLOCK_SIZE
-  const ephemeral = options.ephemeralKeys ?? hops.map(() => crypto.randomBytes(32))
+  const ephemeral = options.ephemeralKeys ?? hops.map(() => crypto.x25519GenerateKey?.() ?? crypto.randomBytes(32))
   if (ephemeral.length !== n) {
     throw new InvalidRouteError('One ephemeral key per hop')
   }

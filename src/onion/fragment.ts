@@ -17,6 +17,30 @@ export function splitMessage (data: Uint8Array, firstCapacity: number, capacity:
   return parts
 }
 
+/**
+ * Splits `data` over fragments whose data room depends on the fragment
+ * (`capacityOf(i)`: a fragment that also carries reply blocks holds less).
+ * The first `minFragments` fragments exist even if the data is used up
+ * before them (they carry reply blocks and no data); a fragment with no room
+ * beyond those is an error.
+ */
+export function splitByCapacity (data: Uint8Array, capacityOf: (fragment: number) => number, minFragments = 1): Uint8Array[] {
+  const parts: Uint8Array[] = []
+  let offset = 0
+  for (let i = 0; i < Math.max(1, minFragments) || offset < data.length; i++) {
+    if (i >= MAX_FRAGMENTS) {
+      throw new MessageTooLargeError(`A message of ${data.length} bytes and its reply blocks need more than ${MAX_FRAGMENTS} fragments`)
+    }
+    const capacity = capacityOf(i)
+    if (capacity < 0 || (capacity === 0 && i >= minFragments)) {
+      throw new MessageTooLargeError('The reply blocks asked for leave no room for data')
+    }
+    parts.push(data.subarray(offset, offset + capacity))
+    offset += capacity
+  }
+  return parts
+}
+
 interface Pending {
   kind: string
   parts: Array<Uint8Array | undefined>

@@ -6,7 +6,7 @@ import { buildPacket } from './builder.ts'
 import { SURB_SIZE } from './constants.ts'
 import { defaultCrypto } from './crypto/index.ts'
 import { DeliveryFailedError, DuplicateHandlerError, MessageTooLargeError, NoRouteError, NoSurbError, OnionNotStartedError, UnknownDestinationError } from './errors.ts'
-import { splitMessage, Reassembler, MAX_FRAGMENTS } from './fragment.ts'
+import { splitByCapacity, Reassembler, MAX_FRAGMENTS } from './fragment.ts'
 import { FrameDecoder, ONION_PROTOCOL, encodeFrame } from './frame.ts'
 import { OnionKeyring } from './keyring.ts'
 import { dataCapacity, decodeMessage, encodeMessage, MESSAGE_ID_SIZE } from './message.ts'
@@ -229,6 +229,45 @@ const DEFAULT_KIND = 'default'
 /** Longest per-hop delay a relay without its own mixing settings honours */
 const RELAY_DELAY_CAP_MS = 5_000
 
+/**
+ * Reply blocks per fragment: as many as fit one packet beside the ack's
+ * reply block and the kind, leaving the first fragment room for a small
+ * request; the first fragment takes the first group
+ */
+function surbGroups (surbs: Uint8Array[], template: Omit<OnionMessage, 'data' | 'surbs' | 'ackSurb'> & { ackSurb?: Uint8Array }): Uint8Array[][] {
+  if (surbs.length === 0) {
+    return []
+  }
+  const room = (n: number): number => {
+    try {
+      return dataCapacity({ ...template, surbs: surbs.slice(0, n) })
+    } catch {
+      // the reply blocks alone overflow the packet
+      return -1
+    }
+  }
+  let perFragment = 0
+  while (perFragment < surbs.length && room(perFragment + 1) >= MIN_FIRST_DATA_BYTES) {
+    perFragment++
+  }
+  if (perFragment === 0) {
+    throw new MessageTooLargeError('Kind and reply blocks do not fit a packet')
+  }
+  const groups: Uint8Array[][] = []
+  for (let i = 0; i < surbs.length; i += perFragment) {
+    groups.push(surbs.slice(i, i + perFragment))
+  }
+  return groups
+}
+
+/** Asks heard back before their round-trip time decides when an ask goes again */
+const ASK_RTT_SAMPLES = 4
+/** The least silence after which an ask goes again */
+const ASK_MIN_QUIET_MS = 1_000
+
+/** Room a fragment with reply blocks keeps for data, so a small request (a store fetch with its proof) rides in the first */
+const MIN_FIRST_DATA_BYTES = 256
+
 /** Reads a stream to its end, discarding what comes */
 async function drain (stream: Stream): Promise<void> {
   try {
@@ -289,6 +328,13 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
   private liveKeys: Uint8Array[] = []
   private started = false
   private loadWindow = { since: Date.now(), packets: 0, rate: 0 }
+  /**
+   * How long asks take to hear back (from sending to the first chunk), as
+   * TCP keeps a round-trip time (RFC 6298: smoothed mean and deviation): an
+   * ask goes again after four deviations over the mean without a word, not
+   * after the whole `ackTimeoutMs`
+   */
+  private readonly askRtt = { srtt: 0, rttvar: 0, samples: 0 }
   private housekeeping?: ReturnType<typeof setInterval>
   private rotationTimer?: ReturnType<typeof setTimeout>
   private coverTimer?: ReturnType<typeof setTimeout>
@@ -840,14 +886,16 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
       surbs.push(block.surb)
     }
     const template = { type: 'data' as const, id, fragment: 0, fragments: MAX_FRAGMENTS, kind, ackSurb: new Uint8Array(SURB_SIZE), topic: '' }
+    // more reply blocks than one packet holds ride on further fragments (the destination collects them all)
+    const groups = surbGroups(surbs, template)
     let parts: Uint8Array[]
     try {
-      parts = splitMessage(data, dataCapacity({ ...template, surbs }), dataCapacity({ ...template, surbs: [] }))
+      parts = splitByCapacity(data, i => dataCapacity({ ...template, surbs: groups[i] ?? [] }), groups.length)
     } catch (err: any) {
       throw err instanceof MessageTooLargeError ? err : new MessageTooLargeError(`Kind and reply blocks do not fit a packet: ${err.message}`)
     }
     const attempts = await Promise.all(parts.map(async (part, i) => this.sendFragment(dest, {
-      type: 'data', id, fragment: i, fragments: parts.length, kind, data: part, surbs: i === 0 ? surbs : [], topic: ''
+      type: 'data', id, fragment: i, fragments: parts.length, kind, data: part, surbs: groups[i] ?? [], topic: ''
     }, hops, options.retries ?? this.retries, options.ackTimeoutMs ?? this.ackTimeoutMs, options.signal, never, used)))
     return { messageId, fragments: parts.length, attempts: attempts.reduce((a, b) => a + b, 0), relays: [...used] }
   }
@@ -880,23 +928,54 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
   /**
    * Sends `data` with `surbs` reply blocks and resolves with the handler's
    * `answer`, put back together from its chunks: for answers larger than one
-   * reply (a store page, a prekey bundle). Rejects when `signal` aborts or
-   * the answer is malformed.
+   * reply (a store page, a prekey bundle). Rejects when `signal` aborts, the
+   * answer is malformed, or no answer came after the retries.
+   *
+   * The answer is the acknowledgement: an ask's fragments carry no ack reply
+   * block of their own (a third of the packets and reply blocks of a large
+   * ask, and room for three reply blocks a fragment instead of two). When
+   * nothing comes back for `ackTimeoutMs` (from the send or from the last
+   * chunk that came), the whole ask goes again over routes clear of the
+   * last ones, with fresh reply blocks, and the relays of the silent routes
+   * are scored down; an answer to any attempt is taken (the handler must
+   * bear a request twice: store requests do).
    */
   async ask (destination: PeerId | string, data: Uint8Array, options: SendOptions & { surbs: number, signal: AbortSignal, onSent?(result: SendResult): void }): Promise<Uint8Array> {
     const { signal } = options
-    let messageId: string | undefined
-    const early: Array<{ messageId: string, data: Uint8Array }> = []
-    const chunks = new Map<number, Uint8Array>()
+    if (!this.started) { throw new OnionNotStartedError() }
+    signal.throwIfAborted()
+    const dest = await this.destination(destination, signal)
+    const destId = dest.peerId.toString()
+    const hops = options.hops ?? this.hops
+    const kind = options.kind ?? DEFAULT_KIND
+    const never = options.avoidRelays ?? new Set<string>()
+    const retries = options.retries ?? this.retries
+    const mixingMs = this.mixing != null ? 2 * (hops + 1) * this.mixing.maxDelayMs : 0
+    const maxQuietMs = (options.ackTimeoutMs ?? this.ackTimeoutMs) + mixingMs
+    // a lost ask costs what the network usually takes, not the whole ack timeout: never under ASK_MIN_QUIET_MS
+    // (a loaded machine stalls now and then) nor over the ack timeout
+    const rtt = this.askRtt
+    let quietMs = rtt.samples >= ASK_RTT_SAMPLES ? Math.min(maxQuietMs, Math.max(ASK_MIN_QUIET_MS + mixingMs, Math.round(rtt.srtt + 4 * rtt.rttvar))) : maxQuietMs
+    let sentAt = Date.now()
+    let firstHeard: number | undefined
+    /** Chunks by attempt (message id): two attempts' answers are never mixed */
+    const chunks = new Map<string, Map<number, Uint8Array>>()
     const answer = Promise.withResolvers<Uint8Array>()
-    const take = (reply: Uint8Array): void => {
+    let heard = Date.now()
+    const take = (messageId: string, reply: Uint8Array): void => {
+      const got = chunks.get(messageId)
+      if (got == null) {
+        return
+      }
+      heard = Date.now()
+      firstHeard ??= heard - sentAt
       if (reply.length < 2 || reply[1] === 0 || reply[0] >= reply[1]) {
         answer.reject(new DeliveryFailedError('A malformed answer came back through a reply block'))
         return
       }
-      chunks.set(reply[0], reply.subarray(2))
-      if (chunks.size === reply[1]) {
-        const parts = [...chunks.entries()].sort((a, b) => a[0] - b[0]).map(e => e[1])
+      got.set(reply[0], reply.subarray(2))
+      if (got.size === reply[1]) {
+        const parts = [...got.entries()].sort((a, b) => a[0] - b[0]).map(e => e[1])
         const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
         let at = 0
         for (const p of parts) {
@@ -906,32 +985,113 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
         answer.resolve(out)
       }
     }
-    const listener = (evt: CustomEvent<{ messageId: string, data: Uint8Array }>): void => {
-      if (messageId == null) {
-        early.push(evt.detail)
-      } else if (evt.detail.messageId === messageId) {
-        take(evt.detail.data)
-      }
-    }
+    const listener = (evt: CustomEvent<{ messageId: string, data: Uint8Array }>): void => { take(evt.detail.messageId, evt.detail.data) }
     const onAbort = (): void => { answer.reject(new DeliveryFailedError(`No answer over onion routes: ${signal.reason?.message ?? 'aborted'}`)) }
+    const release = (): void => { answer.reject(new OnionNotStartedError()) }
     this.addEventListener('reply', listener)
     signal.addEventListener('abort', onAbort, { once: true })
-    try {
-      signal.throwIfAborted()
-      const sent = await this.send(destination, data, options)
-      messageId = sent.messageId
-      options.onSent?.(sent)
-      for (const e of early) {
-        if (e.messageId === messageId) {
-          take(e.data)
+    this.waiters.add(release)
+    const answered = answer.promise.then(() => true)
+    answered.catch(() => {})
+    /** True when the answer is complete, false after `quietMs` without a chunk */
+    const wait = async (): Promise<boolean> => {
+      for (;;) {
+        const left = heard + quietMs - Date.now()
+        if (left <= 0) {
+          return false
+        }
+        let timer: ReturnType<typeof setTimeout> | undefined
+        const quiet = new Promise<boolean>(resolve => {
+          timer = setTimeout(() => { resolve(false) }, left)
+          this.timers.add(timer)
+        })
+        try {
+          if (await Promise.race([answered, quiet])) {
+            return true
+          }
+        } finally {
+          clearTimeout(timer)
+          if (timer != null) { this.timers.delete(timer) }
         }
       }
-      return await answer.promise
+    }
+    const avoid = new Set<string>()
+    const everyRelay = new Set<string>()
+    try {
+      for (let attempt = 0; attempt <= retries; attempt++) {
+        if (!this.started) { throw new OnionNotStartedError() }
+        signal.throwIfAborted()
+        const id = this.crypto.randomBytes(MESSAGE_ID_SIZE)
+        const messageId = bytesToHex(id)
+        chunks.set(messageId, new Map())
+        const used = new Set<string>()
+        const surbs: Uint8Array[] = []
+        for (let i = 0; i < options.surbs; i++) {
+          const block = this.makeSurb(hops, [destId], avoid, 10 * 60_000, m => {
+            if (m.type === 'reply') {
+              this.dispatchEvent(new CustomEvent('reply', { detail: { messageId: bytesToHex(m.id), data: m.data } }))
+            }
+          }, never)
+          block.relays.forEach(r => used.add(r))
+          surbs.push(block.surb)
+        }
+        const template = { type: 'data' as const, id, fragment: 0, fragments: MAX_FRAGMENTS, kind, topic: '' }
+        const groups = surbGroups(surbs, template)
+        let parts: Uint8Array[]
+        try {
+          parts = splitByCapacity(data, i => dataCapacity({ ...template, surbs: groups[i] ?? [] }), groups.length)
+        } catch (err: any) {
+          throw err instanceof MessageTooLargeError ? err : new MessageTooLargeError(`Kind and reply blocks do not fit a packet: ${err.message}`)
+        }
+        heard = sentAt = Date.now()
+        firstHeard = undefined
+        await Promise.all(parts.map(async (part, i) => {
+          const forward = this.path(hops, [destId], avoid, never)
+          forward.forEach(r => used.add(r))
+          const body = encodeMessage({ type: 'data', id, fragment: i, fragments: parts.length, kind, data: part, surbs: groups[i] ?? [], topic: '' })
+          const { packet } = buildPacket(this.crypto, [...this.routeHops(forward), { address: dest.peerKey, onionKey: dest.onionKey }], body)
+          try {
+            await this.sendPacket(peerIdFromString(forward[0]), packet)
+          } catch (err: any) {
+            this.log.debug({ relay: forward[0], err: err.message }, 'first hop unreachable')
+          }
+        }))
+        this.metrics.message(attempt === 0 ? 'sent' : 'retried')
+        used.forEach(r => everyRelay.add(r))
+        options.onSent?.({ messageId, fragments: parts.length, attempts: attempt + 1, relays: [...everyRelay] })
+        if (await wait()) {
+          if (firstHeard != null && attempt === 0) {
+            this.sampleAskRtt(firstHeard)
+          }
+          this.reliability.success([...used])
+          this.metrics.message('acked')
+          return await answer.promise
+        }
+        this.reliability.failure([...used])
+        used.forEach(r => avoid.add(r))
+        // as TCP backs off: each attempt waits twice as long as the one before, up to the ack timeout
+        quietMs = Math.min(maxQuietMs, quietMs * 2)
+      }
+      this.metrics.message('failed')
+      throw new DeliveryFailedError(`No answer from ${destId} after ${retries + 1} routes`)
     } finally {
       this.removeEventListener('reply', listener)
       signal.removeEventListener('abort', onAbort)
-      answer.promise.catch(() => {})
+      this.waiters.delete(release)
     }
+  }
+
+  /** RFC 6298's update of the smoothed round-trip time and its deviation */
+  private sampleAskRtt (ms: number): void {
+    const r = this.askRtt
+    if (r.samples === 0) {
+      r.srtt = ms
+      r.rttvar = ms / 2
+    } else {
+      r.rttvar = 0.75 * r.rttvar + 0.25 * Math.abs(r.srtt - ms)
+      r.srtt = 0.875 * r.srtt + 0.125 * ms
+    }
+    r.samples++
   }
 
   /**

@@ -110,6 +110,11 @@ export interface HistoryPage {
   cursor: string
 }
 
+/** The room asked for the first page of a fetch (a transport with bounded answers sizes its reply room to it) */
+const FIRST_PAGE_BYTES = 8 * 1024
+/** ... and for any page */
+const MAX_PAGE_BYTES = 1024 * 1024
+
 /** How often the client may walk the DHT for store nodes when it knows fewer than k */
 const DISCOVERY_INTERVAL_MS = 30_000
 
@@ -277,24 +282,27 @@ export class StoreClient {
     let proof = await prove()
     const out: Envelope[] = []
     let cursor = new Uint8Array(0)
+    // a transport with bounded answers (onion reply blocks) makes room for the page asked for: small first, so a
+    // near-empty mailbox costs little, then twice as much for each full page (the transport caps it)
+    let answerBytes = FIRST_PAGE_BYTES
     for (;;) {
       let page
       try {
-        page = await client.fetch(name, proof, cursor, Math.min(MAX_PAGE, limit - out.length), { signal: this.signal(options) })
+        page = await client.fetch(name, proof, cursor, Math.min(MAX_PAGE, limit - out.length), { signal: this.signal(options), answerBytes })
       } catch (err) {
         if (!(err instanceof StaleChallengeError)) {
           throw err
         }
-        // a long drain (over onion routes, pages of a few envelopes) outlives
-        // one challenge: prove again and go on from the cursor, once per page
+        // a long drain (over onion routes) outlives one challenge: prove again and go on from the cursor, once per page
         proof = await prove()
-        page = await client.fetch(name, proof, cursor, Math.min(MAX_PAGE, limit - out.length), { signal: this.signal(options) })
+        page = await client.fetch(name, proof, cursor, Math.min(MAX_PAGE, limit - out.length), { signal: this.signal(options), answerBytes })
       }
       out.push(...page.envelopes)
       cursor = page.cursor
       if (!page.more || out.length >= limit) {
         return out
       }
+      answerBytes = Math.min(MAX_PAGE_BYTES, answerBytes * 2)
     }
   }
 
@@ -449,13 +457,15 @@ export class StoreClient {
       const got: Envelope[] = []
       try {
         let c = cursor
+        let answerBytes = FIRST_PAGE_BYTES
         for (;;) {
-          const page = await client.history(topic, since, c, Math.min(MAX_PAGE, limit - got.length), { signal: this.signal(options) })
+          const page = await client.history(topic, since, c, Math.min(MAX_PAGE, limit - got.length), { signal: this.signal(options), answerBytes })
           got.push(...page.envelopes)
           c = page.cursor
           if (!page.more || got.length >= limit) {
             break
           }
+          answerBytes = Math.min(MAX_PAGE_BYTES, answerBytes * 2)
         }
         answers.push(got)
       } catch (err: any) {

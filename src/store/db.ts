@@ -97,6 +97,15 @@ export interface Page {
   more: boolean
 }
 
+function varintLength (n: number): number {
+  let length = 1
+  while (n >= 0x80) {
+    n = Math.floor(n / 0x80)
+    length++
+  }
+  return length
+}
+
 function u64 (n: bigint | number): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(8)
   new DataView(out.buffer).setBigUint64(0, BigInt(n))
@@ -339,8 +348,13 @@ export class StoreDb {
     return added.length
   }
 
-  /** A page of unexpired envelopes after `cursor` (ts ‖ id), or after `since` (µs) */
-  async page (mailbox: Uint8Array, options: { cursor?: Uint8Array, since?: bigint, limit: number, now?: number }): Promise<Page> {
+  /**
+   * A page of unexpired envelopes after `cursor` (ts ‖ id), or after `since`
+   * (µs); with `maxBytes`, only as many as take at most that many bytes as
+   * repeated fields of a response, less `moreBytes` when the page says there
+   * is more (at least one, so a page always moves on)
+   */
+  async page (mailbox: Uint8Array, options: { cursor?: Uint8Array, since?: bigint, limit: number, maxBytes?: number, moreBytes?: number, now?: number }): Promise<Page> {
     const now = options.now ?? Date.now()
     const prefix = concatBytes(Uint8Array.of(M), mailbox)
     let gt = prefix
@@ -353,18 +367,38 @@ export class StoreDb {
     const envelopes: Envelope[] = []
     let cursor = Uint8Array.from(options.cursor ?? new Uint8Array(0))
     let more = false
+    let bytes = 0
+    /** The size and the cursor after each envelope taken, to give back the last ones when `more` costs room */
+    const taken: Array<{ size: number, cursor: Uint8Array<ArrayBuffer> }> = []
     for await (const [key, value] of this.db.iterator({ gt, lt })) {
       if (envelopes.length >= options.limit) {
         more = true
         break
       }
-      cursor = Uint8Array.from(key.subarray(33))
       const e = Envelope.decode(value)
       // the sweeper may not have run yet: an expired message is never served
       if (Number(e.expires) <= now) {
+        cursor = Uint8Array.from(key.subarray(33))
         continue
       }
+      // as a repeated message field: tag, length, the envelope
+      const size = 1 + varintLength(value.length) + value.length
+      if (options.maxBytes != null && envelopes.length > 0 && bytes + size > options.maxBytes) {
+        more = true
+        break
+      }
+      bytes += size
+      cursor = Uint8Array.from(key.subarray(33))
       envelopes.push(e)
+      taken.push({ size, cursor })
+    }
+    if (more && options.maxBytes != null) {
+      // saying "more" takes room too: the page ends earlier if it no longer fits (the rest comes next page)
+      while (envelopes.length > 1 && bytes > options.maxBytes - (options.moreBytes ?? 0)) {
+        envelopes.pop()
+        bytes -= taken.pop()?.size ?? 0
+        cursor = taken[taken.length - 1].cursor
+      }
     }
     return { envelopes, cursor, more }
   }

@@ -17,6 +17,11 @@ export interface PageResult {
   more: boolean
 }
 
+export interface PageOptions extends AbortOptions {
+  /** How large a page the caller is ready for (see `ExchangeOptions.answerBytes`) */
+  answerBytes?: number
+}
+
 export class StoreProtocolClient {
   readonly peer: PeerId
   private readonly transport: StoreTransport
@@ -26,7 +31,7 @@ export class StoreProtocolClient {
     this.peer = peer
   }
 
-  private async request (req: StoreRequest, path: StorePath, options: AbortOptions): Promise<StoreResponse> {
+  private async request (req: StoreRequest, path: StorePath, options: PageOptions): Promise<StoreResponse> {
     const bytes = await this.transport.exchange(this.peer, StoreRequest.encode(req), { ...options, path })
     const res = decodeResponse(bytes)
     if (res.status !== StoreResponse.Status.OK) {
@@ -45,7 +50,7 @@ export class StoreProtocolClient {
     return (await this.request({ type: StoreRequest.Type.CHALLENGE }, 'rx', options)).challenge
   }
 
-  async fetch (mailbox: Uint8Array<ArrayBuffer>, proof: Proof, cursor: Uint8Array<ArrayBuffer>, limit: number, options: AbortOptions = {}): Promise<PageResult> {
+  async fetch (mailbox: Uint8Array<ArrayBuffer>, proof: Proof, cursor: Uint8Array<ArrayBuffer>, limit: number, options: PageOptions = {}): Promise<PageResult> {
     const res = await this.request({ type: StoreRequest.Type.FETCH, fetch: { mailbox, proof, cursor, limit } }, 'rx', options)
     return { envelopes: res.envelopes, cursor: res.cursor, more: res.more }
   }
@@ -54,7 +59,7 @@ export class StoreProtocolClient {
     return (await this.request({ type: StoreRequest.Type.ACK, ack: { ack } }, 'rx', options)).accepted
   }
 
-  async history (topic: string, since: bigint, cursor: Uint8Array<ArrayBuffer>, limit: number, options: AbortOptions = {}): Promise<PageResult> {
+  async history (topic: string, since: bigint, cursor: Uint8Array<ArrayBuffer>, limit: number, options: PageOptions = {}): Promise<PageResult> {
     const res = await this.request({ type: StoreRequest.Type.HISTORY, history: { topic, since, cursor, limit } }, 'rx', options)
     return { envelopes: res.envelopes, cursor: res.cursor, more: res.more }
   }

@@ -32,6 +32,14 @@ export type RecordValidator = (key: Uint8Array, value: Uint8Array) => void | Pro
 /** Picks the record to keep among candidates (index into `records`): the DHT's `Selectors` shape */
 export type RecordSelector = (key: Uint8Array, records: Uint8Array[]) => number | Promise<number>
 
+export interface AnswerOptions {
+  /** The most bytes the encoded response of a FETCH or HISTORY may take */
+  maxBytes?: number
+}
+
+/** A page cursor: timestamp (u64) ‖ envelope id */
+const CURSOR_BYTES = 8 + 32
+
 export interface StoreServerInit extends Partial<StoreQuotas> {
   /**
    * Public records this node keeps, by key namespace (`/<namespace>/...`),
@@ -280,13 +288,19 @@ export class StoreServer {
   }
 
   /** One request in, one response out; every failure is a status, never a throw */
-  async answer (data: Uint8Array, remote: PeerId): Promise<StoreResponse> {
+  /**
+   * Answers one encoded request. `maxBytes` bounds the encoded response of a
+   * FETCH or HISTORY: the page holds as many envelopes as fit (at least one),
+   * with `more` and the cursor after the last one (an onion answer must fit
+   * its reply blocks)
+   */
+  async answer (data: Uint8Array, remote: PeerId, options: AnswerOptions = {}): Promise<StoreResponse> {
     const response: StoreResponse = { status: StoreResponse.Status.OK, error: '', challenge: new Uint8Array(0), envelopes: [], cursor: new Uint8Array(0), more: false, accepted: 0 }
     let type = 'unknown'
     try {
       const req = decodeRequest(data)
       type = StoreRequest.Type[req.type] ?? 'unknown'
-      await this.handle(req, remote, response)
+      await this.handle(req, remote, response, options)
     } catch (err: any) {
       const known = err instanceof StoreError ? err : new StoreInternalError()
       if (!(err instanceof StoreError)) {
@@ -299,7 +313,7 @@ export class StoreServer {
     return response
   }
 
-  private async handle (req: StoreRequest, remote: PeerId, res: StoreResponse): Promise<void> {
+  private async handle (req: StoreRequest, remote: PeerId, res: StoreResponse, options: AnswerOptions): Promise<void> {
     switch (req.type) {
       case StoreRequest.Type.DEPOSIT:
         res.accepted = await this.deposit(req.deposit?.envelopes ?? [], remote)
@@ -313,7 +327,7 @@ export class StoreServer {
           throw new StoreRequestError('A fetch names its mailbox')
         }
         this.checkProof(f.proof, 'fetch', f.mailbox)
-        const page = await this.db.page(f.mailbox, { cursor: f.cursor, limit: clampLimit(f.limit) })
+        const page = await this.db.page(f.mailbox, { cursor: f.cursor, limit: clampLimit(f.limit), ...envelopeBudget(res, options) })
         res.envelopes = page.envelopes
         res.cursor = page.cursor
         res.more = page.more
@@ -342,7 +356,7 @@ export class StoreServer {
         if (h == null || !this.db.followed.has(h.topic)) {
           throw new NotServingError('This store node does not keep that topic\'s history')
         }
-        const page = await this.db.page(topicMailbox(h.topic), { cursor: h.cursor, since: h.since, limit: clampLimit(h.limit) })
+        const page = await this.db.page(topicMailbox(h.topic), { cursor: h.cursor, since: h.since, limit: clampLimit(h.limit), ...envelopeBudget(res, options) })
         res.envelopes = page.envelopes
         res.cursor = page.cursor
         res.more = page.more
@@ -808,6 +822,20 @@ export class StoreServer {
       this.log.debug({ topic, err: err.message }, 'history envelope not kept')
     })
   }
+}
+
+/**
+ * Bytes left for envelopes in a response of at most `options.maxBytes` with a
+ * cursor, and what saying `more` costs on top (exact: a page that fits to the
+ * byte must not be cut, nor one byte more be sent)
+ */
+function envelopeBudget (res: StoreResponse, options: AnswerOptions): { maxBytes?: number, moreBytes?: number } {
+  if (options.maxBytes == null) {
+    return {}
+  }
+  const last = StoreResponse.encode({ ...res, envelopes: [], cursor: new Uint8Array(CURSOR_BYTES), more: false }).length
+  const more = StoreResponse.encode({ ...res, envelopes: [], cursor: new Uint8Array(CURSOR_BYTES), more: true }).length
+  return { maxBytes: Math.max(0, options.maxBytes - last), moreBytes: more - last }
 }
 
 function clampLimit (limit: number): number {

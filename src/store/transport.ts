@@ -16,6 +16,12 @@ export type StorePath = 'tx' | 'rx' | 'replica'
 
 export interface ExchangeOptions extends AbortOptions {
   path: StorePath
+  /**
+   * How large an answer the caller is ready for (a page): a transport whose
+   * answers are bounded (onion reply blocks) makes room for about this much;
+   * the store node fills a page up to the room there is
+   */
+  answerBytes?: number
 }
 
 export interface StoreTransport {

@@ -2,11 +2,12 @@ import { expect } from 'aegir/chai'
 import fc from 'fast-check'
 import { OnionStoreTransport, serveStoreOverOnion } from '../../src/app/onion-store.ts'
 import { ANSWER_CHUNK_BYTES } from '../../src/onion/index.ts'
-import { generateMailboxKey, mailboxName, StoreRequest, StoreResponse } from '../../src/store/index.ts'
+import { generateMailboxKey, mailboxName, signProof, StoreProtocolClient, StoreRequest, StoreResponse } from '../../src/store/index.ts'
 import { loopbackOnionNet, loopbackPeer, stopAll, waitFor } from '../fixtures/nodes.ts'
 import { mesh, storePeer } from '../store/fixtures.ts'
 import type { Murmur, MurmurInit } from '../../src/app/index.ts'
 import type { IncomingMessage, OnionHandler } from '../../src/onion/index.ts'
+import type { AnswerOptions } from '../../src/store/index.ts'
 import type { StorePeer } from '../store/fixtures.ts'
 import type { PeerId } from '@libp2p/interface'
 
@@ -41,7 +42,7 @@ describe('app: store requests over onion routes (TX for deposits, RX for fetches
     const server = store.murmur.store.server
     if (server == null) { throw new Error('not a store node') }
     const answer = server.answer.bind(server)
-    server.answer = async (data: Uint8Array, remote: PeerId) => { answered.push(remote.toString()); return answer(data, remote) }
+    server.answer = async (data: Uint8Array, remote: PeerId, options?: AnswerOptions) => { answered.push(remote.toString()); return answer(data, remote, options) }
     const receive = store.murmur.onion.receive.bind(store.murmur.onion)
     store.murmur.onion.receive = (packet, from) => { packetsFrom.push(from); receive(packet, from) }
   })
@@ -88,6 +89,46 @@ describe('app: store requests over onion routes (TX for deposits, RX for fetches
     await alice.store.deposit(mailboxName(key.publicKey), payloads)
     const got = await bob.store.fetch(key)
     expect(got.map(m => new TextDecoder().decode(m.payload).split(':')[0])).to.deep.equal(payloads.map((_, i) => String(i)))
+  })
+
+  it('a page whose answer is exactly at, one byte under or one byte over the reply blocks\' capacity arrives whole', async () => {
+    const transport = bob.store.client.transport as OnionStoreTransport
+    const client = new StoreProtocolClient(transport, store.murmur.peerId)
+    const storePeerBytes = store.murmur.peerId.toMultihash().bytes
+    const surbs = 3
+    const capacity = surbs * ANSWER_CHUNK_BYTES
+    /** Deposits two envelopes, the second `extra` bytes longer, and fetches them as one page over onion routes */
+    const page = async (key: ReturnType<typeof generateMailboxKey>, second: number, third?: number): Promise<{ sizes: number[], more: boolean, first: number, rest: number }> => {
+      await alice.store.deposit(mailboxName(key.publicKey), [enc('a'.padEnd(1500, 'a')), enc('b'.padEnd(second, 'b')), ...(third != null ? [enc('c'.padEnd(third, 'c'))] : [])])
+      const proof = signProof(key, 'fetch', storePeerBytes, await client.challenge())
+      const first = await client.fetch(mailboxName(key.publicKey), proof, new Uint8Array(0), 1000, { answerBytes: capacity })
+      const rest = first.more ? await client.fetch(mailboxName(key.publicKey), proof, first.cursor, 1000, { answerBytes: capacity }) : undefined
+      return { sizes: [...first.envelopes, ...(rest?.envelopes ?? [])].map(e => e.payload.length), more: first.more, first: first.envelopes.length, rest: rest?.envelopes.length ?? 0 }
+    }
+    // how large the answer of a two-envelope page is, and what the second envelope must weigh to hit the capacity
+    const probeKey = generateMailboxKey()
+    await page(probeKey, 1500)
+    const probeProof = signProof(probeKey, 'fetch', storePeerBytes, await client.challenge())
+    const probe = await store.murmur.store.server?.answer(StoreRequest.encode({ type: StoreRequest.Type.FETCH, fetch: { mailbox: mailboxName(probeKey.publicKey), proof: probeProof, cursor: new Uint8Array(0), limit: 1000 } }), store.murmur.peerId)
+    if (probe == null) { throw new Error('not a store node') }
+    const atCapacity = 1500 + capacity - StoreResponse.encode({ ...probe, more: false }).length
+    for (const [what, second] of [['at', atCapacity], ['one byte under', atCapacity - 1]] as const) {
+      const got = await page(generateMailboxKey(), second)
+      expect(got.sizes, `${what} the capacity: one page`).to.deep.equal([1500, second])
+      expect(got.more, what).to.equal(false)
+    }
+    // one byte over: the page stops before the second envelope, which comes with the next page
+    const over = await page(generateMailboxKey(), atCapacity + 1)
+    expect(over.sizes).to.deep.equal([1500, atCapacity + 1])
+    expect(over.more).to.equal(true)
+    expect(over.rest).to.equal(1)
+    // at the capacity, but with a third envelope after them: saying "more" takes two bytes the page no longer has.
+    // A page filled by size without counting them is two bytes too large for its reply blocks, the onion layer
+    // cannot send it, and the answer is lost; here it stops one envelope earlier instead
+    const full = await page(generateMailboxKey(), atCapacity, 10)
+    expect(full.sizes).to.deep.equal([1500, atCapacity, 10])
+    expect(full.more).to.equal(true)
+    expect(full.first).to.equal(1)
   })
 
   it('in transparent mode the store node does see the depositor (what the onion routes hide)', async () => {
@@ -160,6 +201,43 @@ describe('app: the RX route to a store node shares no relay with the TX routes o
       expect([...rx].filter(r => !namedRx.has(r))).to.deep.equal([])
       expect([...namedTx].filter(r => namedRx.has(r))).to.deep.equal([])
     }
+    expect(transport.counts.shared).to.equal(0)
+    expect(transport.counts.direct).to.equal(0)
+  })
+
+  it('a backlog of 2,000 messages drains over onion routes in large pages: all, in order, once each, RX clear of TX', async () => {
+    const transport = alice.store.client.transport as OnionStoreTransport
+    const storeId = store.murmur.peerId.toString()
+    const key = generateMailboxKey()
+    const own = mailboxName(key.publicKey)
+    const payloads = Array.from({ length: 2_000 }, (_, i) => enc(`${i}:`.padEnd(200, 'x')))
+    processed.clear()
+    for (let i = 0; i < payloads.length; i += 100) {
+      await alice.store.deposit(own, payloads.slice(i, i + 100))
+    }
+    await new Promise(resolve => setTimeout(resolve, 300))
+    const tx = new Set(processed)
+
+    processed.clear()
+    const before = transport.counts.onion
+    const got = await alice.store.fetch(key)
+    const exchanges = transport.counts.onion - before
+    expect(got.map(m => new TextDecoder().decode(m.payload).split(':')[0])).to.deep.equal(payloads.map((_, i) => String(i)))
+    expect(new Set(got.map(m => m.id)).size).to.equal(payloads.length)
+    // a challenge and pages that grow to the most the reply blocks carry, not hundreds of two-block pages
+    expect(exchanges).to.be.lessThan(30)
+    // acks go in batches of up to 1,000 ids, each with its own proof
+    await alice.store.ack(key, got.map(m => m.id))
+    expect(await alice.store.fetch(key)).to.deep.equal([])
+    await new Promise(resolve => setTimeout(resolve, 300))
+    const rx = new Set(processed)
+
+    expect(tx.size).to.be.greaterThan(0)
+    expect(rx.size).to.be.greaterThan(0)
+    expect([...tx].filter(r => rx.has(r)), 'relays on both sides').to.deep.equal([])
+    const namedTx = transport.recentRelays(storeId, 'tx')
+    const namedRx = transport.recentRelays(storeId, 'rx')
+    expect([...namedTx].filter(r => namedRx.has(r))).to.deep.equal([])
     expect(transport.counts.shared).to.equal(0)
     expect(transport.counts.direct).to.equal(0)
   })

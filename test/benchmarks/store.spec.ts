@@ -17,7 +17,11 @@ describe('benchmark scenario store (a small run)', function () {
     const result = await readResult(dir)
     const metrics = result.comparisons.map(c => c.metric)
     expect(metrics).to.include.members(['murmur_bench_store_deposits_per_second', 'murmur_bench_store_drain_seconds', 'murmur_bench_store_recovery_seconds', 'murmur_bench_store_onion_drain_seconds'])
-    expect((result.summary.onion as { exchanges?: number } | undefined)?.exchanges, 'onion exchanges').to.be.above(0)
+    const onion = result.summary.onion as { exchanges?: number, cpuSeconds?: number, retried?: number } | undefined
+    expect(onion?.exchanges, 'onion exchanges').to.be.above(0)
+    expect(onion?.cpuSeconds, 'CPU time of the onion drain').to.be.above(0)
+    expect(onion?.retried, 'asks sent again').to.be.a('number')
+    expect(metrics).to.include('murmur_bench_store_onion_over_direct_drain_seconds')
     for (const c of result.comparisons) {
       expect(c.values.murmur, c.metric).to.be.above(0)
       expect(c.values.baseline, c.metric).to.be.above(0)

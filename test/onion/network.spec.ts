@@ -1,5 +1,5 @@
 import { expect } from 'aegir/chai'
-import { buildPacket, FRAME_SIZE, nativeCrypto, ONION_PROTOCOL } from '../../src/onion/index.ts'
+import { ANSWER_CHUNK_BYTES, buildPacket, FRAME_SIZE, nativeCrypto, ONION_PROTOCOL } from '../../src/onion/index.ts'
 import { loopbackPeer, stopAll, waitFor } from '../fixtures/nodes.ts'
 import type { Murmur } from '../../src/app/index.ts'
 
@@ -134,6 +134,57 @@ describe('onion/network: 15 peers on loopback', function () {
     const big = 'x'.repeat(9_000)
     await peers[4].onion.send(peers[9].peerId, enc(big), { kind: 'test' })
     expect(received.get(peers[9].peerId.toString())).to.include(big)
+  })
+
+  it('an ask with more reply blocks than one packet holds gets them all, and an answer that fills them to the byte', async () => {
+    const asker = peers[5]
+    const dest = peers[11]
+    const surbs = 40
+    const seen: number[] = []
+    const refused: string[] = []
+    dest.onion.handle('fill', async msg => {
+      seen.push(msg.surbs)
+      const size = Number(dec(msg.data))
+      await msg.answer(new Uint8Array(size).fill(size % 251)).catch(err => { refused.push(err.name) })
+    })
+    try {
+      for (const size of [surbs * ANSWER_CHUNK_BYTES, surbs * ANSWER_CHUNK_BYTES - 1, 1]) {
+        const answer = await asker.onion.ask(dest.peerId, enc(String(size)), { kind: 'fill', surbs, signal: AbortSignal.timeout(60_000) })
+        expect(answer.length).to.equal(size)
+        expect(answer.every(b => b === size % 251)).to.equal(true)
+      }
+      expect(seen).to.deep.equal([surbs, surbs, surbs])
+      // one byte more than the reply blocks carry is refused where it is answered, not cut
+      await expect(asker.onion.ask(dest.peerId, enc(String(surbs * ANSWER_CHUNK_BYTES + 1)), { kind: 'fill', surbs, signal: AbortSignal.timeout(3_000) })).to.eventually.be.rejected()
+      expect(refused).to.deep.equal(['MessageTooLargeError'])
+    } finally {
+      dest.onion.unhandle('fill')
+    }
+  })
+
+  it('an ask whose answer never comes goes again over other routes with fresh reply blocks, and takes that answer', async () => {
+    const asker = peers[6]
+    const dest = peers[12]
+    const asked: number[] = []
+    dest.onion.handle('second-time', async msg => {
+      asked.push(msg.surbs)
+      if (asked.length === 1) {
+        // as if the first attempt's answer were lost on the way
+        return
+      }
+      await msg.answer(enc(`answer ${asked.length}`))
+    })
+    const before = asker.onion.status()
+    const routes: string[][] = []
+    try {
+      const answer = await asker.onion.ask(dest.peerId, enc('q'), { kind: 'second-time', surbs: 2, signal: AbortSignal.timeout(60_000), onSent: sent => { routes.push(sent.relays) } })
+      expect(dec(answer)).to.equal('answer 2')
+    } finally {
+      dest.onion.unhandle('second-time')
+    }
+    expect(asked).to.deep.equal([2, 2])
+    expect(routes).to.have.length(2)
+    expect(asker.onion.status().retried - before.retried).to.equal(1)
   })
 
   it('publishes through an exit: subscribers get it, never first from the sender', async () => {

@@ -116,6 +116,20 @@ describe('onion/sphinx', function () {
       }), { seed: 5, numRuns: 12 })
     })
 
+    it('native keys made as key objects (x25519GenerateKey) agree with noble: public key and shared secrets', () => {
+      const peer = nativeCrypto.randomBytes(32)
+      const peerPublic = nobleCrypto.x25519PublicKey(peer)
+      for (let i = 0; i < 20; i++) {
+        const key = nativeCrypto.x25519GenerateKey?.()
+        if (key == null) { throw new Error('the native backend makes its ephemeral keys') }
+        expect(key).to.have.length(32)
+        expect(bytesToHex(nativeCrypto.x25519PublicKey(key))).to.equal(bytesToHex(nobleCrypto.x25519PublicKey(key)))
+        // twice with the same public key array: the cached key object gives the same secret
+        expect(bytesToHex(nativeCrypto.x25519(key, peerPublic))).to.equal(bytesToHex(nobleCrypto.x25519(key, peerPublic)))
+        expect(bytesToHex(nativeCrypto.x25519(key, peerPublic))).to.equal(bytesToHex(nobleCrypto.x25519(peer, nobleCrypto.x25519PublicKey(key))))
+      }
+    })
+
     it('Lioness decrypts what it encrypts and native agrees with noble', () => {
       const key = nativeCrypto.randomBytes(128)
       const block = nativeCrypto.randomBytes(PAYLOAD_SIZE)

@@ -4,7 +4,7 @@ import { MemoryDatastore } from 'datastore-core'
 import fc from 'fast-check'
 import { PACKET_SIZE, PAYLOAD_BODY_SIZE, SURB_SIZE } from '../../src/onion/constants.ts'
 import { nativeCrypto } from '../../src/onion/crypto/index.ts'
-import { Reassembler, splitMessage } from '../../src/onion/fragment.ts'
+import { MAX_FRAGMENTS, Reassembler, splitByCapacity, splitMessage } from '../../src/onion/fragment.ts'
 import { FRAME_SIZE, FrameDecoder, encodeFrame } from '../../src/onion/frame.ts'
 import { OnionKeyring } from '../../src/onion/keyring.ts'
 import { decodeMessage, encodeMessage } from '../../src/onion/message.ts'
@@ -83,6 +83,23 @@ describe('onion/wire', function () {
       for (const i of order) { done = r.add('m', i, parts.length, 'k', parts[i], []) ?? done }
       expect(done?.data).to.deep.equal(data)
       expect(r.add('m', 0, parts.length, 'k', parts[0], [])).to.equal(undefined)
+    })
+
+    it('splits by each fragment\'s room, keeps fragments that only carry reply blocks, and gathers every fragment\'s reply blocks', () => {
+      const data = nativeCrypto.randomBytes(700)
+      // fragments 0-2 carry reply blocks (room 300, 0, 0), the rest hold 1000
+      const room = [300, 0, 0]
+      const parts = splitByCapacity(data, i => room[i] ?? 1000, 3)
+      expect(parts.map(p => p.length)).to.deep.equal([300, 0, 0, 400])
+      const r = new Reassembler()
+      const surbs = [[new Uint8Array(SURB_SIZE).fill(1)], [new Uint8Array(SURB_SIZE).fill(2)], [new Uint8Array(SURB_SIZE).fill(3)], []]
+      let done
+      for (const i of [3, 1, 0, 2]) { done = r.add('m', i, parts.length, 'k', parts[i], surbs[i]) ?? done }
+      expect(done?.data).to.deep.equal(data)
+      expect(done?.surbs.map(s => s[0]).sort()).to.deep.equal([1, 2, 3])
+      expect(splitByCapacity(new Uint8Array(0), () => 100).map(p => p.length)).to.deep.equal([0])
+      expect(() => splitByCapacity(data, i => i === 0 ? 10 : 0)).to.throw().with.property('name', 'MessageTooLargeError')
+      expect(() => splitByCapacity(new Uint8Array(0), () => 0, MAX_FRAGMENTS + 1)).to.throw().with.property('name', 'MessageTooLargeError')
     })
 
     it('refuses a message beyond the fragment limit', () => {

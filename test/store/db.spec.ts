@@ -2,7 +2,7 @@ import { expect } from 'aegir/chai'
 import { configFromFlags } from '../../src/daemon/commands/config-flags.ts'
 import { ConfigError } from '../../src/daemon/errors.ts'
 import { StoreDb } from '../../src/store/db.ts'
-import { envelopeId } from '../../src/store/index.ts'
+import { Envelope as EnvelopeCodec, envelopeId } from '../../src/store/index.ts'
 import { tempDir } from '../fixtures/cli.ts'
 import type { Envelope } from '../../src/store/index.ts'
 
@@ -50,6 +50,32 @@ describe('store database', () => {
     const items = a.itemsIn(differing, all)
     expect(items.length).to.be.below(60)
     expect(items.filter(i => b.has(i.mailbox, i.id) == null)).to.have.length(2)
+  })
+
+  it('a page bounded in bytes takes the envelopes that fit exactly, and gives one back when saying "more" needs its room', async () => {
+    const mailbox = new Uint8Array(32).fill(5)
+    const db = await open('p')
+    const list = envelopes(mailbox, 10, 4)
+    await db.put(list)
+    // each envelope as a repeated field of a response: tag, length, bytes
+    const sizes = list.map(e => { const n = EnvelopeCodec.encode(e).length; return 1 + (n < 128 ? 1 : 2) + n })
+    const three = sizes[0] + sizes[1] + sizes[2]
+    const at = await db.page(mailbox, { limit: 100, maxBytes: three })
+    expect(at.envelopes.map(e => e.payload)).to.deep.equal(list.slice(0, 3).map(e => e.payload))
+    expect(at.more).to.equal(true)
+    // one byte less: two
+    expect((await db.page(mailbox, { limit: 100, maxBytes: three - 1 })).envelopes).to.have.length(2)
+    // exactly three, but "more" costs two bytes that are not there: two, and the cursor after the second
+    const cut = await db.page(mailbox, { limit: 100, maxBytes: three, moreBytes: 2 })
+    expect(cut.envelopes).to.have.length(2)
+    const next = await db.page(mailbox, { cursor: cut.cursor, limit: 1 })
+    expect(next.envelopes[0].payload).to.deep.equal(list[2].payload)
+    // the last envelopes: no "more", nothing to give back
+    const tail = await db.page(mailbox, { cursor: (await db.page(mailbox, { limit: 8 })).cursor, limit: 100, maxBytes: sizes[8] + sizes[9], moreBytes: 2 })
+    expect(tail.envelopes).to.have.length(2)
+    expect(tail.more).to.equal(false)
+    // never an empty page: one envelope larger than the bound still comes
+    expect((await db.page(mailbox, { limit: 100, maxBytes: 1 })).envelopes).to.have.length(1)
   })
 
   it('rebuilds its counts and tombstones after a restart', async () => {

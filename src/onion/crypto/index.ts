@@ -12,6 +12,12 @@ export interface SphinxCrypto {
   /** X25519(private, public); throws on a low-order public key (all-zero shared secret) */
   x25519(privateKey: Uint8Array, publicKey: Uint8Array): Uint8Array
   x25519PublicKey(privateKey: Uint8Array): Uint8Array
+  /**
+   * A fresh X25519 private key, where the backend makes one that is cheaper
+   * to use than random bytes (the sender makes one per hop of every packet
+   * and reply block); random bytes otherwise
+   */
+  x25519GenerateKey?(): Uint8Array
   /** HKDF-SHA256 with an empty salt */
   hkdf(ikm: Uint8Array, info: string, length: number): Uint8Array
   sha256(data: Uint8Array): Uint8Array

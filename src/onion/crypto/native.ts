@@ -9,9 +9,28 @@ const HMAC_BLOCK = 64
 
 /**
  * A relay uses one private key for a whole epoch: keep its imported KeyObject
- * so each packet pays for importing the ephemeral public key only.
+ * so each packet pays for importing the ephemeral public key only. A sender's
+ * ephemeral keys are made as KeyObjects (`x25519GenerateKey`) and kept here
+ * too: importing a raw private key costs more than making a fresh one.
  */
 const privateKeys = new WeakMap<Uint8Array, crypto.KeyObject>()
+/** Public keys of the private keys above, when known without deriving them */
+const publicOf = new WeakMap<Uint8Array, Uint8Array>()
+/**
+ * Imported public keys by their array: a sender uses the directory's onion
+ * key of a relay for every route through it (a relay's per-packet α is a
+ * fresh array each time and simply falls out with it)
+ */
+const publicKeys = new WeakMap<Uint8Array, crypto.KeyObject>()
+
+function publicKeyObject (raw: Uint8Array): crypto.KeyObject {
+  let key = publicKeys.get(raw)
+  if (key == null) {
+    key = crypto.createPublicKey({ key: Buffer.concat([SPKI_PREFIX, raw]), format: 'der', type: 'spki' })
+    publicKeys.set(raw, key)
+  }
+  return key
+}
 
 function privateKeyObject (raw: Uint8Array): crypto.KeyObject {
   let key = privateKeys.get(raw)
@@ -61,13 +80,24 @@ function hmacSha256 (key: Uint8Array, data: Uint8Array): Uint8Array {
 export const nativeCrypto: SphinxCrypto = {
   name: 'node:crypto',
   x25519: (privateKey, publicKey) => {
-    const pub = crypto.createPublicKey({ key: Buffer.concat([SPKI_PREFIX, publicKey]), format: 'der', type: 'spki' })
     // OpenSSL refuses an all-zero result (a low-order point), as noble does
-    return bytes(crypto.diffieHellman({ privateKey: privateKeyObject(privateKey), publicKey: pub }))
+    return bytes(crypto.diffieHellman({ privateKey: privateKeyObject(privateKey), publicKey: publicKeyObject(publicKey) }))
   },
   x25519PublicKey: (privateKey) => {
+    const known = publicOf.get(privateKey)
+    if (known != null) {
+      return known
+    }
     const der = crypto.createPublicKey(privateKeyObject(privateKey)).export({ format: 'der', type: 'spki' })
     return bytes(der.subarray(SPKI_PREFIX.length))
+  },
+  x25519GenerateKey: () => {
+    const { privateKey } = crypto.generateKeyPairSync('x25519')
+    const jwk = privateKey.export({ format: 'jwk' })
+    const raw = bytes(Buffer.from(jwk.d ?? '', 'base64url'))
+    privateKeys.set(raw, privateKey)
+    publicOf.set(raw, bytes(Buffer.from(jwk.x ?? '', 'base64url')))
+    return raw
   },
   hkdf: (ikm, info, length) => bytes(crypto.hkdfSync('sha256', ikm, new Uint8Array(0), info, length)),
   sha256,
