@@ -1,7 +1,7 @@
 import { expect } from 'aegir/chai'
 import { PACKET_SIZE } from '../../src/onion/constants.ts'
-import { MAX_UNSENT_BYTES } from '../../src/onion/onion.ts'
 import { FRAME_SIZE, NextHopCongestedError, ONION_PROTOCOL } from '../../src/onion/index.ts'
+import { MAX_UNSENT_BYTES } from '../../src/onion/onion.ts'
 import { loopbackNode, loopbackPeer, stopAll, waitFor } from '../fixtures/nodes.ts'
 import type { Murmur } from '../../src/app/index.ts'
 import type { MurmurNode } from '../../src/node/index.ts'
