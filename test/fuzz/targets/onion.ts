@@ -166,7 +166,8 @@ function reassemblyTarget (): FuzzTarget {
       let now = 0
       for (const f of fragments) {
         now += f.dt
-        const out = await expectOnly(() => r.add(f.id, f.fragment, f.fragments, 'k', f.data, [], now), [], 'Reassembler.add')
+        const at = now
+        const out = await expectOnly(() => r.add(f.id, f.fragment, f.fragments, 'k', f.data, [], at), [], 'Reassembler.add')
         if (out != null) {
           if (f.fragments > MAX_FRAGMENTS) {
             throw new FuzzFinding(`a message of ${f.fragments} fragments (over ${MAX_FRAGMENTS}) came out`)
