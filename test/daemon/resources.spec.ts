@@ -355,15 +355,19 @@ describe('resource bounds of a store node and relay against a hostile peer', fun
     let current = conn
     let redial: Promise<void> | undefined
     let redials = 0
+    // under this load the connection can go (a ping times out): a hostile peer just dials again
+    const reconnect = async (): Promise<void> => {
+      if (current.status === 'open') {
+        return
+      }
+      redial ??= node.libp2p.dial(target).then(c => { current = c; redials++ }).finally(() => { redial = undefined })
+      await redial.catch(() => {})
+    }
     await Promise.all(Array.from({ length: 8 }, async () => {
       while (sent < goal && Date.now() < deadline) {
         const stream = await current.newStream(STORE_PROTOCOL).catch((err: Error) => { failures.push(err.name) })
         if (stream == null) {
-          // under this load the connection can go (a ping times out): a hostile peer just dials again
-          if (current.status !== 'open') {
-            redial ??= node.libp2p.dial(target).then(c => { current = c; redials++ }).finally(() => { redial = undefined })
-            await redial.catch(() => {})
-          }
+          await reconnect()
           continue
         }
         streams++
