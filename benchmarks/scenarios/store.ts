@@ -99,7 +99,7 @@ async function peer (home?: string, roles: Array<'store' | 'relay'> = [], extra:
     roles,
     ...extra,
     // what the direct phases measure is the store itself, over direct streams; the onion phase's client is not transparent
-    store: { transparent: true, depositRate: 1e9, depositBurst: 1e9, maxMessagesPerMailbox: 1e7, maxBytesPerMailbox: 2 ** 40, maxBytes: 2 ** 40, syncIntervalMs: 3_600_000, ...extra.store }
+    store: { transparent: true, depositRate: 1e9, depositBurst: 1e9, maxStreamsPerPeer: 1024, maxMessagesPerMailbox: 1e7, maxBytesPerMailbox: 2 ** 40, maxBytes: 2 ** 40, syncIntervalMs: 3_600_000, ...extra.store }
   })
   await m.start()
   return m

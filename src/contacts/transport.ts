@@ -133,7 +133,9 @@ export class DirectLiveTransport implements LiveTransport {
   }
 
   private async onStream (stream: Stream, _connection: Connection): Promise<void> {
-    const lp = lpStream(stream, { maxDataLength: MAX_ENVELOPE_BYTES + 64 })
+    // one request per stream: the reader holds that frame and no more (libp2p's default is 4 MiB a stream,
+    // 64 streams a connection), so a sender that runs ahead of a busy receiver is reset
+    const lp = lpStream(stream, { maxDataLength: MAX_ENVELOPE_BYTES + 64, maxBufferSize: MAX_ENVELOPE_BYTES + 64 + 16 })
     const signal = AbortSignal.timeout(this.timeoutMs)
     const response: DirectResponse = { ok: false }
     try {

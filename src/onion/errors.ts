@@ -74,3 +74,10 @@ export class NoSurbError extends Error {
   name = 'NoSurbError'
   constructor (message = 'No reply block left') { super(message) }
 }
+
+/** The stream to the next hop holds as much unsent data as it may: the packet is dropped, not queued */
+export class NextHopCongestedError extends Error {
+  static name = 'NextHopCongestedError'
+  name = 'NextHopCongestedError'
+  constructor (message = 'The next hop does not take packets as fast as they come') { super(message) }
+}

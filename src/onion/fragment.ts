@@ -59,10 +59,23 @@ export class Reassembler {
   private readonly done = new Map<string, number>()
   private readonly ttlMs: number
   private readonly maxPending: number
+  private readonly maxDone: number
 
-  constructor (ttlMs = 120_000, maxPending = 1_000) {
+  /**
+   * `maxDone` bounds the completed ids remembered: a sender of many one-packet
+   * messages would otherwise grow them for the whole TTL; past it the oldest
+   * is forgotten (a duplicate of it that late is delivered again, and the
+   * layers above drop duplicates by message id)
+   */
+  constructor (ttlMs = 120_000, maxPending = 1_000, maxDone = 100_000) {
     this.ttlMs = ttlMs
     this.maxPending = maxPending
+    this.maxDone = maxDone
+  }
+
+  /** Completed ids remembered now */
+  get remembered (): number {
+    return this.done.size
   }
 
   /** Returns the whole message when this fragment completes it */
@@ -92,6 +105,9 @@ export class Reassembler {
     }
     this.pending.delete(id)
     this.done.set(id, now + this.ttlMs)
+    if (this.done.size > this.maxDone) {
+      this.done.delete(this.done.keys().next().value as string)
+    }
     const total = p.parts.reduce((n, part) => n + (part?.length ?? 0), 0)
     const out = new Uint8Array(total)
     let offset = 0
@@ -102,12 +118,19 @@ export class Reassembler {
     return { kind: p.kind, data: out, surbs: p.surbs }
   }
 
+  /**
+   * Both maps are in insertion order and every entry lives the same TTL, so
+   * the expired ones are at the front: stop at the first live one (walking
+   * them all on every fragment made each packet cost O(ids remembered))
+   */
   private expire (now: number): void {
     for (const [id, p] of this.pending) {
-      if (p.expires <= now) { this.pending.delete(id) }
+      if (p.expires > now) { break }
+      this.pending.delete(id)
     }
     for (const [id, until] of this.done) {
-      if (until <= now) { this.done.delete(id) }
+      if (until > now) { break }
+      this.done.delete(id)
     }
   }
 }

@@ -3,7 +3,7 @@ import type { DropReason } from './processor.ts'
 import type { Registry } from 'prom-client'
 
 /** Every reason a packet or frame is dropped, for the `dropped` counters */
-export type OnionDropReason = DropReason | 'frame' | 'not-relay' | 'next-hop-unreachable' | 'message' | 'unknown-surb' | 'surb-payload' | 'exit-topic'
+export type OnionDropReason = DropReason | 'frame' | 'not-relay' | 'next-hop-unreachable' | 'message' | 'unknown-surb' | 'surb-payload' | 'exit-topic' | 'congested'
 
 /**
  * The layer's counters: kept as plain numbers for `status()` and mirrored to

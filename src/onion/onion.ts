@@ -5,7 +5,7 @@ import { bytesToHex } from '@noble/hashes/utils.js'
 import { buildPacket } from './builder.ts'
 import { SURB_SIZE } from './constants.ts'
 import { defaultCrypto } from './crypto/index.ts'
-import { DeliveryFailedError, DuplicateHandlerError, MessageTooLargeError, NoRouteError, NoSurbError, OnionNotStartedError, UnknownDestinationError } from './errors.ts'
+import { DeliveryFailedError, DuplicateHandlerError, MessageTooLargeError, NextHopCongestedError, NoRouteError, NoSurbError, OnionNotStartedError, UnknownDestinationError } from './errors.ts'
 import { splitByCapacity, Reassembler, MAX_FRAGMENTS } from './fragment.ts'
 import { FrameDecoder, ONION_PROTOCOL, encodeFrame } from './frame.ts'
 import { OnionKeyring } from './keyring.ts'
@@ -268,6 +268,33 @@ const ASK_MIN_QUIET_MS = 1_000
 /** Room a fragment with reply blocks keeps for data, so a small request (a store fetch with its proof) rides in the first */
 const MIN_FIRST_DATA_BYTES = 256
 
+/**
+ * Unsent bytes a stream to one peer may hold (~400 packets). libp2p streams
+ * queue whatever is sent; a next hop that stops reading (or a sender that
+ * routes a flood through this relay to a peer that never reads) would
+ * otherwise grow the queue without end.
+ */
+export const MAX_UNSENT_BYTES = 1024 * 1024
+
+/** Packets a relay holds for their mixing delay at once (~20 MiB) */
+export const MAX_DELAYED_PACKETS = 8192
+
+/** Queues one frame unless the stream already holds MAX_UNSENT_BYTES; waits (10 s at most) while it drains */
+async function pushFrame (stream: Stream, frame: Uint8Array): Promise<void> {
+  if (stream.writeBufferLength + frame.length > MAX_UNSENT_BYTES) {
+    throw new NextHopCongestedError()
+  }
+  if (!stream.send(frame)) {
+    try {
+      await stream.onDrain({ signal: AbortSignal.timeout(10_000) })
+    } catch (err: any) {
+      // stuck for 10 s: let its queue go rather than keep it for a stream that will not move
+      stream.abort(err)
+      throw err
+    }
+  }
+}
+
 /** Reads a stream to its end, discarding what comes */
 async function drain (stream: Stream): Promise<void> {
   try {
@@ -323,6 +350,7 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
   /** Next-hop addresses seen recently → peer ids (decoding a key per packet is wasted work) */
   private readonly addressCache = new Map<string, PeerId>()
   private readonly timers = new Set<ReturnType<typeof setTimeout>>()
+  private delayed = 0
   /** Senders waiting for an ack: stop() releases them */
   private readonly waiters = new Set<() => void>()
   private liveKeys: Uint8Array[] = []
@@ -386,6 +414,7 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
     clearTimeout(this.coverTimer)
     for (const t of this.timers) { clearTimeout(t) }
     this.timers.clear()
+    this.delayed = 0
     await this.node.libp2p.unhandle(ONION_PROTOCOL)
     for (const pending of this.streams.values()) {
       void pending.then(s => s.abort(new Error('onion layer stopped'))).catch(() => {})
@@ -531,11 +560,12 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
     const open = this.ready.get(peer.toString())
     if (open?.status === 'open' && open.writeStatus === 'writable') {
       try {
-        if (!open.send(frame)) {
-          await open.onDrain({ signal: AbortSignal.timeout(10_000) })
-        }
+        await pushFrame(open, frame)
         return
-      } catch {
+      } catch (err) {
+        if (err instanceof NextHopCongestedError) {
+          throw err
+        }
         // the stream broke under us: open a new one below
         this.ready.delete(peer.toString())
       }
@@ -543,12 +573,12 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
     let lastError: unknown
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
-        const stream = await this.outbound(peer)
-        if (!stream.send(frame)) {
-          await stream.onDrain({ signal: AbortSignal.timeout(10_000) })
-        }
+        await pushFrame(await this.outbound(peer), frame)
         return
       } catch (err) {
+        if (err instanceof NextHopCongestedError) {
+          throw err
+        }
         lastError = err
         this.streams.delete(peer.toString())
       }
@@ -587,12 +617,17 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
         this.sendPacket(next, result.packet).then(() => {
           this.metrics.packet('forwarded')
         }, (err: any) => {
-          this.metrics.drop('next-hop-unreachable')
+          this.metrics.drop(err instanceof NextHopCongestedError ? 'congested' : 'next-hop-unreachable')
           this.log.debug({ next: next.toString(), err: err.message }, 'next hop unreachable')
         })
       }
       if (delay > 0) {
-        const t = setTimeout(() => { this.timers.delete(t); forward() }, delay)
+        if (this.delayed >= MAX_DELAYED_PACKETS) {
+          this.metrics.drop('congested')
+          return
+        }
+        this.delayed++
+        const t = setTimeout(() => { this.timers.delete(t); this.delayed--; forward() }, delay)
         this.timers.add(t)
       } else {
         forward()

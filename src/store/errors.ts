@@ -80,6 +80,28 @@ export class DepositRateLimitError extends StoreError {
   }
 }
 
+/** The peer went on depositing through its rate errors: its store streams are refused for a while */
+export class PeerCutOffError extends StoreError {
+  static name = 'PeerCutOffError'
+  readonly status = StoreResponse.Status.RATE_LIMITED
+
+  constructor (message = 'This peer ignored the rate limit and is cut off for a while') {
+    super(message)
+    this.name = 'PeerCutOffError'
+  }
+}
+
+/** The peer already holds as many store streams as one peer may */
+export class TooManyStoreStreamsError extends StoreError {
+  static name = 'TooManyStoreStreamsError'
+  readonly status = StoreResponse.Status.RATE_LIMITED
+
+  constructor (message = 'Too many store streams from this peer') {
+    super(message)
+    this.name = 'TooManyStoreStreamsError'
+  }
+}
+
 export class StorageFullError extends StoreError {
   static name = 'StorageFullError'
   readonly status = StoreResponse.Status.STORAGE_FULL

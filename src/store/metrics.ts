@@ -13,6 +13,7 @@ export class StoreMetrics {
   readonly replicated: Counter<'result'>
   readonly syncRounds: Counter<'result'>
   readonly history: Counter
+  readonly refused: Counter<'reason'>
   private readonly registry: Registry
   private readonly names: string[] = []
 
@@ -31,6 +32,7 @@ export class StoreMetrics {
     this.replicated = counter('murmur_store_replicated_total', 'Envelopes and acks pushed to other replicas, by result', ['result'])
     this.syncRounds = counter('murmur_store_sync_rounds_total', 'Anti-entropy rounds with a replica, by result', ['result'])
     this.history = counter('murmur_store_history_envelopes_total', 'Group envelopes kept for history')
+    this.refused = counter('murmur_store_refused_total', 'Store streams and requests refused by a limit, by reason (rate-limit, cut-off, streams, too-large)', ['reason'])
     const gauge = (name: string, help: string, read: (t: StoreTotals) => number): void => {
       this.names.push(name)
       // eslint-disable-next-line no-new

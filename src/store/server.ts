@@ -12,7 +12,7 @@ import { equals } from 'uint8arrays/equals'
 import { checkAckProof, decodeRequest, recordNamespace } from './codec.ts'
 import { CHALLENGE_BYTES, CHALLENGE_TTL_MS, MAX_CLOCK_SKEW_MS, MAX_FRAME_BYTES, MAX_PAGE, MAX_PAYLOAD_BYTES, MAX_SYNC_ITEMS, MAX_TTL_MS, STORE_PROTOCOL, SYNC_BUCKETS } from './constants.ts'
 import { StoreDb, hex } from './db.ts'
-import { DepositRateLimitError, MailboxProofRequiredError, NotServingError, RecordRejectedError, StaleChallengeError, StoreError, StoreInternalError, StoreRequestError, WrongMailboxError } from './errors.ts'
+import { DepositRateLimitError, MailboxProofRequiredError, NotServingError, PeerCutOffError, RecordRejectedError, StaleChallengeError, StoreError, StoreInternalError, StoreRequestError, StoreMessageTooLargeError, TooManyStoreStreamsError, WrongMailboxError } from './errors.ts'
 import { ackBody, envelopeId, mailboxName, proofSignatureValid, topicMailbox } from './mailbox.ts'
 import { StoreMetrics } from './metrics.ts'
 import { StorePeers } from './peers.ts'
@@ -84,6 +84,33 @@ export interface StoreServerInit extends Partial<StoreQuotas> {
    */
   depositBurst?: number
   /**
+   * Rate-limited requests within `cutOffWindowMs` after which a peer is cut
+   * off: it was told to slow down that many times and went on (a client
+   * retries a refused deposit a few times, with backoff)
+   *
+   * @default 100
+   */
+  cutOffAfter?: number
+  /**
+   * The window in which `cutOffAfter` refusals cut a peer off, in ms
+   *
+   * @default 10000
+   */
+  cutOffWindowMs?: number
+  /**
+   * How long a cut-off peer's store streams are refused, in ms
+   *
+   * @default 60000
+   */
+  cutOffMs?: number
+  /**
+   * Store streams one peer may hold open at once, over all its connections
+   * (each may buffer up to one frame while its request waits)
+   *
+   * @default 32
+   */
+  maxStreamsPerPeer?: number
+  /**
    * Anti-entropy period in ms
    *
    * @default 60000
@@ -149,7 +176,14 @@ export const DEFAULT_QUOTAS: StoreQuotas = {
   maxMessages: 1_000_000
 }
 
-interface Bucket { tokens: number, at: number }
+/** A peer's deposit tokens, and how many of its requests were refused for the rate since `window` */
+interface Bucket { tokens: number, at: number, refused: number, window: number }
+
+/** What the stream reader may buffer: one largest frame and its length prefix */
+const MAX_STREAM_BUFFER = MAX_FRAME_BYTES + 16
+
+/** Errors of `lpStream` when a frame is over the limit (its length prefix, or the bytes buffered) */
+const OVERSIZED = new Set(['InvalidDataLengthError', 'InvalidDataLengthLengthError', 'StreamBufferError'])
 
 export class StoreServer {
   readonly db: StoreDb
@@ -167,6 +201,14 @@ export class StoreServer {
   private readonly recordSelectors: Record<string, RecordSelector>
   private readonly challenges = new Map<string, number>()
   private readonly buckets = new Map<string, Bucket>()
+  private readonly cutOffAfter: number
+  private readonly cutOffWindowMs: number
+  private readonly cutOffMs: number
+  private readonly maxStreamsPerPeer: number
+  /** Peers cut off, until when */
+  private readonly cutOff = new Map<string, number>()
+  /** Open store streams by peer */
+  private readonly open = new Map<string, Set<Stream>>()
   private readonly peers: StorePeers
   private readonly metrics?: StoreMetrics
   private readonly replicaState = new Map<string, ReplicaState>()
@@ -191,6 +233,10 @@ export class StoreServer {
     }
     this.rate = init.depositRate ?? 1000
     this.burst = init.depositBurst ?? 5000
+    this.cutOffAfter = init.cutOffAfter ?? 100
+    this.cutOffWindowMs = init.cutOffWindowMs ?? 10_000
+    this.cutOffMs = init.cutOffMs ?? 60_000
+    this.maxStreamsPerPeer = init.maxStreamsPerPeer ?? 32
     this.syncIntervalMs = init.syncIntervalMs ?? 60_000
     this.sweepIntervalMs = init.sweepIntervalMs ?? 60_000
     this.challengeTtlMs = init.challengeTtlMs ?? CHALLENGE_TTL_MS
@@ -272,19 +318,80 @@ export class StoreServer {
   // --- the protocol -------------------------------------------------------
 
   private async onStream (stream: Stream, connection: Connection): Promise<void> {
-    const lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES })
     const remote = connection.remotePeer
+    const key = remote.toString()
+    if (this.isCutOff(key)) {
+      this.refuse('cut-off')
+      stream.abort(new PeerCutOffError())
+      return
+    }
+    const streams = this.open.get(key) ?? new Set<Stream>()
+    if (streams.size >= this.maxStreamsPerPeer) {
+      this.refuse('streams')
+      stream.abort(new TooManyStoreStreamsError(`At most ${this.maxStreamsPerPeer} store streams per peer`))
+      return
+    }
+    streams.add(stream)
+    this.open.set(key, streams)
+    try {
+      await this.serveStream(stream, remote)
+    } finally {
+      streams.delete(stream)
+      if (streams.size === 0 && this.open.get(key) === streams) {
+        this.open.delete(key)
+      }
+    }
+  }
+
+  private async serveStream (stream: Stream, remote: PeerId): Promise<void> {
+    // the reader holds at most one largest frame: a larger length prefix, or more bytes sent ahead, reset the stream
+    const lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES, maxBufferSize: MAX_STREAM_BUFFER })
     while (this.started) {
       let data
       try {
         data = await lp.read({ signal: AbortSignal.timeout(30_000) })
-      } catch {
+      } catch (err: any) {
+        if (OVERSIZED.has(err?.name)) {
+          this.refuse('too-large')
+          const refusal = new StoreMessageTooLargeError(`A store frame is at most ${MAX_FRAME_BYTES} bytes`)
+          // framing is lost: say why (the write hands the frame to the muxer at once), then reset
+          lp.write(StoreResponse.encode(errorResponse(refusal))).catch(() => {})
+          stream.abort(refusal)
+          return
+        }
         break
       }
       const response = await this.answer(data.subarray(), remote)
       await lp.write(StoreResponse.encode(response))
+      if (this.isCutOff(remote.toString())) {
+        // it has had its rate error: now every store stream of it goes
+        this.dropStreams(remote.toString())
+        return
+      }
     }
     await stream.close().catch(() => { stream.abort(new Error('close failed')) })
+  }
+
+  private isCutOff (key: string): boolean {
+    const until = this.cutOff.get(key)
+    if (until == null) {
+      return false
+    }
+    if (until <= Date.now()) {
+      this.cutOff.delete(key)
+      return false
+    }
+    return true
+  }
+
+  private dropStreams (key: string): void {
+    for (const s of this.open.get(key) ?? []) {
+      s.abort(new PeerCutOffError())
+    }
+  }
+
+  private refuse (reason: 'rate-limit' | 'cut-off' | 'streams' | 'too-large'): void {
+    this.metrics?.refused.inc({ reason })
   }
 
   /** One request in, one response out; every failure is a status, never a throw */
@@ -407,11 +514,22 @@ export class StoreServer {
   private takeTokens (peer: PeerId, n: number): void {
     const key = peer.toString()
     const now = Date.now()
-    const bucket = this.buckets.get(key) ?? { tokens: this.burst, at: now }
+    const bucket = this.buckets.get(key) ?? { tokens: this.burst, at: now, refused: 0, window: now }
     bucket.tokens = Math.min(this.burst, bucket.tokens + (now - bucket.at) * this.rate / 1000)
     bucket.at = now
     if (bucket.tokens < n) {
+      if (now - bucket.window > this.cutOffWindowMs) {
+        bucket.refused = 0
+        bucket.window = now
+      }
+      bucket.refused++
       this.buckets.set(key, bucket)
+      this.refuse('rate-limit')
+      // the node's own key stands for every anonymous peer (store requests over onion routes): never cut off
+      if (bucket.refused >= this.cutOffAfter && !peer.equals(this.components.libp2p.peerId)) {
+        bucket.refused = 0
+        this.cutPeerOff(key, now)
+      }
       throw new DepositRateLimitError(`At most ${this.rate} deposits per second per peer (burst ${this.burst})`)
     }
     bucket.tokens -= n
@@ -424,6 +542,18 @@ export class StoreServer {
         }
       }
     }
+  }
+
+  private cutPeerOff (key: string, now: number): void {
+    if (this.cutOff.size >= 10_000) {
+      for (const [k, until] of this.cutOff) {
+        if (until <= now) {
+          this.cutOff.delete(k)
+        }
+      }
+    }
+    this.cutOff.set(key, now + this.cutOffMs)
+    this.log.info({ peer: key, forMs: this.cutOffMs }, 'peer cut off: it went on depositing through its rate errors')
   }
 
   private async onRecord (req: StoreRequest, remote: PeerId, res: StoreResponse): Promise<void> {
@@ -836,6 +966,10 @@ function envelopeBudget (res: StoreResponse, options: AnswerOptions): { maxBytes
   const last = StoreResponse.encode({ ...res, envelopes: [], cursor: new Uint8Array(CURSOR_BYTES), more: false }).length
   const more = StoreResponse.encode({ ...res, envelopes: [], cursor: new Uint8Array(CURSOR_BYTES), more: true }).length
   return { maxBytes: Math.max(0, options.maxBytes - last), moreBytes: more - last }
+}
+
+function errorResponse (err: StoreError): StoreResponse {
+  return { status: err.status, error: err.message, challenge: new Uint8Array(0), envelopes: [], cursor: new Uint8Array(0), more: false, accepted: 0 }
 }
 
 function clampLimit (limit: number): number {

@@ -1,4 +1,4 @@
-import { mkdir, readdir, readFile, stat } from 'node:fs/promises'
+import { chmod, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { expect } from 'aegir/chai'
 import { MAX_EVENT_STREAMS } from '../../src/daemon/api/server.ts'
@@ -108,6 +108,27 @@ describe('control API security', function () {
   it('keeps the token in a 0600 file', async () => {
     expect((await stat(join(home, 'api-token'))).mode & 0o777).to.equal(0o600)
     expect((await readFile(join(home, 'api-token'), 'utf8')).trim()).to.match(/^[0-9a-f]{64}$/)
+  })
+
+  it('tightens a token file someone loosened to 0600 when the daemon starts', async () => {
+    const loose = join(tmp.dir, 'loose')
+    await mkdir(loose)
+    await writeFile(join(loose, 'api-token'), 'ab'.repeat(32) + '\n', { mode: 0o644 })
+    await chmod(join(loose, 'api-token'), 0o644)
+    const other = await Daemon.start({
+      home: loose,
+      config: mergeConfig({ api: '127.0.0.1:0', metrics: null, listen: ['/ip4/127.0.0.1/tcp/0'] }),
+      logger: silentLogger(),
+      node: loopbackProfile()
+    })
+    try {
+      expect((await stat(join(loose, 'api-token'))).mode & 0o777).to.equal(0o600)
+      // the token it holds is the one in the file
+      const res = await fetch(other.apiUrl + '/v1/health', { headers: { Authorization: `Bearer ${'ab'.repeat(32)}` } })
+      expect(res.status).to.equal(200)
+    } finally {
+      await other.stop()
+    }
   })
 
   it('refuses a control API beyond loopback unless told explicitly', async () => {

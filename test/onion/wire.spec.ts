@@ -102,6 +102,22 @@ describe('onion/wire', function () {
       expect(() => splitByCapacity(new Uint8Array(0), () => 0, MAX_FRAGMENTS + 1)).to.throw().with.property('name', 'MessageTooLargeError')
     })
 
+    it('remembers a bounded number of completed ids, and still expires them by age', () => {
+      // a sender of one-packet messages: each completes at once and its id is remembered for the TTL
+      const r = new Reassembler(1_000, 1_000, 5_000)
+      const part = new Uint8Array(10)
+      for (let i = 0; i < 20_000; i++) {
+        expect(r.add(`m${i}`, 0, 1, 'k', part, [], 0)).to.not.equal(undefined)
+      }
+      expect(r.remembered).to.equal(5_000)
+      // the newest are the ones kept: a duplicate of one is still refused
+      expect(r.add('m19999', 0, 1, 'k', part, [], 1)).to.equal(undefined)
+      r.add('late', 0, 1, 'k', part, [], 500)
+      // past the TTL of the first 5000 (expired at 1000), only the one completed at 500 is left
+      r.add('later', 0, 1, 'k', part, [], 1_200)
+      expect(r.remembered).to.equal(2)
+    })
+
     it('refuses a message beyond the fragment limit', () => {
       expect(() => splitMessage(new Uint8Array(200_000), 1000, 1000)).to.throw().with.property('name', 'MessageTooLargeError')
     })

@@ -15,29 +15,29 @@ import type { FuzzTarget } from '../registry.ts'
 const TOKEN = 'fuzz-token'
 /** Statuses the layer routes map their errors to; a 500 (an error no route expected) is a finding */
 const STATUSES = new Set([200, 400, 403, 404, 405, 413, 429, 502, 503, 504, 507])
-const ROUTES = [
-  'GET /v1/groups', 'POST /v1/groups', 'POST /v1/groups/join', 'GET /v1/groups/:id', 'POST /v1/groups/:id/invite',
-  'GET /v1/groups/:id/messages', 'POST /v1/groups/:id/messages', 'PUT /v1/groups/:id/messages/:messageId', 'DELETE /v1/groups/:id/messages/:messageId',
-  'POST /v1/groups/:id/messages/:messageId/reactions', 'GET /v1/groups/:id/members', 'DELETE /v1/groups/:id/members/:memberId',
-  'GET /v1/identity', 'POST /v1/contacts/card', 'GET /v1/contacts', 'POST /v1/contacts', 'GET /v1/contacts/:ref', 'POST /v1/contacts/:ref/messages',
-  'POST /v1/contacts/:ref/invites', 'POST /v1/contacts/:ref/messages/:id/edit', 'POST /v1/contacts/:ref/messages/:id/delete',
-  'POST /v1/contacts/:ref/messages/:id/react', 'GET /v1/inbox',
-  'GET /v1/onion/status', 'POST /v1/onion/send',
-  'GET /v1/store/status', 'POST /v1/store/keys', 'POST /v1/store/deposit', 'POST /v1/store/fetch', 'POST /v1/store/ack', 'POST /v1/store/follow', 'GET /v1/store/history'
-]
-const FIELDS = ['name', 'displayName', 'invite', 'content', 'channel', 'replyTo', 'reaction', 'card', 'mailbox', 'seed', 'topic', 'text', 'payload', 'peerId', 'ids', 'ttl', 'limit']
+/**
+ * Routes of the table not fuzzed, and why. Every other route the layers
+ * register is (the list is the route table itself, so a new route is fuzzed
+ * the day it is added).
+ */
+export const NOT_FUZZED: Record<string, string> = {
+  'POST /v1/groups/:id/leave': 'it would end the one group the other routes work on',
+  'GET /v1/events': 'a live event stream (the server\'s own route, covered by the control API tests), not a request with a body'
+}
+const FIELDS = ['name', 'displayName', 'invite', 'to', 'from', 'content', 'channel', 'replyTo', 'reaction', 'card', 'mailbox', 'seed', 'topic', 'text', 'payload', 'peerId', 'ids', 'ttl', 'limit']
 
 /**
  * The control API's layer routes (groups, contacts, onion, store) on one whole
  * Murmur on loopback: any method, route and JSON body answers a mapped status
  * and a JSON error, never a 500, and the peer keeps serving. It has no other
  * peer, so nothing leaves 127.0.0.1. Leaving the group is not fuzzed: it
- * would end the one group the other routes work on.
+ * would end the one group the other routes work on (NOT_FUZZED).
  */
 export function layerApiTarget (): FuzzTarget {
   let murmur: Murmur | undefined
   let api: ControlApi | undefined
   let url = ''
+  let routes: string[] = []
   // real values the fuzzer mixes into paths and bodies, so that the routes get past "not found"
   const real = { groupId: '', messageId: '', invite: '', card: '', identity: '' }
   const value = (): fc.Arbitrary<unknown> => fc.oneof(
@@ -63,7 +63,8 @@ export function layerApiTarget (): FuzzTarget {
       api.addRoutes(contactsRoutes(murmur))
       api.addRoutes(onionRoutes(murmur.onion, murmur.directory))
       api.addRoutes(storeRoutes(murmur.store))
-      api.addRoutes(groupRoutes(murmur.groups))
+      api.addRoutes(groupRoutes(murmur.groups, murmur.contacts))
+      routes = api.routeTable().map(r => `${r.method} ${r.path}`).filter(r => NOT_FUZZED[r] == null)
       url = (await api.listen('127.0.0.1', 0)).url
     },
     teardown: async () => {
@@ -73,7 +74,7 @@ export function layerApiTarget (): FuzzTarget {
     get arbitrary () {
       const param = fc.oneof({ arbitrary: fc.constantFrom(real.groupId, real.messageId, real.identity, 'x'), weight: 3 }, fc.string({ minLength: 1, maxLength: 40 }))
       return fc.record({
-        route: fc.constantFrom(...ROUTES),
+        route: fc.constantFrom(...routes),
         // mostly the route's own method: a wrong one only reaches the router's 405
         otherMethod: fc.oneof({ arbitrary: fc.constant(undefined), weight: 6 }, { arbitrary: fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH'), weight: 1 }),
         params: fc.tuple(param, param, param),

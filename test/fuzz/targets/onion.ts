@@ -4,6 +4,7 @@ import { buildPacket } from '../../../src/onion/builder.ts'
 import { HEADER_SIZE, PACKET_SIZE, PAYLOAD_BODY_SIZE, PAYLOAD_SIZE, SURB_SIZE } from '../../../src/onion/constants.ts'
 import { nativeCrypto } from '../../../src/onion/crypto/index.ts'
 import { InvalidPacketError, InvalidSurbError } from '../../../src/onion/errors.ts'
+import { MAX_FRAGMENTS, Reassembler } from '../../../src/onion/fragment.ts'
 import { encodeFrame, FRAME_SIZE, FrameDecoder } from '../../../src/onion/frame.ts'
 import { decodeHeader, decodePacket } from '../../../src/onion/header.ts'
 import { decodeMessage, encodeMessage } from '../../../src/onion/message.ts'
@@ -84,6 +85,7 @@ export function onionTargets (): FuzzTarget[] {
       ciRuns: 100
     }),
     framesTarget(forward),
+    reassemblyTarget(),
     surbReplyTarget(three, reply, secret)
   ]
 }
@@ -138,6 +140,43 @@ function framesTarget (packet: Uint8Array): FuzzTarget {
           decoder.push(c)
         }
       }, [InvalidPacketError], 'FrameDecoder.push')
+    }
+  }
+}
+
+/**
+ * Fragments as a destination takes them from decoded messages (fragment <
+ * fragments, any count, ids repeated, duplicates, any order): nothing throws,
+ * no message of more than MAX_FRAGMENTS comes out, and the completed ids
+ * remembered stay under the reassembler's bound.
+ */
+function reassemblyTarget (): FuzzTarget {
+  const fragment = fc.record({
+    id: fc.constantFrom('a', 'b', 'c', 'd'),
+    fragments: fc.integer({ min: 1, max: MAX_FRAGMENTS + 2 }),
+    at: fc.nat(),
+    data: fc.uint8Array({ maxLength: 8 }),
+    dt: fc.nat({ max: 500 })
+  }).map(f => ({ ...f, fragment: f.at % f.fragments }))
+  return {
+    name: 'onion: fragment reassembly (decodeMessage fields into Reassembler.add)',
+    arbitrary: fc.array(fragment, { maxLength: 80 }),
+    check: async (fragments) => {
+      const r = new Reassembler(1_000, 2, 3)
+      let now = 0
+      for (const f of fragments) {
+        now += f.dt
+        const at = now
+        const out = await expectOnly(() => r.add(f.id, f.fragment, f.fragments, 'k', f.data, [], at), [], 'Reassembler.add')
+        if (out != null) {
+          if (f.fragments > MAX_FRAGMENTS) {
+            throw new FuzzFinding(`a message of ${f.fragments} fragments (over ${MAX_FRAGMENTS}) came out`)
+          }
+        }
+        if (r.remembered > 3) {
+          throw new FuzzFinding(`${r.remembered} completed ids remembered, over the bound of 3`)
+        }
+      }
     }
   }
 }
