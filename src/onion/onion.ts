@@ -167,6 +167,8 @@ export interface SendResult {
    * its packets
    */
   relays: string[]
+  /** The relays of the reply blocks' routes (with `surbs`): the routes an answer comes back on */
+  replyRelays: string[]
 }
 
 /** A message as its destination's handler gets it: no sender, only reply blocks */
@@ -830,13 +832,14 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
     const id = this.crypto.randomBytes(MESSAGE_ID_SIZE)
     const messageId = bytesToHex(id)
     const surbs: Uint8Array[] = []
+    const replyRelays = new Set<string>()
     for (let i = 0; i < (options.surbs ?? 0); i++) {
       const block = this.makeSurb(hops, [dest.peerId.toString()], new Set(), 10 * 60_000, m => {
         if (m.type === 'reply') {
           this.dispatchEvent(new CustomEvent('reply', { detail: { messageId: bytesToHex(m.id), data: m.data } }))
         }
       }, never)
-      block.relays.forEach(r => used.add(r))
+      block.relays.forEach(r => { used.add(r); replyRelays.add(r) })
       surbs.push(block.surb)
     }
     const template = { type: 'data' as const, id, fragment: 0, fragments: MAX_FRAGMENTS, kind, ackSurb: new Uint8Array(SURB_SIZE), topic: '' }
@@ -849,7 +852,7 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
     const attempts = await Promise.all(parts.map(async (part, i) => this.sendFragment(dest, {
       type: 'data', id, fragment: i, fragments: parts.length, kind, data: part, surbs: i === 0 ? surbs : [], topic: ''
     }, hops, options.retries ?? this.retries, options.ackTimeoutMs ?? this.ackTimeoutMs, options.signal, never, used)))
-    return { messageId, fragments: parts.length, attempts: attempts.reduce((a, b) => a + b, 0), relays: [...used] }
+    return { messageId, fragments: parts.length, attempts: attempts.reduce((a, b) => a + b, 0), relays: [...used], replyRelays: [...replyRelays] }
   }
 
   /** Sends and resolves with the first reply the destination's handler sends back */
@@ -882,20 +885,39 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
    * `answer`, put back together from its chunks: for answers larger than one
    * reply (a store page, a prekey bundle). Rejects when `signal` aborts or
    * the answer is malformed.
+   *
+   * The request's routes are retried by `send` (acks); the answer's are not:
+   * a reply block is one fixed route, and a relay on it that drops or holds
+   * packets loses the answer although the request arrived. So when no whole
+   * answer came within `answerTimeoutMs` of the ack, the reply blocks'
+   * relays are scored down like a route without an ack, and the request is
+   * sent again as a new message with fresh reply blocks (routes drawn with
+   * the new scores), until `signal` aborts. An answer to any of the copies
+   * counts. The destination's handler runs once per copy: asks must be
+   * idempotent (store requests and sealed 1:1 envelopes are).
    */
-  async ask (destination: PeerId | string, data: Uint8Array, options: SendOptions & { surbs: number, signal: AbortSignal, onSent?(result: SendResult): void }): Promise<Uint8Array> {
+  async ask (destination: PeerId | string, data: Uint8Array, options: SendOptions & { surbs: number, signal: AbortSignal, answerTimeoutMs?: number, onSent?(result: SendResult): void }): Promise<Uint8Array> {
     const { signal } = options
-    let messageId: string | undefined
+    const answerTimeoutMs = options.answerTimeoutMs ?? options.ackTimeoutMs ?? this.ackTimeoutMs
+    /** Chunks by message id, for the copies sent so far; answers that come before `send` returns wait in `early` */
+    const copies = new Map<string, Map<number, Uint8Array>>()
     const early: Array<{ messageId: string, data: Uint8Array }> = []
-    const chunks = new Map<number, Uint8Array>()
     const answer = Promise.withResolvers<Uint8Array>()
-    const take = (reply: Uint8Array): void => {
+    /** Set with the answer's outcome, whole or malformed (the promise says which) */
+    let answered = false
+    const take = (messageId: string, reply: Uint8Array): void => {
+      const chunks = copies.get(messageId)
+      if (chunks == null) {
+        return
+      }
       if (reply.length < 2 || reply[1] === 0 || reply[0] >= reply[1]) {
+        answered = true
         answer.reject(new DeliveryFailedError('A malformed answer came back through a reply block'))
         return
       }
       chunks.set(reply[0], reply.subarray(2))
       if (chunks.size === reply[1]) {
+        answered = true
         const parts = [...chunks.entries()].sort((a, b) => a[0] - b[0]).map(e => e[1])
         const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
         let at = 0
@@ -906,11 +928,12 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
         answer.resolve(out)
       }
     }
+    let sending = false
     const listener = (evt: CustomEvent<{ messageId: string, data: Uint8Array }>): void => {
-      if (messageId == null) {
+      if (sending) {
         early.push(evt.detail)
-      } else if (evt.detail.messageId === messageId) {
-        take(evt.detail.data)
+      } else {
+        take(evt.detail.messageId, evt.detail.data)
       }
     }
     const onAbort = (): void => { answer.reject(new DeliveryFailedError(`No answer over onion routes: ${signal.reason?.message ?? 'aborted'}`)) }
@@ -918,15 +941,48 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
     signal.addEventListener('abort', onAbort, { once: true })
     try {
       signal.throwIfAborted()
-      const sent = await this.send(destination, data, options)
-      messageId = sent.messageId
-      options.onSent?.(sent)
-      for (const e of early) {
-        if (e.messageId === messageId) {
-          take(e.data)
+      while (true) {
+        sending = true
+        let sent: SendResult
+        try {
+          sent = await this.send(destination, data, options)
+        } catch (err) {
+          // an earlier copy's answer may have come while this one failed
+          sending = false
+          for (const e of early.splice(0)) {
+            take(e.messageId, e.data)
+          }
+          if (answered) {
+            return await answer.promise
+          }
+          throw err
+        } finally {
+          sending = false
         }
+        copies.set(sent.messageId, new Map())
+        options.onSent?.(sent)
+        for (const e of early.splice(0)) {
+          take(e.messageId, e.data)
+        }
+        const timers = this.timers
+        let timer: ReturnType<typeof setTimeout> | undefined
+        const waited = await Promise.race([answer.promise, new Promise<undefined>(resolve => {
+          timer = setTimeout(() => { resolve(undefined) }, answerTimeoutMs)
+          timers.add(timer)
+        })]).finally(() => {
+          if (timer != null) {
+            clearTimeout(timer)
+            timers.delete(timer)
+          }
+        })
+        if (waited != null || answered) {
+          return await answer.promise
+        }
+        // the request arrived (acked) but no whole answer: a reply route lost or holds it
+        this.reliability.failure(sent.replyRelays)
+        this.metrics.message('retried')
+        this.log.debug({ messageId: sent.messageId, replyRelays: sent.replyRelays }, 'no answer through the reply blocks: asking again over fresh ones')
       }
-      return await answer.promise
     } finally {
       this.removeEventListener('reply', listener)
       signal.removeEventListener('abort', onAbort)
@@ -957,7 +1013,7 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
       try {
         used.add(exitId)
         await this.sendFragment(exit, { type: 'publish', id, fragment: 0, fragments: 1, kind: '', data, surbs: [], topic }, Math.max(1, hops - 1), 0, options.ackTimeoutMs ?? this.ackTimeoutMs, options.signal, never, used)
-        return { messageId: bytesToHex(id), fragments: 1, attempts, relays: [...used] }
+        return { messageId: bytesToHex(id), fragments: 1, attempts, relays: [...used], replyRelays: [] }
       } catch (err) {
         if (!(err instanceof DeliveryFailedError)) { throw err }
         avoid.add(exitId)
