@@ -218,7 +218,8 @@ describe('onion/network: 15 peers on loopback', function () {
     expect(asked).to.be.at.least(1)
     const score = (p: Murmur): number => sender.onion.reliability.score(p.peerId.toString())
     expect(score(dropper)).to.be.lessThan(score(good))
-    expect(score(dropper)).to.be.lessThan(0.1)
+    // from at most the prior (0.5), halved for the lost answer and for the routes through it that had no ack
+    expect(score(dropper)).to.be.lessThan(0.25)
   })
 })
 
