@@ -1,3 +1,5 @@
+import { execFileSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { expect } from 'aegir/chai'
 import { waitFor } from '../fixtures/nodes.ts'
 import { netemUnavailable, netnsUnavailable, startTestnet } from '../fixtures/testnet.ts'
@@ -27,6 +29,27 @@ interface PhaseFigures {
   group: { sent: number, expected: number, delivered: number, p50Ms: number, maxMs: number }
   live: { sent: number, delivered: number, viaLive: number, p50Ms: number, maxMs: number }
   offline: { sent: number, delivered: number, viaMailbox: number, fetchAfterRestartMs: number }
+}
+
+/** CPU time so far of the processes in this testnet's switch namespace: the linkem.py link emulators (0 with tc netem) */
+function linkemCpuSeconds (): number {
+  let pids: string[] = []
+  try {
+    pids = execFileSync('ip', ['netns', 'pids', `${NAME}-sw`], { encoding: 'utf8' }).split('\n').filter(p => p !== '')
+  } catch {
+    return 0
+  }
+  let ticks = 0
+  for (const pid of pids) {
+    try {
+      // utime and stime: fields 14 and 15, after the command name in parentheses
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
+      ticks += Number(fields[11]) + Number(fields[12])
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return ticks / 100
 }
 
 function quantile (xs: number[], q: number): number {
@@ -190,8 +213,13 @@ describe('reliability: lossy links (5% loss, 100 ms delay on every link of a net
     // the links really are slow now: a libp2p ping crosses two delayed links
     const ping = await (net as NetnsTestnet).ping('c1', 'c2', 3)
     expect(ping.medianMs).to.be.at.least(190)
+    const cpuBefore = linkemCpuSeconds()
+    const phaseStart = Date.now()
     const f = await phase('netem')
     figures.lossy = f
+    const linkemCpu = linkemCpuSeconds() - cpuBefore
+    // the userspace link emulators (one per link, in the switch namespace) must not be the bottleneck
+    figures.linkem = `${linkemCpu.toFixed(1)} s CPU in ${((Date.now() - phaseStart) / 1000).toFixed(0)} s for ${HOSTS.length} links (${(100 * linkemCpu * 1000 / (Date.now() - phaseStart)).toFixed(1)}% of one core)`
     expect(f.group.delivered).to.equal(f.group.expected)
     expect(f.live.delivered).to.equal(f.live.sent)
     expect(f.offline.delivered).to.equal(f.offline.sent)
