@@ -10,7 +10,7 @@
 
 import { sha256 } from '@noble/hashes/sha2.js'
 import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js'
-import { ANSWER_CHUNK_BYTES, DeliveryFailedError, NoRouteError } from '../onion/index.ts'
+import { ANSWER_CHUNK_BYTES, NoRouteError } from '../onion/index.ts'
 import { decodeRequest, DirectTransport, StoreRequest, StoreResponse } from '../store/index.ts'
 import type { Logger } from '../node/index.ts'
 import type { Onion, SendResult } from '../onion/index.ts'
@@ -75,13 +75,13 @@ export class OnionStoreTransport implements StoreTransport {
   private readonly recentRouteMs: number
   /** Per store node and side, the relays of its recent routes, oldest first */
   private readonly recent = new Map<string, Record<Side, RecentRoute[]>>()
-  /** Keys the split of relays into sides, per store node; secret, so nobody else can tell a relay's side */
-  private readonly splitKeys = new Map<string, Uint8Array>()
+  /** Keys the split of relays into sides; secret, so nobody else can tell a relay's side */
+  private readonly splitKey = crypto.getRandomValues(new Uint8Array(32))
   /**
    * Exchanges by route taken, for status and tests; `shared`: onion
    * exchanges that could not keep clear of the other side's relays
    */
-  readonly counts = { onion: 0, direct: 0, shared: 0, resplit: 0 }
+  readonly counts = { onion: 0, direct: 0, shared: 0 }
 
   constructor (components: { onion: OnionStoreTransport['onion'], directory: OnionStoreTransport['directory'], libp2p: Pick<Libp2p, 'dialProtocol' | 'peerId'>, log: Pick<Logger, 'warn' | 'info'> }, init: OnionStoreTransportInit) {
     this.onion = components.onion
@@ -117,7 +117,7 @@ export class OnionStoreTransport implements StoreTransport {
   private avoidFor (storeNode: string, side: Side): Set<string> {
     const relays = this.onion.status().knownRelays.map(r => r.peerId).filter(id => id !== this.self && id !== storeNode)
     const ranked = relays
-      .map(id => ({ id, rank: bytesToHex(sha256(utf8ToBytes(`${bytesToHex(this.splitKey(storeNode))}|${storeNode}|${id}`))) }))
+      .map(id => ({ id, rank: bytesToHex(sha256(utf8ToBytes(`${bytesToHex(this.splitKey)}|${storeNode}|${id}`))) }))
       .sort((a, b) => a.rank < b.rank ? -1 : 1)
     const other: Side = side === 'tx' ? 'rx' : 'tx'
     // even ranks route deposits, odd ranks fetches
@@ -126,31 +126,6 @@ export class OnionStoreTransport implements StoreTransport {
       route.relays.forEach(id => avoid.add(id))
     }
     return avoid
-  }
-
-  private splitKey (storeNode: string): Uint8Array {
-    let key = this.splitKeys.get(storeNode)
-    if (key == null) {
-      key = crypto.getRandomValues(new Uint8Array(32))
-      this.splitKeys.set(storeNode, key)
-    }
-    return key
-  }
-
-  /**
-   * Draws a store node's split afresh, after no route on one side got an
-   * ack. A side is half the relays: in a small network the relays that drop
-   * or hold packets can all fall in one half, and then hardly any route of
-   * that side works however relays are scored (every route holds one of
-   * them, so the honest ones are scored down with them). A new split spreads
-   * them again. The relays of the other side's recent routes stay off each
-   * side as before, so no relay that saw this peer's recent deposits serves
-   * its fetches because of a re-split, or the other way round.
-   */
-  private resplit (storeNode: string, side: Side, err: Error): void {
-    this.splitKeys.set(storeNode, crypto.getRandomValues(new Uint8Array(32)))
-    this.counts.resplit++
-    this.log.warn({ storeNode, path: side, err: err.message }, 'no route of one side of the relay split reached the store node: split drawn afresh')
   }
 
   /** The recent routes to a store node, past ones dropped */
@@ -223,10 +198,6 @@ export class OnionStoreTransport implements StoreTransport {
         return await ask()
       }
     } catch (err: any) {
-      if (err instanceof DeliveryFailedError) {
-        // the store client retries the exchange: over the new split
-        this.resplit(dest, side, err)
-      }
       throw new Error(`No answer from store node ${storeNode.toString()} over onion routes: ${err?.message ?? err}`)
     }
   }

@@ -1,7 +1,7 @@
 import { expect } from 'aegir/chai'
 import fc from 'fast-check'
 import { OnionStoreTransport, serveStoreOverOnion } from '../../src/app/onion-store.ts'
-import { ANSWER_CHUNK_BYTES, DeliveryFailedError } from '../../src/onion/index.ts'
+import { ANSWER_CHUNK_BYTES } from '../../src/onion/index.ts'
 import { generateMailboxKey, mailboxName, StoreRequest, StoreResponse } from '../../src/store/index.ts'
 import { loopbackOnionNet, loopbackPeer, stopAll, waitFor } from '../fixtures/nodes.ts'
 import { mesh, storePeer } from '../store/fixtures.ts'
@@ -200,51 +200,5 @@ describe('app: the store node\'s onion handler on arbitrary bytes', () => {
     serveStoreOverOnion({ handle: (_kind: string, h: OnionHandler) => { handler = h } }, { answer: async () => { answered++; throw new Error('not reached') } } as any, {} as any)
     await handler?.({ messageId: 'm', kind: 'murmur/store/1', data: new Uint8Array(10), surbs: 0, reply: async () => { throw new Error('no surb') }, answer: async () => { throw new Error('no surb') } })
     expect(answered).to.equal(0)
-  })
-})
-
-describe('app: a side of the relay split where no route gets an ack is drawn afresh', () => {
-  it('after a failed exchange the next one routes over a new split, still clear of the other side\'s recent relays', async () => {
-    const relays = Array.from({ length: 10 }, (_, i) => `relay${i}`)
-    /** Per exchange: its side and the relays its routes may use (those not in avoidRelays) */
-    const allowed: Array<{ side: string, relays: string[] }> = []
-    let failRx = true
-    const onion = {
-      status: () => ({ knownRelays: relays.map(peerId => ({ peerId, epoch: 0, load: 0, reliability: 0.5 })) }),
-      ask: async (_to: unknown, request: Uint8Array, options: { avoidRelays?: Set<string>, onSent?(r: unknown): void }) => {
-        const side = new TextDecoder().decode(request)
-        const usable = relays.filter(r => options.avoidRelays?.has(r) !== true)
-        allowed.push({ side, relays: usable })
-        if (side === 'rx' && failRx) {
-          throw new DeliveryFailedError('No ack from the store node after 4 routes')
-        }
-        options.onSent?.({ messageId: '', fragments: 1, attempts: 1, relays: usable.slice(0, 3), replyRelays: [] })
-        return enc('answer')
-      }
-    }
-    const storeNode = { toString: () => 'store' } as unknown as PeerId
-    const transport = new OnionStoreTransport({
-      onion: onion as any,
-      directory: { get: () => ({}) },
-      libp2p: { peerId: { toString: () => 'me' } as any, dialProtocol: async () => { throw new Error('no direct exchange in this test') } },
-      log: { warn: () => {}, info: () => {} }
-    }, { hops: 3 })
-
-    await transport.exchange(storeNode, enc('tx'), { path: 'tx' })
-    const txRelays = transport.recentRelays('store', 'tx')
-    for (let i = 0; i < 3; i++) {
-      await expect(transport.exchange(storeNode, enc('rx'), { path: 'rx' })).to.eventually.be.rejectedWith(/No answer from store node/)
-    }
-    expect(transport.counts.resplit).to.equal(3)
-    const rx = allowed.filter(a => a.side === 'rx').map(a => a.relays.sort().join(','))
-    // a new split each time (the same half again three times running: 1 in 252²)
-    expect(new Set(rx).size).to.be.greaterThan(1)
-    for (const a of allowed.filter(a => a.side === 'rx')) {
-      expect(a.relays.filter(r => txRelays.has(r)), 'a relay of a recent deposit route on a fetch route').to.deep.equal([])
-      expect(a.relays.length).to.be.greaterThan(0)
-    }
-    failRx = false
-    await transport.exchange(storeNode, enc('rx'), { path: 'rx' })
-    expect(transport.counts.resplit).to.equal(3)
   })
 })
