@@ -94,7 +94,10 @@ export function plan (topology) {
       '--api', `127.0.0.1:${ports.api}`,
       // Prometheus scrapes from the next host: metrics leave loopback, the control API never does
       '--metrics', `0.0.0.0:${ports.metrics}`,
-      '--log-level', topology.logLevel
+      '--log-level', topology.logLevel,
+      // every host of the testnet is in one /24: under the default rule (no two relays of a route in one /16)
+      // no onion route of 2 or more relays could be built; distinct hosts is the rule that still means something
+      '--onion-diversity', 'host'
     ]
     if (h.roles.length > 0) args.push('--roles', h.roles.join(','))
     return {

@@ -14,6 +14,7 @@ import { parseDialable } from '../node/murmur.ts'
 import { ConfigError, RemoteApiRefusedError } from './errors.ts'
 import { CONFIG_FILE } from './home.ts'
 import type { LogLevel, Role } from '../node/index.ts'
+import type { Diversity } from '../onion/index.ts'
 
 export interface DaemonConfig {
   /** Multiaddrs to listen on */
@@ -46,6 +47,15 @@ export interface DaemonConfig {
   logLevel: LogLevel
   /** Onion profile: 'private' turns on mixing delays and loop cover traffic */
   privacy: 'default' | 'private'
+  /**
+   * Which relays may not share an onion route: 'subnet16' (one IPv4 /16,
+   * one operator's network), 'host' (one address), or 'none'. A testnet whose
+   * hosts share one /16 (the netns testnet, the compose file) needs 'host':
+   * under 'subnet16' it is one family and no route of 2 or more relays exists.
+   *
+   * @default 'subnet16'
+   */
+  onionDiversity: Diversity
   /**
    * TRANSPARENT MODE for 1:1 messages and mailboxes: direct streams from
    * this peer to the contact's and to the store nodes instead of onion
@@ -83,6 +93,7 @@ export function defaultConfig (): DaemonConfig {
     web: null,
     logLevel: 'info',
     privacy: 'default',
+    onionDiversity: 'subnet16',
     transparent: false,
     storeMaxBytes: 1024 * 1024 * 1024,
     storeTtl: '7d',
@@ -92,7 +103,7 @@ export function defaultConfig (): DaemonConfig {
   }
 }
 
-const FIELDS = ['listen', 'announce', 'bootstrap', 'roles', 'api', 'apiAllowRemote', 'metrics', 'mdns', 'web', 'logLevel', 'privacy', 'transparent', 'storeMaxBytes', 'storeTtl', 'storeMailboxMessages', 'storeMailboxBytes', 'storeDepositRate']
+const FIELDS = ['listen', 'announce', 'bootstrap', 'roles', 'api', 'apiAllowRemote', 'metrics', 'mdns', 'web', 'logLevel', 'privacy', 'onionDiversity', 'transparent', 'storeMaxBytes', 'storeTtl', 'storeMailboxMessages', 'storeMailboxBytes', 'storeDepositRate']
 
 export interface HostPort {
   host: string
@@ -217,6 +228,12 @@ const CHECKS: Record<keyof DaemonConfig, FieldCheck> = {
   privacy: (value, field) => {
     if (value !== 'default' && value !== 'private') {
       throw new ConfigError(field, 'must be "default" or "private"')
+    }
+    return value
+  },
+  onionDiversity: (value, field) => {
+    if (value !== 'subnet16' && value !== 'host' && value !== 'none') {
+      throw new ConfigError(field, 'must be "subnet16", "host" or "none"')
     }
     return value
   },

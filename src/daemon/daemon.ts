@@ -108,7 +108,7 @@ export class Daemon {
       bootstrap: config.bootstrap,
       roles: config.roles,
       mdns: config.mdns,
-      onion: { profile: config.privacy },
+      onion: { profile: config.privacy, diversity: config.onionDiversity },
       contacts: { transparent: config.transparent },
       metricsRegistry: registry,
       logger: init.logger,

@@ -167,6 +167,8 @@ export interface SendResult {
    * its packets
    */
   relays: string[]
+  /** The relays of the reply blocks' routes (with `surbs`): the routes an answer comes back on */
+  replyRelays: string[]
 }
 
 /** A message as its destination's handler gets it: no sender, only reply blocks */
@@ -911,13 +913,14 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
     const id = this.crypto.randomBytes(MESSAGE_ID_SIZE)
     const messageId = bytesToHex(id)
     const surbs: Uint8Array[] = []
+    const replyRelays = new Set<string>()
     for (let i = 0; i < (options.surbs ?? 0); i++) {
       const block = this.makeSurb(hops, [dest.peerId.toString()], new Set(), 10 * 60_000, m => {
         if (m.type === 'reply') {
           this.dispatchEvent(new CustomEvent('reply', { detail: { messageId: bytesToHex(m.id), data: m.data } }))
         }
       }, never)
-      block.relays.forEach(r => used.add(r))
+      block.relays.forEach(r => { used.add(r); replyRelays.add(r) })
       surbs.push(block.surb)
     }
     const template = { type: 'data' as const, id, fragment: 0, fragments: MAX_FRAGMENTS, kind, ackSurb: new Uint8Array(SURB_SIZE), topic: '' }
@@ -932,7 +935,7 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
     const attempts = await Promise.all(parts.map(async (part, i) => this.sendFragment(dest, {
       type: 'data', id, fragment: i, fragments: parts.length, kind, data: part, surbs: groups[i] ?? [], topic: ''
     }, hops, options.retries ?? this.retries, options.ackTimeoutMs ?? this.ackTimeoutMs, options.signal, never, used)))
-    return { messageId, fragments: parts.length, attempts: attempts.reduce((a, b) => a + b, 0), relays: [...used] }
+    return { messageId, fragments: parts.length, attempts: attempts.reduce((a, b) => a + b, 0), relays: [...used], replyRelays: [...replyRelays] }
   }
 
   /** Sends and resolves with the first reply the destination's handler sends back */
@@ -1060,6 +1063,7 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
         const messageId = bytesToHex(id)
         chunks.set(messageId, new Map())
         const used = new Set<string>()
+        const replyRelays = new Set<string>()
         const surbs: Uint8Array[] = []
         for (let i = 0; i < options.surbs; i++) {
           const block = this.makeSurb(hops, [destId], avoid, 10 * 60_000, m => {
@@ -1067,7 +1071,7 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
               this.dispatchEvent(new CustomEvent('reply', { detail: { messageId: bytesToHex(m.id), data: m.data } }))
             }
           }, never)
-          block.relays.forEach(r => used.add(r))
+          block.relays.forEach(r => { used.add(r); replyRelays.add(r) })
           surbs.push(block.surb)
         }
         const template = { type: 'data' as const, id, fragment: 0, fragments: MAX_FRAGMENTS, kind, topic: '' }
@@ -1093,7 +1097,7 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
         }))
         this.metrics.message(attempt === 0 ? 'sent' : 'retried')
         used.forEach(r => everyRelay.add(r))
-        options.onSent?.({ messageId, fragments: parts.length, attempts: attempt + 1, relays: [...everyRelay] })
+        options.onSent?.({ messageId, fragments: parts.length, attempts: attempt + 1, relays: [...everyRelay], replyRelays: [...replyRelays] })
         if (await wait()) {
           if (firstHeard != null && attempt === 0) {
             this.sampleAskRtt(firstHeard)
@@ -1152,7 +1156,7 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
       try {
         used.add(exitId)
         await this.sendFragment(exit, { type: 'publish', id, fragment: 0, fragments: 1, kind: '', data, surbs: [], topic }, Math.max(1, hops - 1), 0, options.ackTimeoutMs ?? this.ackTimeoutMs, options.signal, never, used)
-        return { messageId: bytesToHex(id), fragments: 1, attempts, relays: [...used] }
+        return { messageId: bytesToHex(id), fragments: 1, attempts, relays: [...used], replyRelays: [] }
       } catch (err) {
         if (!(err instanceof DeliveryFailedError)) { throw err }
         avoid.add(exitId)

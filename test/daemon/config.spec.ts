@@ -2,6 +2,8 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { expect } from 'aegir/chai'
 import { main } from '../../src/daemon/cli.ts'
+import { configFromFlags } from '../../src/daemon/commands/config-flags.ts'
+import { defaultConfig } from '../../src/daemon/config.ts'
 import { captureIo, runCli, tempDir } from '../fixtures/cli.ts'
 
 describe('bad config and bad flags', function () {
@@ -24,6 +26,7 @@ describe('bad config and bad flags', function () {
     [['--listen', 'not-a-multiaddr'], /--listen\[0\]: invalid multiaddr "not-a-multiaddr"/],
     [['--bootstrap', '/ip4/127.0.0.1/tcp/4001'], /--bootstrap\[0\]: .*no \/p2p\/<peer id>/],
     [['--log-level', 'loud'], /--log-level: must be one of/],
+    [['--onion-diversity', 'street'], /--onion-diversity: must be "subnet16", "host" or "none"/],
     [['--frobnicate'], /Unknown option '--frobnicate'/],
     [['extra-argument'], /unexpected argument/]
   ]
@@ -47,6 +50,7 @@ describe('bad config and bad flags', function () {
     ['{ "roles": "relay" }', /config\.json: roles: must be a list of strings/],
     ['{ "mdns": "yes" }', /config\.json: mdns: must be true or false/],
     ['{ "api": 7420 }', /config\.json: api: must be a string HOST:PORT/],
+    ['{ "onionDiversity": "/16" }', /config\.json: onionDiversity: must be "subnet16", "host" or "none"/],
     ['{ "listen": ["/ip4/1.2.3.4/tcp/x"] }', /config\.json: listen\[0\]: invalid multiaddr/]
   ]
 
@@ -64,6 +68,12 @@ describe('bad config and bad flags', function () {
       expect(await readFile(join(home, 'config.json'), 'utf8')).to.equal(text)
     })
   }
+
+  it('--onion-diversity sets the onion layer\'s rule (a testnet in one subnet needs "host"); subnet16 is the default', () => {
+    expect(configFromFlags({ 'onion-diversity': 'host' })).to.deep.equal({ onionDiversity: 'host' })
+    expect(configFromFlags({ 'onion-diversity': 'none' })).to.deep.equal({ onionDiversity: 'none' })
+    expect(defaultConfig().onionDiversity).to.equal('subnet16')
+  })
 
   it('the real binary exits 2 on a bad flag, with --json giving a JSON error', async () => {
     const res = await runCli(['daemon', '--home', join(tmp.dir, 'bin-json'), '--roles', 'x', '--json'])

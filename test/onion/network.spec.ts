@@ -247,6 +247,31 @@ describe('onion/network: 15 peers on loopback', function () {
       expect(mean(dropperScores)).to.be.lessThan(mean(honestScores) / 2)
     }
   })
+
+  it('an ask whose answer a dropper on the reply route swallows is asked again over fresh reply blocks, and the dropper is scored down', async () => {
+    // peers[12] drops everything (since the test above; here again so that this test holds on its own); the
+    // sender has never routed through it
+    const [sender, dest, good, dropper] = [peers[11], peers[10], peers[5], peers[12]]
+    dropper.onion.receive = () => {}
+    const only = new Set([good, dropper].map(p => p.peerId.toString()))
+    const avoidRelays = new Set(peers.map(p => p.peerId.toString()).filter(id => !only.has(id)))
+    // one-relay routes over two relays, the honest one scored down by earlier losses: nearly every route,
+    // the reply block's among them, goes through the dropper at first
+    for (let i = 0; i < 3; i++) { sender.onion.reliability.failure([good.peerId.toString()]) }
+    let asked = 0
+    dest.onion.handle('echo-ask', async msg => { asked++; await msg.answer(enc(`answer:${dec(msg.data)}`)) })
+    try {
+      const answer = await sender.onion.ask(dest.peerId, enc('q'), { kind: 'echo-ask', hops: 1, surbs: 1, retries: 8, ackTimeoutMs: 1_500, avoidRelays, signal: AbortSignal.timeout(60_000) })
+      expect(dec(answer)).to.equal('answer:q')
+    } finally {
+      dest.onion.unhandle('echo-ask')
+    }
+    expect(asked).to.be.at.least(1)
+    const score = (p: Murmur): number => sender.onion.reliability.score(p.peerId.toString())
+    expect(score(dropper)).to.be.lessThan(score(good))
+    // from at most the prior (0.5), halved for the lost answer and for the routes through it that had no ack
+    expect(score(dropper)).to.be.lessThan(0.25)
+  })
 })
 
 describe('onion/network: the private profile', function () {

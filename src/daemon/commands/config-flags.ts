@@ -16,6 +16,7 @@ export const CONFIG_OPTIONS: Record<string, OptionSpec> = {
   mdns: { type: 'boolean', description: 'Discover peers on the LAN by mDNS (--no-mdns turns it off)' },
   'log-level': { type: 'string', arg: 'LEVEL', description: 'fatal, error, warn, info, debug, trace or silent (default info)' },
   privacy: { type: 'string', arg: 'PROFILE', description: 'Onion profile: default, or private (mixing delays and cover traffic)' },
+  'onion-diversity': { type: 'string', arg: 'RULE', description: 'Relays that may not share an onion route: subnet16 (one IPv4 /16; default), host (one address: a testnet in one subnet), or none' },
   transparent: { type: 'boolean', description: '1:1 messages and mailbox requests over direct streams instead of onion routes: REVEALS WHO TALKS TO WHOM to the network, the contact\'s node and the store nodes (--no-transparent turns it off)' },
   'store-max-bytes': { type: 'string', arg: 'SIZE', description: 'Store role: payload bytes kept at most, e.g. 1G (default 1G)' },
   'store-ttl': { type: 'string', arg: 'DURATION', description: 'Store role: longest time a message is kept, at most 7d (default 7d)' },
@@ -29,6 +30,7 @@ const WEB_WORDS: Record<string, string | null> = { on: DEFAULT_WEB, off: null }
 
 const FLAG_OF: Record<string, string> = {
   logLevel: 'log-level',
+  onionDiversity: 'onion-diversity',
   apiAllowRemote: 'api-allow-remote',
   storeMaxBytes: 'store-max-bytes',
   storeTtl: 'store-ttl',
@@ -60,6 +62,9 @@ export function configFromFlags (values: Values): Partial<DaemonConfig> {
   }
   if (values['log-level'] !== undefined) {
     raw.logLevel = values['log-level']
+  }
+  if (values['onion-diversity'] !== undefined) {
+    raw.onionDiversity = values['onion-diversity']
   }
   try {
     if (values['store-ttl'] !== undefined) {
