@@ -25,8 +25,9 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { pino } from 'pino'
 import { createMurmur } from '../../src/app/index.ts'
-import { loopbackProfile } from '../../src/node/index.ts'
+import { createLogger, loopbackProfile } from '../../src/node/index.ts'
 import { STORE_PROTOCOL } from '../../src/store/index.ts'
 import { compare } from '../lib/figures.ts'
 import { connectAll, crash, sleep, waitUntil } from '../lib/peers.ts'
@@ -49,6 +50,7 @@ export interface ChurnParams {
   size: number
   poll: number
   drain: number
+  log?: string
 }
 
 type Kind = 'group' | 'dm'
@@ -62,11 +64,14 @@ interface Sent {
   sentAt: number
   /** recipient → online when the message was sent */
   recipients: Map<number, boolean>
+  /** when the send resolved */
+  doneAt?: number
   /** 1:1 only: how the sender's layer delivered it */
   via?: string
 }
 
-interface Restart { user: number, killedAt: number, restartedAt?: number }
+/** `startedAt`: the peer runs again; `restartedAt`: it has dialled the peers that are up */
+interface Restart { user: number, killedAt: number, startedAt?: number, restartedAt?: number }
 
 interface RunResult {
   sent: Sent[]
@@ -117,8 +122,11 @@ async function runOnce (ctx: ScenarioContext<ChurnParams>, withChurn: boolean, s
   const online: boolean[] = []
   const stores: Murmur[] = []
   const common: MurmurInit = { listen: ['/ip4/127.0.0.1/tcp/0'], ...loopbackProfile(), directory: { dht: false }, dhtClientMode: true }
+  // --log: the users' own logs, for finding out why a message came late or not at all
+  const logFile = p.log != null ? pino.destination({ dest: p.log, sync: false, append: true }) : undefined
   const userInit = (i: number): MurmurInit => ({
     ...common,
+    ...(logFile != null ? { logger: createLogger({ level: 'debug', bindings: { user: i, run: withChurn ? 'churn' : 'baseline' }, destination: logFile }) } : {}),
     home: join(root, `user-${i}`),
     name: `u${i}`,
     store: { transparent: true },
@@ -222,6 +230,7 @@ async function runOnce (ctx: ScenarioContext<ChurnParams>, withChurn: boolean, s
         } else {
           entry.via = (await peer.contacts.send('next', content(m.seq, p.size))).via
         }
+        entry.doneAt = now()
         sent.push(entry)
       } catch {
         failedSends++
@@ -237,6 +246,7 @@ async function runOnce (ctx: ScenarioContext<ChurnParams>, withChurn: boolean, s
       await crash(peer)
       await sleep(Math.max(0, p.downtime * 1000 - (now() - r.killedAt)))
       const back = await startUser(i)
+      r.startedAt = now()
       users[i] = back
       // the peers that are up, as a bootstrap list would give them
       await Promise.allSettled(all().map(async o => back.node.connect(o.node.getMultiaddrs()[0])))
@@ -290,6 +300,7 @@ async function runOnce (ctx: ScenarioContext<ChurnParams>, withChurn: boolean, s
     await Promise.allSettled([...inFlight])
     await Promise.allSettled([...stores, ...users].map(async u => u?.stop()))
     await rm(root, { recursive: true, force: true }).catch(() => {})
+    logFile?.flushSync()
   }
 }
 
@@ -330,15 +341,28 @@ function figures (r: RunResult): Figures {
   f.latencyMs = distribution(lat)
   f.latencyByKindMs = { group: distribution(byKind.group), dm: distribution(byKind.dm) }
   for (const x of r.restarts) {
-    const missed = r.sent.filter(s => s.recipients.get(x.user) === false && s.sentAt >= x.killedAt && (x.restartedAt == null || s.sentAt <= x.restartedAt))
-    const last = missed.map(s => r.arrivals.get(`${x.user}:${s.seq}`)?.[0])
-    if (x.restartedAt == null || last.some(t => t == null)) {
+    const c = catchUp(r, x)
+    if (c.ms == null) {
       f.restartsIncomplete++
-      continue
+    } else {
+      f.catchUpMs.push(c.ms)
     }
-    f.catchUpMs.push(Math.max(0, ...(last as number[]).map(t => t - x.restartedAt!)))
   }
   return f
+}
+
+/**
+ * The messages a user missed while down (sent to it between its crash and
+ * its reconnection) and the time from its start to the last of them
+ * arriving; null when one never arrived
+ */
+function catchUp (r: RunResult, x: Restart): { missed: number, ms: number | null } {
+  const missed = r.sent.filter(s => s.recipients.get(x.user) === false && s.sentAt >= x.killedAt && (x.restartedAt == null || s.sentAt <= x.restartedAt))
+  const last = missed.map(s => r.arrivals.get(`${x.user}:${s.seq}`)?.[0])
+  if (x.startedAt == null || last.some(t => t == null)) {
+    return { missed: missed.length, ms: null }
+  }
+  return { missed: missed.length, ms: Math.max(0, ...(last as number[]).map(t => t - x.startedAt!)) }
 }
 
 const ratioOf = (part: { expected: number, delivered: number }): number | null => part.expected > 0 ? part.delivered / part.expected : null
@@ -358,7 +382,8 @@ export const churnScenario: Scenario<ChurnParams> = {
     'group-share': { type: 'number', default: 0.5, min: 0, max: 1, help: 'share of group messages (the rest are 1:1)' },
     size: { type: 'int', default: 256, min: 32, max: 30_000, help: 'characters per message' },
     poll: { type: 'int', default: 2000, min: 100, max: 600_000, help: 'milliseconds between a user\'s mailbox fetches (contacts mailboxPollMs)' },
-    drain: { type: 'number', default: 60, min: 0, max: 3600, help: 'seconds to wait for the last deliveries after the workload' }
+    drain: { type: 'number', default: 60, min: 0, max: 3600, help: 'seconds to wait for the last deliveries after the workload' },
+    log: { type: 'string', help: 'append the user peers\' debug logs (pino JSON lines) to this file' }
   },
   async run (ctx) {
     const p = ctx.params
@@ -381,11 +406,11 @@ export const churnScenario: Scenario<ChurnParams> = {
       row('group latency p50 / online', 'group_latency_p50_seconds', 'Group messages: send → first arrival, online recipients', 'seconds', s(churned.latencyByKindMs.group.p50), s(baseline.latencyByKindMs.group.p50)),
       row('1:1 latency p50 / online', 'dm_latency_p50_seconds', '1:1 messages: send → first arrival, online recipient', 'seconds', s(churned.latencyByKindMs.dm.p50), s(baseline.latencyByKindMs.dm.p50)),
       row('duplicates shown', 'duplicates', 'Messages shown to the same recipient more than once (extra message events)', 'count', churned.duplicates, baseline.duplicates),
-      row('catch-up after a restart p50', 'catch_up_p50_seconds', 'From a user\'s restart to the arrival of the last message sent to it while it was down (churn only)', 'seconds', s(cu.p50), null),
+      row('catch-up after a restart p50', 'catch_up_p50_seconds', 'From a user\'s restart (running again) to the arrival of the last message sent to it while it was down or reconnecting (churn only)', 'seconds', s(cu.p50), null),
       row('catch-up after a restart max', 'catch_up_max_seconds', 'The slowest such catch-up (churn only)', 'seconds', s(cu.max), null)
     ]
-    const samples: Table = { columns: ['system', 'seq', 'kind', 'sender', 'recipient', 'recipient_online', 'sent_ms', 'latency_ms', 'copies'], rows: [] }
-    const restarts: Table = { columns: ['system', 'user', 'killed_ms', 'restarted_ms', 'missed', 'caught_up_ms'], rows: [] }
+    const samples: Table = { columns: ['system', 'seq', 'kind', 'sender', 'recipient', 'recipient_online', 'sent_ms', 'send_ms', 'via', 'latency_ms', 'copies'], rows: [] }
+    const restarts: Table = { columns: ['system', 'user', 'killed_ms', 'started_ms', 'reconnected_ms', 'missed', 'caught_up_ms'], rows: [] }
     const cdf: Array<{ system: string, latencyMs: number, fraction: number }> = []
     for (const [system, r] of [['churn', churnRun], ['baseline', baseRun]] as const) {
       const lat: number[] = []
@@ -393,15 +418,14 @@ export const churnScenario: Scenario<ChurnParams> = {
         for (const [recipient, wasOnline] of m.recipients) {
           const times = r.arrivals.get(`${recipient}:${m.seq}`)
           if (times != null && wasOnline) { lat.push(times[0] - m.sentAt) }
-          samples.rows.push([system, m.seq, m.kind, m.sender, recipient, wasOnline, Math.round(m.sentAt - r.start), times != null ? Math.round((times[0] - m.sentAt) * 10) / 10 : null, times?.length ?? 0])
+          samples.rows.push([system, m.seq, m.kind, m.sender, recipient, wasOnline, Math.round(m.sentAt - r.start), m.doneAt != null ? Math.round(m.doneAt - m.sentAt) : null, m.via ?? null, times != null ? Math.round((times[0] - m.sentAt) * 10) / 10 : null, times?.length ?? 0])
         }
       }
       cdf.push(...cdfPoints(lat).map(x => ({ system, latencyMs: x.value, fraction: x.fraction })))
       for (const x of r.restarts) {
-        const missed = r.sent.filter(m => m.recipients.get(x.user) === false && m.sentAt >= x.killedAt && (x.restartedAt == null || m.sentAt <= x.restartedAt))
-        const last = missed.map(m => r.arrivals.get(`${x.user}:${m.seq}`)?.[0])
-        restarts.rows.push([system, x.user, Math.round(x.killedAt - r.start), x.restartedAt != null ? Math.round(x.restartedAt - r.start) : null, missed.length,
-          x.restartedAt != null && last.every(t => t != null) ? Math.round(Math.max(0, ...(last as number[]).map(t => t - x.restartedAt!))) : null])
+        const c = catchUp(r, x)
+        const at = (t: number | undefined): number | null => t != null ? Math.round(t - r.start) : null
+        restarts.rows.push([system, x.user, at(x.killedAt), at(x.startedAt), at(x.restartedAt), c.missed, c.ms != null ? Math.round(c.ms) : null])
       }
     }
     const part = (f: Figures): Record<string, unknown> => ({ expected: f.expected, delivered: f.delivered, online: f.online, offline: f.offline, duplicates: f.duplicates, latencyMs: f.latencyMs, latencyByKindMs: f.latencyByKindMs, catchUpMs: distribution(f.catchUpMs), restartsIncomplete: f.restartsIncomplete, dmViaMailbox: f.viaMailbox })
