@@ -23,10 +23,10 @@
  * 0.25 it is chosen 4× less often than a relay never tried and ~16× less than
  * an honest relay near 1).
  *
- * Link loss is not emulated here: in one process the honest place to drop
- * would be a stream wrapper, which libp2p's streams do not let a benchmark
- * insert below yamux; the netns testnet's `netem` (scripts/linkem.py) is where
- * lossy links are tested.
+ * Link loss is not emulated: over TCP a lost packet is a retransmission
+ * delay, which only packet-level emulation reproduces honestly (`netem`,
+ * scripts/linkem.py in the netns testnet); dropping bytes in a stream
+ * wrapper in this process would break the stream instead.
  */
 
 import { createMurmur } from '../../src/app/index.ts'
@@ -322,7 +322,7 @@ export const adversarialScenario: Scenario<AdversarialParams> = {
         `murmur = ${schedule.bad.length} of ${p.relays} relays ${p.mode === 'drop' ? 'dropping every packet' : `holding every packet ${p.delay} ms`}, baseline = the same seeded schedule with every relay honest; fresh peers for each, same code. Ratios are adversarial / honest.`,
         'All peers run in this process on loopback (loopback profile, DHT off, no onion diversity rule, no mixing delay). The bad relays turn bad after one honest warm-up message per client. Route choice uses the onion layer\'s own randomness, not the seed.',
         `"Avoided" is the first reading (every 250 ms) where the senders' mean score of the bad relays is under ${AVOIDED}: path selection weighs a relay by its score squared.`,
-        'No link loss: it is emulated in the netns testnet (scripts/linkem.py), not here.'
+        'No link loss here: over TCP it is a retransmission delay that only packet-level emulation (netem, scripts/linkem.py in the netns testnet) reproduces honestly.'
       ],
       tables: { samples, scores },
       plots: [
