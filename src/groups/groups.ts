@@ -19,7 +19,7 @@ import type { GroupState, PendingOp, StoredEntry } from './timeline.ts'
 import type { Accepted, ValidationPolicy, Verdict } from './validator.ts'
 import type { MessagingIdentity } from '../identity/index.ts'
 import type { Logger } from '../node/index.ts'
-import type { GossipSub, Message, SubscriptionChangeData } from '@libp2p/gossipsub'
+import type { GossipSub, Message } from '@libp2p/gossipsub'
 import type { PeerId, Startable } from '@libp2p/interface'
 
 const DEFAULT_CHANNEL = 'general'
@@ -27,6 +27,9 @@ const DEFAULT_CHANNEL = 'general'
 const MAX_PENDING_EPOCH = 256
 /** Envelopes kept for when a first peer subscribes, per topic */
 const MAX_OUTBOX = 256
+
+/** The datastore name of an envelope waiting in the outbox */
+const outboxId = (envelope: Uint8Array): string => bytesToHex(sha256(envelope))
 /** Accepted verdicts waiting for gossipsub's `message` event */
 const MAX_ACCEPTED = 4096
 /** First repeat of an unanswered JOIN (well after the admin's ROSTER delay); it doubles up to the max */
@@ -77,7 +80,7 @@ export class DefaultGroups extends TypedEventEmitter<GroupsEvents> implements Gr
     this.history = { maxEnvelopeBytes, maxAgeMs: init.historyMaxAgeMs ?? 7 * 24 * 3600_000, maxFutureMs }
     this.readLimit = init.readLimit ?? 500
     this.onMessage = this.onMessage.bind(this)
-    this.onSubscriptionChange = this.onSubscriptionChange.bind(this)
+    this.onGraft = this.onGraft.bind(this)
   }
 
   isStarted (): boolean {
@@ -93,12 +96,24 @@ export class DefaultGroups extends TypedEventEmitter<GroupsEvents> implements Gr
     }
     await this.store.loadPending()
     this.pubsub.addEventListener('message', this.onMessage)
-    this.pubsub.addEventListener('subscription-change', this.onSubscriptionChange)
+    this.pubsub.addEventListener('gossipsub:graft', this.onGraft)
     for (const state of this.groups.values()) {
       this.follow(state)
     }
+    // envelopes that had not gone out when this peer last stopped (or crashed): out now, or when a member subscribes
+    const unsent = new Map<string, Uint8Array[]>()
+    for (const { id, topic, envelope } of await this.store.loadOutbox()) {
+      if (this.byTopic.has(topic)) {
+        unsent.set(topic, [...(unsent.get(topic) ?? []), envelope])
+      } else {
+        await this.store.dropOutbox(id)
+      }
+    }
     this.metrics.setGroups(this.groups.size)
     this.started = true
+    for (const [topic, envelopes] of unsent) {
+      void this.flushOutbox(topic, envelopes).catch(err => { this.log.warn({ err }, 'sending the outbox failed') })
+    }
     this.log.info({ groups: this.groups.size }, 'groups started')
   }
 
@@ -108,7 +123,7 @@ export class DefaultGroups extends TypedEventEmitter<GroupsEvents> implements Gr
     }
     this.started = false
     this.pubsub.removeEventListener('message', this.onMessage)
-    this.pubsub.removeEventListener('subscription-change', this.onSubscriptionChange)
+    this.pubsub.removeEventListener('gossipsub:graft', this.onGraft)
     for (const state of this.groups.values()) {
       this.unfollow(state)
     }
@@ -464,32 +479,50 @@ export class DefaultGroups extends TypedEventEmitter<GroupsEvents> implements Gr
     })
   }
 
-  private onSubscriptionChange (evt: CustomEvent<SubscriptionChangeData>): void {
-    for (const sub of evt.detail.subscriptions) {
-      if (sub.subscribe && this.outbox.has(sub.topic)) {
-        const waiting = this.outbox.get(sub.topic) ?? []
-        this.outbox.delete(sub.topic)
-        for (const envelope of waiting) {
-          void this.publish(sub.topic, envelope)
-        }
+  /**
+   * The outbox goes out when a member joins our mesh on the topic, not when
+   * its subscription arrives: at that moment gossipsub may not have its
+   * stream to the member yet, and a publish then reaches nobody without an
+   * error (and gossipsub refuses the same bytes again as a duplicate)
+   */
+  private onGraft (evt: CustomEvent<{ topic: string }>): void {
+    const topic = evt.detail.topic
+    if (this.outbox.has(topic)) {
+      const waiting = this.outbox.get(topic) ?? []
+      this.outbox.delete(topic)
+      void this.flushOutbox(topic, waiting).catch(err => { this.log.warn({ err }, 'sending the outbox failed') })
+    }
+  }
+
+  /** Sends what waited for a subscriber; what still finds none waits again */
+  private async flushOutbox (topic: string, waiting: Uint8Array[]): Promise<void> {
+    for (const envelope of waiting) {
+      // dropped only once it went out: a crash in between sends it again, which members take as a duplicate
+      if (await this.publish(topic, envelope)) {
+        await this.store.dropOutbox(outboxId(envelope))
       }
     }
   }
 
-  private async publish (topic: string, envelope: Uint8Array): Promise<void> {
+  /** Publishes, or keeps the envelope for the first subscriber; true when it went out */
+  private async publish (topic: string, envelope: Uint8Array): Promise<boolean> {
     try {
       await this.pubsub.publish(topic, envelope)
       this.metrics.publish()
+      return true
     } catch (err: any) {
       if (err?.message !== 'PublishError.NoPeersSubscribedToTopic') {
         throw err
       }
-      // nobody to send to yet: send when the first peer subscribes
+      // nobody to send to yet: send when the first peer subscribes; kept in the
+      // datastore too, since the sender's timeline already shows it as sent
       const waiting = this.outbox.get(topic) ?? []
       if (waiting.length < MAX_OUTBOX) {
         waiting.push(envelope)
+        await this.store.saveOutbox(topic, outboxId(envelope), envelope)
       }
       this.outbox.set(topic, waiting)
+      return false
     }
   }
 

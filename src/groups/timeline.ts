@@ -12,6 +12,7 @@
  * Cursors are the local arrival order, zero-padded so the keys sort.
  */
 
+import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js'
 import { Key } from 'interface-datastore'
 import type { TimelineEntry } from './index.ts'
 import type { Datastore } from 'interface-datastore'
@@ -108,6 +109,29 @@ export class GroupStore {
 
   async saveGroup (state: GroupState): Promise<void> {
     await this.datastore.put(new Key(`${ROOT}/state/${state.id}`), json(state))
+  }
+
+  /**
+   * An envelope this peer published while nobody was subscribed: kept until it
+   * goes out, so a crash before then does not lose a message the sender's
+   * timeline already shows
+   */
+  async saveOutbox (topic: string, id: string, envelope: Uint8Array): Promise<void> {
+    await this.datastore.put(new Key(`${ROOT}/outbox/${id}`), json({ topic, envelope: bytesToHex(envelope) }))
+  }
+
+  async dropOutbox (id: string): Promise<void> {
+    await this.datastore.delete(new Key(`${ROOT}/outbox/${id}`))
+  }
+
+  /** Every envelope still waiting to go out: id, topic and bytes */
+  async loadOutbox (): Promise<Array<{ id: string, topic: string, envelope: Uint8Array }>> {
+    const out: Array<{ id: string, topic: string, envelope: Uint8Array }> = []
+    for await (const { key, value } of this.datastore.query({ prefix: `${ROOT}/outbox/` })) {
+      const { topic, envelope } = parse<{ topic: string, envelope: string }>(value)
+      out.push({ id: key.baseNamespace(), topic, envelope: hexToBytes(envelope) })
+    }
+    return out
   }
 
   /** Forgets a group entirely: state, timeline, ids and pending operations */

@@ -43,4 +43,37 @@ describe('groups across a restart', function () {
       await Promise.all(homes.map(async h => h.cleanup()))
     }
   })
+
+  it('a message sent while no member is reachable survives a crash of its sender and goes out after the restart', async () => {
+    const homes = [await tempDir(), await tempDir()]
+    let peers: Murmur[] = []
+    try {
+      peers = await Promise.all(homes.map(async (h, i) => loopbackPeer({ home: h.dir, name: `o${i}` })))
+      await connectAll(peers)
+      const [alice, bob] = peers
+      const group = await alice.groups.create('outbox')
+      await bob.groups.join(await alice.groups.invite(group.id))
+      await waitForTopic(peers, group.topic)
+      await waitForMembers(peers, group.id)
+      // alice loses every connection (as in a crash) just before she sends: the send succeeds into her outbox
+      for (const conn of alice.node.libp2p.getConnections()) { conn.abort(new Error('gone')) }
+      const sent = await alice.groups.send(group.id, 'nobody heard this yet')
+      expect((await alice.groups.read(group.id)).entries.map(e => e.id)).to.include(sent.id)
+      await alice.stop()
+
+      peers[0] = await loopbackPeer({ home: homes[0].dir, name: 'o0' })
+      await connectAll(peers)
+      await waitFor(async () => (await bob.groups.read(group.id)).entries.some(e => e.id === sent.id), 'bob to get the message alice sent before her crash', 20_000)
+      // once: the outbox does not send it again after it went out
+      await peers[0].stop()
+      peers[0] = await loopbackPeer({ home: homes[0].dir, name: 'o0' })
+      await connectAll(peers)
+      await waitForTopic(peers, group.topic)
+      await new Promise(resolve => setTimeout(resolve, 1_500))
+      expect((await bob.groups.read(group.id)).entries.filter(e => e.id === sent.id)).to.have.length(1)
+    } finally {
+      await stopAll(peers)
+      await Promise.all(homes.map(async h => h.cleanup()))
+    }
+  })
 })
