@@ -7,7 +7,7 @@ import { SURB_SIZE } from './constants.ts'
 import { defaultCrypto } from './crypto/index.ts'
 import { DeliveryFailedError, DuplicateHandlerError, MessageTooLargeError, NoRouteError, NoSurbError, OnionNotStartedError, UnknownDestinationError } from './errors.ts'
 import { splitByCapacity, Reassembler, MAX_FRAGMENTS } from './fragment.ts'
-import { FrameDecoder, ONION_PROTOCOL, encodeFrame } from './frame.ts'
+import { FrameDecoder, ONION_PROTOCOL, encodeFrame, encodeFrames } from './frame.ts'
 import { OnionKeyring } from './keyring.ts'
 import { dataCapacity, decodeMessage, encodeMessage, MESSAGE_ID_SIZE } from './message.ts'
 import { OnionMetrics } from './metrics.ts'
@@ -16,6 +16,7 @@ import { PacketRejectedError, processPacket } from './processor.ts'
 import { ReplayCache } from './replay.ts'
 import { createSurb, decodeSurb, encodeSurb, openSurbReply, surbReplyPacket } from './surb.ts'
 import type { RouteHop } from './builder.ts'
+import type { HopKeys } from './keys.ts'
 import type { SphinxCrypto } from './crypto/index.ts'
 import type { OnionMessage } from './message.ts'
 import type { OnionDropReason } from './metrics.ts'
@@ -217,8 +218,15 @@ export interface OnionStatus {
   knownRelays: Array<{ peerId: string, epoch: number, load: number, reliability: number }>
 }
 
+/** Packets a relay forwards at once, by next hop */
+type ForwardBatch = Map<string, { peer: PeerId, packets: Uint8Array[] }>
+
 interface PendingSurb {
   secret: SurbSecret
+  /** hex of the α its reply reaches this node with (the key of `ownHops`) */
+  alpha: string
+  /** the onion public key this node's hop of the SURB was made for */
+  onionKey: Uint8Array
   /** Called with the opened message; ack waiters resolve, reply blocks emit */
   onMessage(message: OnionMessage): void
   expires: number
@@ -317,6 +325,18 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
   private readonly reassembler = new Reassembler()
   private readonly handlers = new Map<string, OnionHandler>()
   private readonly surbs = new Map<string, PendingSurb>()
+  /** α of each pending SURB's reply at this node → its id: the reply's own hop is checked without an X25519 */
+  private readonly ownHops = new Map<string, string>()
+  private livePublicKeys: Uint8Array[] = []
+  private readonly knownKeys = (alpha: Uint8Array): { keys: HopKeys, keyIndex: number } | undefined => {
+    const id = this.ownHops.get(bytesToHex(alpha))
+    const pending = id == null ? undefined : this.surbs.get(id)
+    if (pending == null) {
+      return undefined
+    }
+    const keyIndex = this.livePublicKeys.findIndex(k => k === pending.onionKey || this.crypto.equal(k, pending.onionKey))
+    return keyIndex < 0 ? undefined : { keys: pending.secret.own.keys, keyIndex }
+  }
   private readonly streams = new Map<string, Promise<Stream>>()
   /** Open outbound streams, for the per-packet fast path (no promise to await) */
   private readonly ready = new Map<string, Stream>()
@@ -393,6 +413,7 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
     this.streams.clear()
     this.ready.clear()
     this.surbs.clear()
+    this.ownHops.clear()
     for (const release of this.waiters) { release() }
     this.waiters.clear()
     await this.replay.flush()
@@ -426,6 +447,7 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
     const key = await this.keyring.rotate()
     const live = this.keyring.live()
     this.liveKeys = live.map(k => k.privateKey)
+    this.livePublicKeys = live.map(k => k.publicKey)
     this.replay.setEpochs(live.map(k => k.epoch))
     const nextBoundary = (key.epoch + 1) * this.keyring.epochMs
     clearTimeout(this.rotationTimer)
@@ -459,7 +481,7 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
       this.directory.setLoad(this.loadWindow.rate)
     }
     for (const [id, pending] of this.surbs) {
-      if (pending.expires <= now) { this.surbs.delete(id) }
+      if (pending.expires <= now) { this.forgetSurb(id, pending) }
     }
     this.metrics.gauges(this.replay.size, this.directory.descriptors().length, this.keyring.epochAt(now))
     try {
@@ -475,8 +497,13 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
     const decoder = new FrameDecoder()
     try {
       for await (const chunk of stream) {
+        // packets of one chunk that go on at once to one next hop leave in one write
+        const batch: ForwardBatch = new Map()
         for (const packet of decoder.push(chunk)) {
-          this.receive(packet, from)
+          this.receive(packet, from, batch)
+        }
+        for (const { peer, packets } of batch.values()) {
+          this.forwardNow(peer, packets)
         }
       }
     } catch (err: any) {
@@ -523,11 +550,22 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
 
   /** Sends one packet to a peer (one frame); a broken stream is reopened once */
   async sendPacket (peer: PeerId, packet: Uint8Array): Promise<void> {
-    const frame = encodeFrame(packet)
+    await this.sendPackets(peer, [packet])
+  }
+
+  /**
+   * Sends packets to one peer in one write (their frames back to back: a
+   * frame has a fixed size, so the receiver cuts them apart as ever); one
+   * write instead of many saves the encryption, muxer and socket work of each
+   */
+  async sendPackets (peer: PeerId, packets: Uint8Array[]): Promise<void> {
     if (peer.equals(this.node.peerId)) {
-      this.receive(packet, peer.toString())
+      for (const packet of packets) {
+        this.receive(packet, peer.toString())
+      }
       return
     }
+    const frame = packets.length === 1 ? encodeFrame(packets[0]) : encodeFrames(packets)
     const open = this.ready.get(peer.toString())
     if (open?.status === 'open' && open.writeStatus === 'writable') {
       try {
@@ -557,10 +595,10 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
   }
 
   /** One packet from the wire (or from this node itself) */
-  receive (packet: Uint8Array, from: string): void {
+  receive (packet: Uint8Array, from: string, batch?: ForwardBatch): void {
     let result
     try {
-      result = processPacket(this.crypto, this.liveKeys, packet, this.replay)
+      result = processPacket(this.crypto, this.liveKeys, packet, this.replay, this.knownKeys)
     } catch (err) {
       if (err instanceof PacketRejectedError) {
         this.metrics.drop(err.reason)
@@ -583,19 +621,19 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
       }
       // the sender chooses the delay; the relay caps it, so no one parks packets on it for long
       const delay = Math.min(result.delayMs, this.mixing?.maxDelayMs ?? RELAY_DELAY_CAP_MS)
-      const forward = (): void => {
-        this.sendPacket(next, result.packet).then(() => {
-          this.metrics.packet('forwarded')
-        }, (err: any) => {
-          this.metrics.drop('next-hop-unreachable')
-          this.log.debug({ next: next.toString(), err: err.message }, 'next hop unreachable')
-        })
-      }
       if (delay > 0) {
-        const t = setTimeout(() => { this.timers.delete(t); forward() }, delay)
+        const t = setTimeout(() => { this.timers.delete(t); this.forwardNow(next, [result.packet]) }, delay)
         this.timers.add(t)
+      } else if (batch != null) {
+        const key = next.toString()
+        const entry = batch.get(key)
+        if (entry == null) {
+          batch.set(key, { peer: next, packets: [result.packet] })
+        } else {
+          entry.packets.push(result.packet)
+        }
       } else {
-        forward()
+        this.forwardNow(next, [result.packet])
       }
       return
     }
@@ -605,6 +643,15 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
     } else {
       this.openReply(result.surbId, result.payload)
     }
+  }
+
+  private forwardNow (next: PeerId, packets: Uint8Array[]): void {
+    this.sendPackets(next, packets).then(() => {
+      for (let i = 0; i < packets.length; i++) { this.metrics.packet('forwarded') }
+    }, (err: any) => {
+      for (let i = 0; i < packets.length; i++) { this.metrics.drop('next-hop-unreachable') }
+      this.log.debug({ next: next.toString(), err: err.message }, 'next hop unreachable')
+    })
   }
 
   private peerOf (address: Uint8Array): PeerId | undefined {
@@ -675,15 +722,26 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
         if (total > surbs.length) {
           throw new MessageTooLargeError(`An answer of ${data.length} bytes needs ${total} reply blocks; ${surbs.length} are left`)
         }
+        const byHop = new Map<string, { peer: PeerId, packets: Uint8Array[] }>()
         for (let i = 0; i < total; i++) {
+          const surb = surbs.shift()
+          if (surb == null) {
+            throw new NoSurbError()
+          }
           // index ‖ count ‖ bytes: the chunks come back in any order, each over its own route
           const chunk = data.subarray(i * ANSWER_CHUNK_BYTES, (i + 1) * ANSWER_CHUNK_BYTES)
           const framed = new Uint8Array(2 + chunk.length)
           framed[0] = i
           framed[1] = total
           framed.set(chunk, 2)
-          await incoming.reply(framed)
+          const { packet, firstHop } = surbReplyPacket(this.crypto, decodeSurb(surb), encodeMessage({ type: 'reply', id: message.id, fragment: 0, fragments: 1, kind: complete.kind, data: framed, surbs: [], topic: '' }))
+          const key = bytesToHex(firstHop)
+          const entry = byHop.get(key) ?? { peer: peerIdFromPublicKey(publicKeyFromRaw(firstHop)), packets: [] }
+          entry.packets.push(packet)
+          byHop.set(key, entry)
         }
+        // the chunks to one first hop leave in one write
+        await Promise.all([...byHop.values()].map(async ({ peer, packets }) => this.sendPackets(peer, packets)))
       }
     }
     Promise.resolve().then(async () => handler(incoming)).catch(err => {
@@ -724,6 +782,13 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
     await this.sendPacket(peerIdFromPublicKey(publicKeyFromRaw(firstHop)), packet)
   }
 
+  private forgetSurb (id: string, pending: PendingSurb): void {
+    this.surbs.delete(id)
+    if (this.ownHops.get(pending.alpha) === id) {
+      this.ownHops.delete(pending.alpha)
+    }
+  }
+
   private openReply (surbId: Uint8Array, payload: Uint8Array): void {
     const id = bytesToHex(surbId)
     const pending = this.surbs.get(id)
@@ -744,7 +809,7 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
       return
     }
     // single use: a SURB opened once is forgotten
-    this.surbs.delete(id)
+    this.forgetSurb(id, pending)
     pending.onMessage(message)
   }
 
@@ -798,7 +863,10 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
     }
     const route = [...this.routeHops(relays), { address: self.peerKey, onionKey: self.onionKey }]
     const { surb, secret } = createSurb(this.crypto, route)
-    this.surbs.set(bytesToHex(secret.id), { secret, onMessage, expires: Date.now() + expiresInMs })
+    const id = bytesToHex(secret.id)
+    const alpha = bytesToHex(secret.own.alpha)
+    this.surbs.set(id, { secret, alpha, onionKey: self.onionKey, onMessage, expires: Date.now() + expiresInMs })
+    this.ownHops.set(alpha, id)
     return { surb: encodeSurb(surb), relays }
   }
 
@@ -1045,15 +1113,22 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
         }
         heard = sentAt = Date.now()
         firstHeard = undefined
-        await Promise.all(parts.map(async (part, i) => {
+        // each fragment over a route of its own; those whose routes start at one relay leave in one write
+        const byHop = new Map<string, Uint8Array[]>()
+        parts.forEach((part, i) => {
           const forward = this.path(hops, [destId], avoid, never)
           forward.forEach(r => used.add(r))
           const body = encodeMessage({ type: 'data', id, fragment: i, fragments: parts.length, kind, data: part, surbs: groups[i] ?? [], topic: '' })
           const { packet } = buildPacket(this.crypto, [...this.routeHops(forward), { address: dest.peerKey, onionKey: dest.onionKey }], body)
+          const packets = byHop.get(forward[0]) ?? []
+          packets.push(packet)
+          byHop.set(forward[0], packets)
+        })
+        await Promise.all([...byHop].map(async ([relay, packets]) => {
           try {
-            await this.sendPacket(peerIdFromString(forward[0]), packet)
+            await this.sendPackets(peerIdFromString(relay), packets)
           } catch (err: any) {
-            this.log.debug({ relay: forward[0], err: err.message }, 'first hop unreachable')
+            this.log.debug({ relay, err: err.message }, 'first hop unreachable')
           }
         }))
         this.metrics.message(attempt === 0 ? 'sent' : 'retried')
