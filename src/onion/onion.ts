@@ -215,8 +215,32 @@ export interface OnionStatus {
   failed: number
   loops: number
   replayCacheSize: number
+  /** Reply blocks made ahead for the next ask (`AskOptions.prepareNext`), not yet taken */
+  spareSurbs: number
   knownRelays: Array<{ peerId: string, epoch: number, load: number, reliability: number }>
 }
+
+export interface AskOptions extends SendOptions {
+  surbs: number
+  signal: AbortSignal
+  onSent?(result: SendResult): void
+  /**
+   * Another ask like this one (same destination, hops and `avoidRelays`)
+   * will follow, as a drain's next page does: while this one's answer is on
+   * its way, the reply blocks of the next are made (each with its own fresh
+   * keys and route, single-use as ever), so the next ask need not make them
+   * then. Reply blocks made ahead and not taken expire like any other.
+   *
+   * @default false
+   */
+  prepareNext?: boolean
+}
+
+/** Reply blocks made ahead for the next ask to one destination over routes of one length */
+interface SpareSurb { id: string, surb: Uint8Array, relays: string[] }
+
+/** How many reply blocks are made ahead in one turn of the event loop (answers coming in are taken between turns) */
+const SPARE_SURBS_PER_TURN = 4
 
 /** Packets a relay forwards at once, by next hop */
 type ForwardBatch = Map<string, { peer: PeerId, packets: Uint8Array[] }>
@@ -325,6 +349,13 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
   private readonly reassembler = new Reassembler()
   private readonly handlers = new Map<string, OnionHandler>()
   private readonly surbs = new Map<string, PendingSurb>()
+  /** Reply blocks made ahead (`AskOptions.prepareNext`), by destination and hops */
+  private readonly spareSurbs = new Map<string, SpareSurb[]>()
+  private readonly onAskReply = (m: OnionMessage): void => {
+    if (m.type === 'reply') {
+      this.dispatchEvent(new CustomEvent('reply', { detail: { messageId: bytesToHex(m.id), data: m.data } }))
+    }
+  }
   /** α of each pending SURB's reply at this node → its id: the reply's own hop is checked without an X25519 */
   private readonly ownHops = new Map<string, string>()
   private livePublicKeys: Uint8Array[] = []
@@ -414,6 +445,7 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
     this.ready.clear()
     this.surbs.clear()
     this.ownHops.clear()
+    this.spareSurbs.clear()
     for (const release of this.waiters) { release() }
     this.waiters.clear()
     await this.replay.flush()
@@ -855,7 +887,7 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
   }
 
   /** A SURB whose route is `hops` relays and then this node, registered until it is used or expires */
-  private makeSurb (hops: number, exclude: string[], avoid: Set<string>, expiresInMs: number, onMessage: (m: OnionMessage) => void, never?: Set<string>): { surb: Uint8Array, relays: string[] } {
+  private makeSurb (hops: number, exclude: string[], avoid: Set<string>, expiresInMs: number, onMessage: (m: OnionMessage) => void, never?: Set<string>): { surb: Uint8Array, relays: string[], id: string } {
     const relays = this.path(hops, exclude, avoid, never)
     const self = this.directory.get(this.node.peerId)
     if (self == null) {
@@ -867,7 +899,7 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
     const alpha = bytesToHex(secret.own.alpha)
     this.surbs.set(id, { secret, alpha, onionKey: self.onionKey, onMessage, expires: Date.now() + expiresInMs })
     this.ownHops.set(alpha, id)
-    return { surb: encodeSurb(surb), relays }
+    return { surb: encodeSurb(surb), relays, id }
   }
 
   private async destination (peer: PeerId | string, signal?: AbortSignal): Promise<RelayDescriptor> {
@@ -1008,7 +1040,7 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
    * are scored down; an answer to any attempt is taken (the handler must
    * bear a request twice: store requests do).
    */
-  async ask (destination: PeerId | string, data: Uint8Array, options: SendOptions & { surbs: number, signal: AbortSignal, onSent?(result: SendResult): void }): Promise<Uint8Array> {
+  async ask (destination: PeerId | string, data: Uint8Array, options: AskOptions): Promise<Uint8Array> {
     const { signal } = options
     if (!this.started) { throw new OnionNotStartedError() }
     signal.throwIfAborted()
@@ -1094,12 +1126,13 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
         chunks.set(messageId, new Map())
         const used = new Set<string>()
         const surbs: Uint8Array[] = []
-        for (let i = 0; i < options.surbs; i++) {
-          const block = this.makeSurb(hops, [destId], avoid, 10 * 60_000, m => {
-            if (m.type === 'reply') {
-              this.dispatchEvent(new CustomEvent('reply', { detail: { messageId: bytesToHex(m.id), data: m.data } }))
-            }
-          }, never)
+        // a retry's reply blocks keep clear of the silent routes: made now
+        for (const spare of attempt === 0 ? this.takeSpareSurbs(destId, hops, options.surbs, never) : []) {
+          spare.relays.forEach(r => used.add(r))
+          surbs.push(spare.surb)
+        }
+        for (let i = surbs.length; i < options.surbs; i++) {
+          const block = this.makeSurb(hops, [destId], avoid, 10 * 60_000, this.onAskReply, never)
           block.relays.forEach(r => used.add(r))
           surbs.push(block.surb)
         }
@@ -1132,6 +1165,9 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
           }
         }))
         this.metrics.message(attempt === 0 ? 'sent' : 'retried')
+        if (options.prepareNext === true && attempt === 0) {
+          this.prepareSurbs(destId, hops, options.surbs, never)
+        }
         used.forEach(r => everyRelay.add(r))
         options.onSent?.({ messageId, fragments: parts.length, attempts: attempt + 1, relays: [...everyRelay] })
         if (await wait()) {
@@ -1154,6 +1190,66 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
       signal.removeEventListener('abort', onAbort)
       this.waiters.delete(release)
     }
+  }
+
+  /**
+   * Up to `n` reply blocks made ahead for an ask to `destId` whose routes
+   * avoid `never`: those still pending (not expired) and clear of `never`;
+   * the others are forgotten
+   */
+  private takeSpareSurbs (destId: string, hops: number, n: number, never: Set<string>): SpareSurb[] {
+    const key = `${destId}/${hops}`
+    const spares = this.spareSurbs.get(key)
+    if (spares == null) {
+      return []
+    }
+    const taken: SpareSurb[] = []
+    const kept: SpareSurb[] = []
+    for (const spare of spares) {
+      const pending = this.surbs.get(spare.id)
+      if (pending == null) {
+        continue
+      }
+      if (spare.relays.some(r => never.has(r))) {
+        this.forgetSurb(spare.id, pending)
+      } else if (taken.length < n) {
+        taken.push(spare)
+      } else {
+        kept.push(spare)
+      }
+    }
+    if (kept.length > 0) {
+      this.spareSurbs.set(key, kept)
+    } else {
+      this.spareSurbs.delete(key)
+    }
+    return taken
+  }
+
+  /** Makes reply blocks for the next ask a few per turn of the event loop, until there are `n` spare */
+  private prepareSurbs (destId: string, hops: number, n: number, never: Set<string>): void {
+    const key = `${destId}/${hops}`
+    const turn = (): void => {
+      if (!this.started) {
+        return
+      }
+      const spares = this.spareSurbs.get(key) ?? []
+      this.spareSurbs.set(key, spares)
+      try {
+        for (let i = 0; i < SPARE_SURBS_PER_TURN && spares.length < n; i++) {
+          const block = this.makeSurb(hops, [destId], new Set(), 10 * 60_000, this.onAskReply, never)
+          spares.push({ id: block.id, surb: block.surb, relays: block.relays })
+        }
+      } catch (err: any) {
+        // no route now: the next ask makes its own and says why
+        this.log.debug({ err: err.message }, 'reply blocks not made ahead')
+        return
+      }
+      if (spares.length < n) {
+        setImmediate(turn)
+      }
+    }
+    setImmediate(turn)
   }
 
   /** RFC 6298's update of the smoothed round-trip time and its deviation */
@@ -1240,6 +1336,7 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
       failed: m.failed,
       loops: m.loops,
       replayCacheSize: this.replay.size,
+      spareSurbs: [...this.spareSurbs.values()].reduce((n, spares) => n + spares.length, 0),
       knownRelays: this.directory.descriptors().filter(d => d.roles.includes('relay')).map(d => ({
         peerId: d.peerId.toString(),
         epoch: d.epoch,
