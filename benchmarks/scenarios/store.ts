@@ -42,11 +42,11 @@ import { DirectTransport, STORE_PROTOCOL, StoreProtocolClient, envelopeId, gener
 import { compare, metricName } from '../lib/figures.ts'
 import { LocalPeer, RemotePeer, cpuNow, startMurmur } from '../lib/store-peers.ts'
 import type { Murmur, MurmurInit } from '../../src/app/index.ts'
-import type { NetPeer, StorePeerSpec, StoreRole } from '../lib/store-peers.ts'
 import type { Envelope } from '../../src/store/index.ts'
 import type { Comparison } from '../lib/figures.ts'
 import type { Prng } from '../lib/prng.ts'
 import type { Scenario, Table } from '../lib/scenario.ts'
+import type { NetPeer, StorePeerSpec, StoreRole } from '../lib/store-peers.ts'
 
 export interface StoreParams {
   deposits: number

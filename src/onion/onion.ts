@@ -16,8 +16,8 @@ import { PacketRejectedError, processPacket } from './processor.ts'
 import { ReplayCache } from './replay.ts'
 import { createSurb, decodeSurb, encodeSurb, openSurbReply, surbReplyPacket } from './surb.ts'
 import type { RouteHop } from './builder.ts'
-import type { HopKeys } from './keys.ts'
 import type { SphinxCrypto } from './crypto/index.ts'
+import type { HopKeys } from './keys.ts'
 import type { OnionMessage } from './message.ts'
 import type { OnionDropReason } from './metrics.ts'
 import type { Diversity, RelayCandidate } from './path.ts'
@@ -356,6 +356,7 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
       this.dispatchEvent(new CustomEvent('reply', { detail: { messageId: bytesToHex(m.id), data: m.data } }))
     }
   }
+
   /** α of each pending SURB's reply at this node → its id: the reply's own hop is checked without an X25519 */
   private readonly ownHops = new Map<string, string>()
   private livePublicKeys: Uint8Array[] = []
@@ -368,6 +369,7 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
     const keyIndex = this.livePublicKeys.findIndex(k => k === pending.onionKey || this.crypto.equal(k, pending.onionKey))
     return keyIndex < 0 ? undefined : { keys: pending.secret.own.keys, keyIndex }
   }
+
   private readonly streams = new Map<string, Promise<Stream>>()
   /** Open outbound streams, for the per-packet fast path (no promise to await) */
   private readonly ready = new Map<string, Stream>()
