@@ -277,11 +277,18 @@ export const storeScenario: Scenario<StoreParams> = {
       if (p.onion === true) {
         bar = progress.phase('onion: relays and directory', p.relays)
         const relays: NetPeer[] = []
-        for (let i = 0; i < p.relays; i++) {
-          relays.push(await netPeer(procs, { roles: ['relay'], extra: ONION_NET(p.hops) }))
+        // processes of their own start side by side (each spends its first seconds loading modules)
+        const started = await Promise.allSettled(Array.from({ length: p.relays }, async () => {
+          const relay = await netPeer(procs, { roles: ['relay'], extra: ONION_NET(p.hops) })
+          relays.push(relay)
           bar.tick(1)
-        }
+          return relay
+        }))
         peers.push(...relays)
+        const failed = started.find(s => s.status === 'rejected')
+        if (failed != null) {
+          throw failed.reason
+        }
         // a drain of a big backlog is thousands of exchanges: the whole fetch must not time out
         const reader = await peer(undefined, [], { ...ONION_NET(p.hops), store: { transparent: false, requestTimeoutMs: 3_600_000, onionPageSurbs: p.pageSurbs } })
         const readerPeer = new LocalPeer(reader)
