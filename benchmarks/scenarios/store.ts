@@ -277,16 +277,22 @@ export const storeScenario: Scenario<StoreParams> = {
       if (p.onion === true) {
         bar = progress.phase('onion: relays and directory', p.relays)
         const relays: NetPeer[] = []
-        // processes of their own start side by side (each spends its first seconds loading modules)
-        const started = await Promise.allSettled(Array.from({ length: p.relays }, async () => {
-          const relay = await netPeer(procs, { roles: ['relay'], extra: ONION_NET(p.hops) })
-          relays.push(relay)
+        // processes of their own start side by side (each spends its first seconds loading modules); in this
+        // process one after another, as ever
+        const startRelay = async (): Promise<void> => {
+          relays.push(await netPeer(procs, { roles: ['relay'], extra: ONION_NET(p.hops) }))
           bar.tick(1)
-          return relay
-        }))
+        }
+        let failed: PromiseSettledResult<void> | undefined
+        if (procs) {
+          failed = (await Promise.allSettled(Array.from({ length: p.relays }, startRelay))).find(s => s.status === 'rejected')
+        } else {
+          for (let i = 0; i < p.relays; i++) {
+            await startRelay()
+          }
+        }
         peers.push(...relays)
-        const failed = started.find(s => s.status === 'rejected')
-        if (failed != null) {
+        if (failed?.status === 'rejected') {
           throw failed.reason
         }
         // a drain of a big backlog is thousands of exchanges: the whole fetch must not time out
