@@ -517,6 +517,15 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
     for (const [id, pending] of this.surbs) {
       if (pending.expires <= now) { this.forgetSurb(id, pending) }
     }
+    // reply blocks made ahead that expired untaken (a drain's last page made some for nothing)
+    for (const [key, spares] of this.spareSurbs) {
+      const live = spares.filter(spare => this.surbs.has(spare.id))
+      if (live.length === 0) {
+        this.spareSurbs.delete(key)
+      } else if (live.length < spares.length) {
+        this.spareSurbs.set(key, live)
+      }
+    }
     this.metrics.gauges(this.replay.size, this.directory.descriptors().length, this.keyring.epochAt(now))
     try {
       await this.replay.flush()
