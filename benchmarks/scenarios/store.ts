@@ -25,6 +25,11 @@
  * backlog over onion routes of `--hops` relays (challenge, proof and every
  * page each a message with reply blocks, the pages cut to fit them), once
  * after the same warm-up. Reported next to the direct drain and to `level`.
+ *
+ * `--procs`: the store node and every relay each run in a process of their
+ * own (benchmarks/store-peer-host.ts), the clients and the onion reader in
+ * this one, so the reader's CPU time is its own; the other processes' CPU
+ * time is read apart.
  */
 
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -32,16 +37,16 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { Level } from 'level'
-import { createMurmur } from '../../src/app/index.ts'
 import { OnionStoreTransport } from '../../src/app/onion-store.ts'
-import { loopbackProfile } from '../../src/node/index.ts'
 import { DirectTransport, STORE_PROTOCOL, StoreProtocolClient, envelopeId, generateMailboxKey, mailboxName } from '../../src/store/index.ts'
 import { compare, metricName } from '../lib/figures.ts'
+import { LocalPeer, RemotePeer, cpuNow, startMurmur } from '../lib/store-peers.ts'
 import type { Murmur, MurmurInit } from '../../src/app/index.ts'
 import type { Envelope } from '../../src/store/index.ts'
 import type { Comparison } from '../lib/figures.ts'
 import type { Prng } from '../lib/prng.ts'
 import type { Scenario, Table } from '../lib/scenario.ts'
+import type { NetPeer, StorePeerSpec, StoreRole } from '../lib/store-peers.ts'
 
 export interface StoreParams {
   deposits: number
@@ -91,21 +96,16 @@ function rawKey (i: number, value: Uint8Array): Uint8Array {
   return key
 }
 
-async function peer (home?: string, roles: Array<'store' | 'relay'> = [], extra: Partial<MurmurInit> = {}): Promise<Murmur> {
-  const m = await createMurmur({
-    listen: ['/ip4/127.0.0.1/tcp/0'],
-    ...loopbackProfile(),
-    home,
-    roles,
-    ...extra,
-    // what the direct phases measure is the store itself, over direct streams; the onion phase's client is not transparent
-    store: { transparent: true, depositRate: 1e9, depositBurst: 1e9, maxStreamsPerPeer: 1024, maxMessagesPerMailbox: 1e7, maxBytesPerMailbox: 2 ** 40, maxBytes: 2 ** 40, syncIntervalMs: 3_600_000, ...extra.store }
-  })
-  await m.start()
-  return m
+async function peer (home?: string, roles: StoreRole[] = [], extra: StorePeerSpec['extra'] = {}): Promise<Murmur> {
+  return startMurmur({ home, roles, extra })
 }
 
-async function waitForStoreRole (m: Murmur, store: Murmur): Promise<void> {
+/** A store node or relay: in this process, or with --procs in a process of its own */
+async function netPeer (procs: boolean, spec: StorePeerSpec): Promise<NetPeer> {
+  return procs ? RemotePeer.start(spec) : new LocalPeer(await startMurmur(spec))
+}
+
+async function waitForStoreRole (m: Murmur, store: NetPeer): Promise<void> {
   const deadline = Date.now() + 10_000
   while (Date.now() < deadline) {
     const known = await m.node.libp2p.peerStore.get(store.peerId).catch(() => undefined)
@@ -120,14 +120,13 @@ async function waitForStoreRole (m: Murmur, store: Murmur): Promise<void> {
 let retries = 0
 
 /** Lost packets cost a silence each before the resend: how many asks and fragments went again, and every drop by reason */
-function onionLosses (net: Murmur[]): { retried: number, dropped: Record<string, number> } {
+async function onionLosses (net: NetPeer[]): Promise<{ retried: number, dropped: Record<string, number> }> {
   const dropped: Record<string, number> = {}
   let retried = 0
-  for (const m of net) {
-    const st = m.onion.status()
+  for (const st of await Promise.all(net.map(async m => m.onionLosses()))) {
     retried += st.retried
     for (const [reason, n] of Object.entries(st.dropped)) {
-      dropped[reason] = (dropped[reason] ?? 0) + (n ?? 0)
+      dropped[reason] = (dropped[reason] ?? 0) + n
     }
   }
   return { retried, dropped }
@@ -153,7 +152,7 @@ async function withRetry<T> (fn: () => Promise<T>): Promise<T> {
 export const storeScenario: Scenario<StoreParams> = {
   name: 'store',
   summary: 'durable deposits/s into one store node and backlog drain time, against raw level on the same disk',
-  supportsProcs: false,
+  supportsProcs: true,
   options: {
     deposits: { type: 'int', default: 20_000, min: 100, max: 1_000_000, help: 'envelopes deposited in the throughput phase' },
     size: { type: 'int', default: 1024, min: 1, max: 65_536, help: 'payload bytes per envelope' },
@@ -161,18 +160,19 @@ export const storeScenario: Scenario<StoreParams> = {
     concurrency: { type: 'int', default: 8, min: 1, max: 64, help: 'DEPOSIT requests in flight' },
     backlog: { type: 'int', default: 10_000, min: 100, max: 100_000, help: 'messages in the mailbox drained in the fetch and recovery phases' },
     drains: { type: 'int', default: 5, min: 1, max: 50, help: 'times the backlog is drained (a fetch does not delete); the figure is the median, the first is reported apart' },
-    onion: { type: 'boolean', help: 'also drain the backlog over onion routes (OnionStoreTransport) through --relays relay peers in this process' },
+    onion: { type: 'boolean', help: 'also drain the backlog over onion routes (OnionStoreTransport) through --relays relay peers (in this process, or each in its own with --procs)' },
     relays: { type: 'int', default: 5, min: 2, max: 50, help: 'relay-role peers of the onion phase' },
     hops: { type: 'int', default: 2, min: 1, max: 5, help: 'relays per onion route in the onion phase' },
     'page-surbs': { type: 'int', default: 32, min: 2, max: 64, help: 'the most reply blocks one onion page request carries (its page is what they carry)' }
   },
-  async run ({ params: p, prng, progress }) {
+  async run ({ params: p, prng, progress, mode }) {
+    const procs = mode === 'procs'
     const dir = await mkdtemp(join(tmpdir(), 'murmur-bench-store-'))
     const samples: Table = { columns: ['phase', 'system', 'seconds', 'items', 'per_second'], rows: [] }
     const record = (phase: string, system: string, seconds: number, items: number): void => {
       samples.rows.push([phase, system, seconds, items, items / seconds])
     }
-    const peers: Murmur[] = []
+    const peers: NetPeer[] = []
     retries = 0
     try {
       // --- baseline deposits: raw level, batched, synced --------------------------------
@@ -198,11 +198,12 @@ export const storeScenario: Scenario<StoreParams> = {
       // with --onion the store node also publishes its onion descriptor quickly (it answers over onion routes anyway)
       // and keeps a challenge for 10 minutes, so the onion drain is timed as one proof of possession like the direct
       // drain (with the default 30 s the client proves again when a challenge goes stale and goes on from its cursor)
-      const store = await peer(join(dir, 'store-home'), ['store'], p.onion === true ? { ...ONION_NET(p.hops), store: { challengeTtlMs: ONION_CHALLENGE_TTL_MS } } : {})
+      // with --procs the store node runs in a process of its own (so do the onion phase's relays)
+      const store = await netPeer(procs, { home: join(dir, 'store-home'), roles: ['store'], extra: p.onion === true ? { ...ONION_NET(p.hops), store: { challengeTtlMs: ONION_CHALLENGE_TTL_MS } } : {} })
       peers.push(store)
       const client = await peer()
-      peers.push(client)
-      await client.node.connect(store.node.getMultiaddrs()[0])
+      peers.push(new LocalPeer(client))
+      await client.node.connect(store.addr)
       await waitForStoreRole(client, store)
       const core = new StoreProtocolClient(new DirectTransport(client.node.libp2p), store.peerId)
       const throughputMailbox = mailboxName(generateMailboxKey().publicKey)
@@ -272,27 +273,41 @@ export const storeScenario: Scenario<StoreParams> = {
       await raw.close()
 
       // --- onion drain: the same backlog over onion routes (before recovery acks it) ----------------------------------
-      let onion: { seconds: number, cpuSeconds: number, warmSeconds: number, exchanges: number, shared: number, relays: number, retried: number, dropped: Record<string, number> } | undefined
+      let onion: { seconds: number, cpuSeconds: number, storeCpuSeconds?: number, relaysCpuSeconds?: number, warmSeconds: number, exchanges: number, shared: number, relays: number, retried: number, dropped: Record<string, number> } | undefined
       if (p.onion === true) {
         bar = progress.phase('onion: relays and directory', p.relays)
-        const relays: Murmur[] = []
-        for (let i = 0; i < p.relays; i++) {
-          relays.push(await peer(undefined, ['relay'], ONION_NET(p.hops)))
+        const relays: NetPeer[] = []
+        // processes of their own start side by side (each spends its first seconds loading modules); in this
+        // process one after another, as ever
+        const startRelay = async (): Promise<void> => {
+          relays.push(await netPeer(procs, { roles: ['relay'], extra: ONION_NET(p.hops) }))
           bar.tick(1)
         }
+        let failed: PromiseSettledResult<void> | undefined
+        if (procs) {
+          failed = (await Promise.allSettled(Array.from({ length: p.relays }, startRelay))).find(s => s.status === 'rejected')
+        } else {
+          for (let i = 0; i < p.relays; i++) {
+            await startRelay()
+          }
+        }
         peers.push(...relays)
+        if (failed?.status === 'rejected') {
+          throw failed.reason
+        }
         // a drain of a big backlog is thousands of exchanges: the whole fetch must not time out
         const reader = await peer(undefined, [], { ...ONION_NET(p.hops), store: { transparent: false, requestTimeoutMs: 3_600_000, onionPageSurbs: p.pageSurbs } })
-        peers.push(reader)
-        const net = [store, ...relays, reader]
+        const readerPeer = new LocalPeer(reader)
+        peers.push(readerPeer)
+        const net = [store, ...relays, readerPeer]
         for (let i = 0; i < net.length; i++) {
           for (let j = i + 1; j < net.length; j++) {
-            await net[i].node.connect(net[j].node.getMultiaddrs()[0])
+            await net[i].connect(net[j].addr)
           }
         }
         await waitForStoreRole(reader, store)
         const deadline = Date.now() + 60_000
-        while (!net.every(m => m.directory.descriptors().length >= net.length)) {
+        while (!(await Promise.all(net.map(async m => m.descriptors()))).every(n => n >= net.length)) {
           if (Date.now() > deadline) {
             throw new Error('the onion peers did not learn every descriptor within 60 s')
           }
@@ -308,13 +323,18 @@ export const storeScenario: Scenario<StoreParams> = {
         await reader.store.fetch(warm, { from: 'first' })
         const warmSeconds = (performance.now() - t0) / 1000
         t0 = performance.now()
-        // on a shared machine the wall clock also counts other processes' turns: the CPU time of this process
-        // (every peer of the drain is in it) says what the drain itself costs
-        const cpu0 = process.cpuUsage()
+        // on a shared machine the wall clock also counts other processes' turns: the CPU time says what the drain
+        // itself costs. This process holds the reader (and, without --procs, the store node and every relay too);
+        // with --procs each other peer's process is read apart
+        const others = procs ? [store, ...relays] : []
+        const othersCpu0 = await Promise.all(others.map(async m => m.cpuSeconds()))
+        const cpu0 = cpuNow()
         const drained = await reader.store.fetch(owner, { from: 'first' })
         const seconds = (performance.now() - t0) / 1000
-        const cpu = process.cpuUsage(cpu0)
-        const cpuSeconds = (cpu.user + cpu.system) / 1e6
+        const cpuSeconds = cpuNow() - cpu0
+        const othersCpu = (await Promise.all(others.map(async m => m.cpuSeconds()))).map((c, i) => c - othersCpu0[i])
+        const storeCpuSeconds = procs ? othersCpu[0] : undefined
+        const relaysCpuSeconds = procs ? othersCpu.slice(1).reduce((a, b) => a + b, 0) : undefined
         if (drained.length !== p.backlog) {
           throw new Error(`drained ${drained.length} of ${p.backlog} messages over onion routes`)
         }
@@ -322,17 +342,17 @@ export const storeScenario: Scenario<StoreParams> = {
           throw new Error(`${transport.counts.direct} store exchanges went direct: not an onion measurement`)
         }
         record('drain', 'murmur-onion', seconds, p.backlog)
-        const { retried, dropped } = onionLosses(net)
-        onion = { seconds, cpuSeconds, warmSeconds, exchanges: transport.counts.onion, shared: transport.counts.shared, relays: p.relays, retried, dropped }
+        const { retried, dropped } = await onionLosses(net)
+        onion = { seconds, cpuSeconds, storeCpuSeconds, relaysCpuSeconds, warmSeconds, exchanges: transport.counts.onion, shared: transport.counts.shared, relays: p.relays, retried, dropped }
       }
 
       // --- recovery: a peer comes online and takes its whole backlog -----------------------
       progress.note('recovery')
       t0 = performance.now()
       const back = await peer()
-      peers.push(back)
+      peers.push(new LocalPeer(back))
       const startedSeconds = (performance.now() - t0) / 1000
-      await back.node.connect(store.node.getMultiaddrs()[0])
+      await back.node.connect(store.addr)
       await waitForStoreRole(back, store)
       const connectedSeconds = (performance.now() - t0) / 1000
       const got = await back.store.fetch(owner, { from: 'first' })
@@ -361,7 +381,9 @@ export const storeScenario: Scenario<StoreParams> = {
       return {
         comparisons,
         figures: [
-          ...(onion != null ? [{ name: metricName('store', 'onion_drain_cpu_seconds'), help: 'CPU time of the process (store node, relays and reader) during the onion drain', labels: { system: 'murmur' }, value: onion.cpuSeconds }] : []),
+          ...(onion != null ? [{ name: metricName('store', 'onion_drain_cpu_seconds'), help: procs ? 'CPU time of the reader\'s process during the onion drain (store node and relays in processes of their own)' : 'CPU time of the process (store node, relays and reader) during the onion drain', labels: { system: 'murmur' }, value: onion.cpuSeconds }] : []),
+          ...(onion?.storeCpuSeconds != null ? [{ name: metricName('store', 'onion_drain_store_cpu_seconds'), help: 'CPU time of the store node\'s process during the onion drain (--procs)', labels: { system: 'murmur' }, value: onion.storeCpuSeconds }] : []),
+          ...(onion?.relaysCpuSeconds != null ? [{ name: metricName('store', 'onion_drain_relays_cpu_seconds'), help: 'CPU time of the relays\' processes, summed, during the onion drain (--procs)', labels: { system: 'murmur' }, value: onion.relaysCpuSeconds }] : []),
           { name: metricName('store', 'ack_seconds'), help: 'time to ack a whole backlog on its store node', labels: { system: 'murmur' }, value: ackSeconds },
           { name: metricName('store', 'recovery_start_seconds'), help: 'of the recovery: creating and starting the peer', labels: { system: 'murmur' }, value: startedSeconds },
           { name: metricName('store', 'recovery_connect_seconds'), help: 'of the recovery: until connected and told the store node stores (identify)', labels: { system: 'murmur' }, value: connectedSeconds - startedSeconds },
@@ -369,12 +391,12 @@ export const storeScenario: Scenario<StoreParams> = {
         ],
         summary: { retries, onion, recoveryStartSeconds: startedSeconds, recoveryConnectSeconds: connectedSeconds - startedSeconds, recoveryFetchSeconds: recoverySeconds - connectedSeconds, depositsPerSecond: p.deposits / depositSeconds, rawWritesPerSecond: p.deposits / rawWriteSeconds, drainSeconds, rawReadSeconds, drainRuns, rawRuns, recoverySeconds, ackSeconds },
         notes: [
-          'One store node and one client in this process, on 127.0.0.1 over TCP + noise + yamux (transparent mode: no onion route).',
+          procs ? 'The store node in a process of its own, the client in this process, on 127.0.0.1 over TCP + noise + yamux (transparent mode: no onion route).' : 'One store node and one client in this process, on 127.0.0.1 over TCP + noise + yamux (transparent mode: no onion route).',
           `Deposits go in requests of ${p.batch} envelopes with ${p.concurrency} in flight; the store node groups concurrent writes into one synced LevelDB batch.`,
           `Requests retried after a dropped connection: ${retries}.`,
           'The baseline writes the same number of entries of the same size in batches of the same size, each synced, with the same concurrency, on the same disk.',
           ...(onion != null
-            ? [`Onion drain: the store node keeps a challenge ${ONION_CHALLENGE_TTL_MS / 1000} s instead of 30 s, because one drain uses one challenge and would outlive it.`, `Onion drain: ${onion.relays} relay peers in this process, ${p.hops} relays per route, no mixing delay; ${onion.exchanges} onion exchanges (a page holds what its reply blocks carry), ${onion.shared} of them could not keep clear of deposit relays; warm-up fetch of 500 took ${onion.warmSeconds.toFixed(2)} s.`, `Onion drain: ${onion.cpuSeconds.toFixed(2)} s of CPU in ${onion.seconds.toFixed(2)} s; ${onion.retried} asks or fragments sent again after a silence; drops: ${JSON.stringify(onion.dropped)}.`]
+            ? [`Onion drain: the store node keeps a challenge ${ONION_CHALLENGE_TTL_MS / 1000} s instead of 30 s, because one drain uses one challenge and would outlive it.`, `Onion drain: ${onion.relays} relay peers ${procs ? 'each in a process of its own' : 'in this process'}, ${p.hops} relays per route, no mixing delay; ${onion.exchanges} onion exchanges (a page holds what its reply blocks carry), ${onion.shared} of them could not keep clear of deposit relays; warm-up fetch of 500 took ${onion.warmSeconds.toFixed(2)} s.`, `Onion drain: ${onion.cpuSeconds.toFixed(2)} s of CPU ${procs ? `in the reader's process (store node ${onion.storeCpuSeconds?.toFixed(2)} s, relays ${onion.relaysCpuSeconds?.toFixed(2)} s together)` : 'in this process (reader, store node and relays)'} in ${onion.seconds.toFixed(2)} s; ${onion.retried} asks or fragments sent again after a silence; drops: ${JSON.stringify(onion.dropped)}.`]
             : [])
         ],
         tables: { samples },

@@ -203,8 +203,12 @@ export class OnionStoreTransport implements StoreTransport {
     const signal = options.signal ?? AbortSignal.timeout(this.timeoutMs)
     const dest = storeNode.toString()
     const side: Side = options.path === 'tx' ? 'tx' : 'rx'
+    const surbs = this.surbsFor(options)
+    // a page request as large as pages get is a long drain's: the next page's reply blocks are made while this
+    // one's answer travels (at the end of a drain, one page's worth is made for nothing and expires)
+    const prepareNext = options.answerBytes != null && surbs === this.pageSurbs
     const ask = async (avoidRelays?: Set<string>): Promise<Uint8Array> => this.onion.ask(storeNode, request, {
-      kind: STORE_ONION_KIND, surbs: this.surbsFor(options), signal, avoidRelays, onSent: sent => { this.remember(dest, side, sent) }
+      kind: STORE_ONION_KIND, surbs, signal, avoidRelays, prepareNext, onSent: sent => { this.remember(dest, side, sent) }
     })
     try {
       try {

@@ -21,6 +21,8 @@ export interface BuiltHeader {
   header: Uint8Array
   /** Per-hop keys, in route order (the sender keeps the payload keys of a SURB) */
   hopKeys: HopKeys[]
+  /** Per-hop α (the group element each hop receives), in route order */
+  alphas: Uint8Array[]
 }
 
 export interface BuildOptions {
@@ -112,7 +114,7 @@ export function buildHeader (crypto: SphinxCrypto, hops: RouteHop[], final: Fina
     gamma = crypto.hmac(hopKeys[i].headerMac, beta).subarray(0, MAC_SIZE)
   }
 
-  return { header: encodeHeader(alphas[0], beta, gamma), hopKeys }
+  return { header: encodeHeader(alphas[0], beta, gamma), hopKeys, alphas }
 }
 
 /**

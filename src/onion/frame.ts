@@ -19,6 +19,19 @@ export function encodeFrame (packet: Uint8Array): Uint8Array {
   return frame
 }
 
+/** Frames of several packets back to back, for one write */
+export function encodeFrames (packets: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(packets.length * FRAME_SIZE)
+  packets.forEach((packet, i) => {
+    if (packet.length !== PACKET_SIZE) {
+      throw new InvalidPacketError(`A frame carries one ${PACKET_SIZE}-byte packet, not ${packet.length} bytes`)
+    }
+    out[i * FRAME_SIZE] = FRAME_VERSION
+    out.set(packet, i * FRAME_SIZE + 1)
+  })
+  return out
+}
+
 /**
  * Cuts a byte stream into packets. Chunks may split or join frames
  * arbitrarily; a frame with an unknown version throws InvalidPacketError

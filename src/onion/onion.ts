@@ -7,7 +7,7 @@ import { SURB_SIZE } from './constants.ts'
 import { defaultCrypto } from './crypto/index.ts'
 import { DeliveryFailedError, DuplicateHandlerError, MessageTooLargeError, NextHopCongestedError, NoRouteError, NoSurbError, OnionNotStartedError, UnknownDestinationError } from './errors.ts'
 import { splitByCapacity, Reassembler, MAX_FRAGMENTS } from './fragment.ts'
-import { FrameDecoder, ONION_PROTOCOL, encodeFrame } from './frame.ts'
+import { FrameDecoder, ONION_PROTOCOL, encodeFrame, encodeFrames } from './frame.ts'
 import { OnionKeyring } from './keyring.ts'
 import { dataCapacity, decodeMessage, encodeMessage, MESSAGE_ID_SIZE } from './message.ts'
 import { OnionMetrics } from './metrics.ts'
@@ -17,6 +17,7 @@ import { ReplayCache } from './replay.ts'
 import { createSurb, decodeSurb, encodeSurb, openSurbReply, surbReplyPacket } from './surb.ts'
 import type { RouteHop } from './builder.ts'
 import type { SphinxCrypto } from './crypto/index.ts'
+import type { HopKeys } from './keys.ts'
 import type { OnionMessage } from './message.ts'
 import type { OnionDropReason } from './metrics.ts'
 import type { Diversity, RelayCandidate } from './path.ts'
@@ -216,11 +217,42 @@ export interface OnionStatus {
   failed: number
   loops: number
   replayCacheSize: number
+  /** Reply blocks made ahead for the next ask (`AskOptions.prepareNext`), not yet taken */
+  spareSurbs: number
   knownRelays: Array<{ peerId: string, epoch: number, load: number, reliability: number }>
 }
 
+export interface AskOptions extends SendOptions {
+  surbs: number
+  signal: AbortSignal
+  onSent?(result: SendResult): void
+  /**
+   * Another ask like this one (same destination, hops and `avoidRelays`)
+   * will follow, as a drain's next page does: while this one's answer is on
+   * its way, the reply blocks of the next are made (each with its own fresh
+   * keys and route, single-use as ever), so the next ask need not make them
+   * then. Reply blocks made ahead and not taken expire like any other.
+   *
+   * @default false
+   */
+  prepareNext?: boolean
+}
+
+/** Reply blocks made ahead for the next ask to one destination over routes of one length */
+interface SpareSurb { id: string, surb: Uint8Array, relays: string[] }
+
+/** How many reply blocks are made ahead in one turn of the event loop (answers coming in are taken between turns) */
+const SPARE_SURBS_PER_TURN = 4
+
+/** Packets a relay forwards at once, by next hop */
+type ForwardBatch = Map<string, { peer: PeerId, packets: Uint8Array[] }>
+
 interface PendingSurb {
   secret: SurbSecret
+  /** hex of the α its reply reaches this node with (the key of `ownHops`) */
+  alpha: string
+  /** the onion public key this node's hop of the SURB was made for */
+  onionKey: Uint8Array
   /** Called with the opened message; ack waiters resolve, reply blocks emit */
   onMessage(message: OnionMessage): void
   expires: number
@@ -346,6 +378,27 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
   private readonly reassembler = new Reassembler()
   private readonly handlers = new Map<string, OnionHandler>()
   private readonly surbs = new Map<string, PendingSurb>()
+  /** Reply blocks made ahead (`AskOptions.prepareNext`), by destination and hops */
+  private readonly spareSurbs = new Map<string, SpareSurb[]>()
+  private readonly onAskReply = (m: OnionMessage): void => {
+    if (m.type === 'reply') {
+      this.dispatchEvent(new CustomEvent('reply', { detail: { messageId: bytesToHex(m.id), data: m.data } }))
+    }
+  }
+
+  /** α of each pending SURB's reply at this node → its id: the reply's own hop is checked without an X25519 */
+  private readonly ownHops = new Map<string, string>()
+  private livePublicKeys: Uint8Array[] = []
+  private readonly knownKeys = (alpha: Uint8Array): { keys: HopKeys, keyIndex: number } | undefined => {
+    const id = this.ownHops.get(bytesToHex(alpha))
+    const pending = id == null ? undefined : this.surbs.get(id)
+    if (pending == null) {
+      return undefined
+    }
+    const keyIndex = this.livePublicKeys.findIndex(k => k === pending.onionKey || this.crypto.equal(k, pending.onionKey))
+    return keyIndex < 0 ? undefined : { keys: pending.secret.own.keys, keyIndex }
+  }
+
   private readonly streams = new Map<string, Promise<Stream>>()
   /** Open outbound streams, for the per-packet fast path (no promise to await) */
   private readonly ready = new Map<string, Stream>()
@@ -424,6 +477,8 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
     this.streams.clear()
     this.ready.clear()
     this.surbs.clear()
+    this.ownHops.clear()
+    this.spareSurbs.clear()
     for (const release of this.waiters) { release() }
     this.waiters.clear()
     await this.replay.flush()
@@ -457,6 +512,7 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
     const key = await this.keyring.rotate()
     const live = this.keyring.live()
     this.liveKeys = live.map(k => k.privateKey)
+    this.livePublicKeys = live.map(k => k.publicKey)
     this.replay.setEpochs(live.map(k => k.epoch))
     const nextBoundary = (key.epoch + 1) * this.keyring.epochMs
     clearTimeout(this.rotationTimer)
@@ -490,7 +546,16 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
       this.directory.setLoad(this.loadWindow.rate)
     }
     for (const [id, pending] of this.surbs) {
-      if (pending.expires <= now) { this.surbs.delete(id) }
+      if (pending.expires <= now) { this.forgetSurb(id, pending) }
+    }
+    // reply blocks made ahead that expired untaken (a drain's last page made some for nothing)
+    for (const [key, spares] of this.spareSurbs) {
+      const live = spares.filter(spare => this.surbs.has(spare.id))
+      if (live.length === 0) {
+        this.spareSurbs.delete(key)
+      } else if (live.length < spares.length) {
+        this.spareSurbs.set(key, live)
+      }
     }
     this.metrics.gauges(this.replay.size, this.directory.descriptors().length, this.keyring.epochAt(now))
     try {
@@ -506,8 +571,13 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
     const decoder = new FrameDecoder()
     try {
       for await (const chunk of stream) {
+        // packets of one chunk that go on at once to one next hop leave in one write
+        const batch: ForwardBatch = new Map()
         for (const packet of decoder.push(chunk)) {
-          this.receive(packet, from)
+          this.receive(packet, from, batch)
+        }
+        for (const { peer, packets } of batch.values()) {
+          this.forwardNow(peer, packets)
         }
       }
     } catch (err: any) {
@@ -554,11 +624,22 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
 
   /** Sends one packet to a peer (one frame); a broken stream is reopened once */
   async sendPacket (peer: PeerId, packet: Uint8Array): Promise<void> {
-    const frame = encodeFrame(packet)
+    await this.sendPackets(peer, [packet])
+  }
+
+  /**
+   * Sends packets to one peer in one write (their frames back to back: a
+   * frame has a fixed size, so the receiver cuts them apart as ever); one
+   * write instead of many saves the encryption, muxer and socket work of each
+   */
+  async sendPackets (peer: PeerId, packets: Uint8Array[]): Promise<void> {
     if (peer.equals(this.node.peerId)) {
-      this.receive(packet, peer.toString())
+      for (const packet of packets) {
+        this.receive(packet, peer.toString())
+      }
       return
     }
+    const frame = packets.length === 1 ? encodeFrame(packets[0]) : encodeFrames(packets)
     const open = this.ready.get(peer.toString())
     if (open?.status === 'open' && open.writeStatus === 'writable') {
       try {
@@ -589,10 +670,10 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
   }
 
   /** One packet from the wire (or from this node itself) */
-  receive (packet: Uint8Array, from: string): void {
+  receive (packet: Uint8Array, from: string, batch?: ForwardBatch): void {
     let result
     try {
-      result = processPacket(this.crypto, this.liveKeys, packet, this.replay)
+      result = processPacket(this.crypto, this.liveKeys, packet, this.replay, this.knownKeys)
     } catch (err) {
       if (err instanceof PacketRejectedError) {
         this.metrics.drop(err.reason)
@@ -615,24 +696,24 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
       }
       // the sender chooses the delay; the relay caps it, so no one parks packets on it for long
       const delay = Math.min(result.delayMs, this.mixing?.maxDelayMs ?? RELAY_DELAY_CAP_MS)
-      const forward = (): void => {
-        this.sendPacket(next, result.packet).then(() => {
-          this.metrics.packet('forwarded')
-        }, (err: any) => {
-          this.metrics.drop(err instanceof NextHopCongestedError ? 'congested' : 'next-hop-unreachable')
-          this.log.debug({ next: next.toString(), err: err.message }, 'next hop unreachable')
-        })
-      }
       if (delay > 0) {
         if (this.delayed >= MAX_DELAYED_PACKETS) {
           this.metrics.drop('congested')
           return
         }
         this.delayed++
-        const t = setTimeout(() => { this.timers.delete(t); this.delayed--; forward() }, delay)
+        const t = setTimeout(() => { this.timers.delete(t); this.delayed--; this.forwardNow(next, [result.packet]) }, delay)
         this.timers.add(t)
+      } else if (batch != null) {
+        const key = next.toString()
+        const entry = batch.get(key)
+        if (entry == null) {
+          batch.set(key, { peer: next, packets: [result.packet] })
+        } else {
+          entry.packets.push(result.packet)
+        }
       } else {
-        forward()
+        this.forwardNow(next, [result.packet])
       }
       return
     }
@@ -642,6 +723,15 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
     } else {
       this.openReply(result.surbId, result.payload)
     }
+  }
+
+  private forwardNow (next: PeerId, packets: Uint8Array[]): void {
+    this.sendPackets(next, packets).then(() => {
+      for (let i = 0; i < packets.length; i++) { this.metrics.packet('forwarded') }
+    }, (err: any) => {
+      for (let i = 0; i < packets.length; i++) { this.metrics.drop(err instanceof NextHopCongestedError ? 'congested' : 'next-hop-unreachable') }
+      this.log.debug({ next: next.toString(), err: err.message }, 'next hop unreachable')
+    })
   }
 
   private peerOf (address: Uint8Array): PeerId | undefined {
@@ -712,15 +802,26 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
         if (total > surbs.length) {
           throw new MessageTooLargeError(`An answer of ${data.length} bytes needs ${total} reply blocks; ${surbs.length} are left`)
         }
+        const byHop = new Map<string, { peer: PeerId, packets: Uint8Array[] }>()
         for (let i = 0; i < total; i++) {
+          const surb = surbs.shift()
+          if (surb == null) {
+            throw new NoSurbError()
+          }
           // index ‖ count ‖ bytes: the chunks come back in any order, each over its own route
           const chunk = data.subarray(i * ANSWER_CHUNK_BYTES, (i + 1) * ANSWER_CHUNK_BYTES)
           const framed = new Uint8Array(2 + chunk.length)
           framed[0] = i
           framed[1] = total
           framed.set(chunk, 2)
-          await incoming.reply(framed)
+          const { packet, firstHop } = surbReplyPacket(this.crypto, decodeSurb(surb), encodeMessage({ type: 'reply', id: message.id, fragment: 0, fragments: 1, kind: complete.kind, data: framed, surbs: [], topic: '' }))
+          const key = bytesToHex(firstHop)
+          const entry = byHop.get(key) ?? { peer: peerIdFromPublicKey(publicKeyFromRaw(firstHop)), packets: [] }
+          entry.packets.push(packet)
+          byHop.set(key, entry)
         }
+        // the chunks to one first hop leave in one write
+        await Promise.all([...byHop.values()].map(async ({ peer, packets }) => this.sendPackets(peer, packets)))
       }
     }
     Promise.resolve().then(async () => handler(incoming)).catch(err => {
@@ -761,6 +862,13 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
     await this.sendPacket(peerIdFromPublicKey(publicKeyFromRaw(firstHop)), packet)
   }
 
+  private forgetSurb (id: string, pending: PendingSurb): void {
+    this.surbs.delete(id)
+    if (this.ownHops.get(pending.alpha) === id) {
+      this.ownHops.delete(pending.alpha)
+    }
+  }
+
   private openReply (surbId: Uint8Array, payload: Uint8Array): void {
     const id = bytesToHex(surbId)
     const pending = this.surbs.get(id)
@@ -781,7 +889,7 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
       return
     }
     // single use: a SURB opened once is forgotten
-    this.surbs.delete(id)
+    this.forgetSurb(id, pending)
     pending.onMessage(message)
   }
 
@@ -827,7 +935,7 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
   }
 
   /** A SURB whose route is `hops` relays and then this node, registered until it is used or expires */
-  private makeSurb (hops: number, exclude: string[], avoid: Set<string>, expiresInMs: number, onMessage: (m: OnionMessage) => void, never?: Set<string>): { surb: Uint8Array, relays: string[] } {
+  private makeSurb (hops: number, exclude: string[], avoid: Set<string>, expiresInMs: number, onMessage: (m: OnionMessage) => void, never?: Set<string>): { surb: Uint8Array, relays: string[], id: string } {
     const relays = this.path(hops, exclude, avoid, never)
     const self = this.directory.get(this.node.peerId)
     if (self == null) {
@@ -835,8 +943,11 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
     }
     const route = [...this.routeHops(relays), { address: self.peerKey, onionKey: self.onionKey }]
     const { surb, secret } = createSurb(this.crypto, route)
-    this.surbs.set(bytesToHex(secret.id), { secret, onMessage, expires: Date.now() + expiresInMs })
-    return { surb: encodeSurb(surb), relays }
+    const id = bytesToHex(secret.id)
+    const alpha = bytesToHex(secret.own.alpha)
+    this.surbs.set(id, { secret, alpha, onionKey: self.onionKey, onMessage, expires: Date.now() + expiresInMs })
+    this.ownHops.set(alpha, id)
+    return { surb: encodeSurb(surb), relays, id }
   }
 
   private async destination (peer: PeerId | string, signal?: AbortSignal): Promise<RelayDescriptor> {
@@ -978,7 +1089,7 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
    * are scored down; an answer to any attempt is taken (the handler must
    * bear a request twice: store requests do).
    */
-  async ask (destination: PeerId | string, data: Uint8Array, options: SendOptions & { surbs: number, signal: AbortSignal, onSent?(result: SendResult): void }): Promise<Uint8Array> {
+  async ask (destination: PeerId | string, data: Uint8Array, options: AskOptions): Promise<Uint8Array> {
     const { signal } = options
     if (!this.started) { throw new OnionNotStartedError() }
     signal.throwIfAborted()
@@ -1065,12 +1176,13 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
         const used = new Set<string>()
         const replyRelays = new Set<string>()
         const surbs: Uint8Array[] = []
-        for (let i = 0; i < options.surbs; i++) {
-          const block = this.makeSurb(hops, [destId], avoid, 10 * 60_000, m => {
-            if (m.type === 'reply') {
-              this.dispatchEvent(new CustomEvent('reply', { detail: { messageId: bytesToHex(m.id), data: m.data } }))
-            }
-          }, never)
+        // a retry's reply blocks keep clear of the silent routes: made now
+        for (const spare of attempt === 0 ? this.takeSpareSurbs(destId, hops, options.surbs, never) : []) {
+          spare.relays.forEach(r => { used.add(r); replyRelays.add(r) })
+          surbs.push(spare.surb)
+        }
+        for (let i = surbs.length; i < options.surbs; i++) {
+          const block = this.makeSurb(hops, [destId], avoid, 10 * 60_000, this.onAskReply, never)
           block.relays.forEach(r => { used.add(r); replyRelays.add(r) })
           surbs.push(block.surb)
         }
@@ -1084,18 +1196,28 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
         }
         heard = sentAt = Date.now()
         firstHeard = undefined
-        await Promise.all(parts.map(async (part, i) => {
+        // each fragment over a route of its own; those whose routes start at one relay leave in one write
+        const byHop = new Map<string, Uint8Array[]>()
+        parts.forEach((part, i) => {
           const forward = this.path(hops, [destId], avoid, never)
           forward.forEach(r => used.add(r))
           const body = encodeMessage({ type: 'data', id, fragment: i, fragments: parts.length, kind, data: part, surbs: groups[i] ?? [], topic: '' })
           const { packet } = buildPacket(this.crypto, [...this.routeHops(forward), { address: dest.peerKey, onionKey: dest.onionKey }], body)
+          const packets = byHop.get(forward[0]) ?? []
+          packets.push(packet)
+          byHop.set(forward[0], packets)
+        })
+        await Promise.all([...byHop].map(async ([relay, packets]) => {
           try {
-            await this.sendPacket(peerIdFromString(forward[0]), packet)
+            await this.sendPackets(peerIdFromString(relay), packets)
           } catch (err: any) {
-            this.log.debug({ relay: forward[0], err: err.message }, 'first hop unreachable')
+            this.log.debug({ relay, err: err.message }, 'first hop unreachable')
           }
         }))
         this.metrics.message(attempt === 0 ? 'sent' : 'retried')
+        if (options.prepareNext === true && attempt === 0) {
+          this.prepareSurbs(destId, hops, options.surbs, never)
+        }
         used.forEach(r => everyRelay.add(r))
         options.onSent?.({ messageId, fragments: parts.length, attempts: attempt + 1, relays: [...everyRelay], replyRelays: [...replyRelays] })
         if (await wait()) {
@@ -1118,6 +1240,66 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
       signal.removeEventListener('abort', onAbort)
       this.waiters.delete(release)
     }
+  }
+
+  /**
+   * Up to `n` reply blocks made ahead for an ask to `destId` whose routes
+   * avoid `never`: those still pending (not expired) and clear of `never`;
+   * the others are forgotten
+   */
+  private takeSpareSurbs (destId: string, hops: number, n: number, never: Set<string>): SpareSurb[] {
+    const key = `${destId}/${hops}`
+    const spares = this.spareSurbs.get(key)
+    if (spares == null) {
+      return []
+    }
+    const taken: SpareSurb[] = []
+    const kept: SpareSurb[] = []
+    for (const spare of spares) {
+      const pending = this.surbs.get(spare.id)
+      if (pending == null) {
+        continue
+      }
+      if (spare.relays.some(r => never.has(r))) {
+        this.forgetSurb(spare.id, pending)
+      } else if (taken.length < n) {
+        taken.push(spare)
+      } else {
+        kept.push(spare)
+      }
+    }
+    if (kept.length > 0) {
+      this.spareSurbs.set(key, kept)
+    } else {
+      this.spareSurbs.delete(key)
+    }
+    return taken
+  }
+
+  /** Makes reply blocks for the next ask a few per turn of the event loop, until there are `n` spare */
+  private prepareSurbs (destId: string, hops: number, n: number, never: Set<string>): void {
+    const key = `${destId}/${hops}`
+    const turn = (): void => {
+      if (!this.started) {
+        return
+      }
+      const spares = this.spareSurbs.get(key) ?? []
+      this.spareSurbs.set(key, spares)
+      try {
+        for (let i = 0; i < SPARE_SURBS_PER_TURN && spares.length < n; i++) {
+          const block = this.makeSurb(hops, [destId], new Set(), 10 * 60_000, this.onAskReply, never)
+          spares.push({ id: block.id, surb: block.surb, relays: block.relays })
+        }
+      } catch (err: any) {
+        // no route now: the next ask makes its own and says why
+        this.log.debug({ err: err.message }, 'reply blocks not made ahead')
+        return
+      }
+      if (spares.length < n) {
+        setImmediate(turn)
+      }
+    }
+    setImmediate(turn)
   }
 
   /** RFC 6298's update of the smoothed round-trip time and its deviation */
@@ -1204,6 +1386,7 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
       failed: m.failed,
       loops: m.loops,
       replayCacheSize: this.replay.size,
+      spareSurbs: [...this.spareSurbs.values()].reduce((n, spares) => n + spares.length, 0),
       knownRelays: this.directory.descriptors().filter(d => d.roles.includes('relay')).map(d => ({
         peerId: d.peerId.toString(),
         epoch: d.epoch,

@@ -46,6 +46,12 @@ export interface ReplayCheck {
   checkAndAdd(tag: Uint8Array, keyIndex: number): boolean
 }
 
+/**
+ * Keys this node already holds for a packet's α (its own hop of a SURB it
+ * made) and which of `privateKeys` they were made with; undefined if none
+ */
+export type KnownKeys = (alpha: Uint8Array) => { keys: HopKeys, keyIndex: number } | undefined
+
 const PEELED = new Uint8Array(ROUTING_INFO_SIZE + ROUTING_BLOCK_SIZE)
 
 /**
@@ -55,7 +61,7 @@ const PEELED = new Uint8Array(ROUTING_INFO_SIZE + ROUTING_BLOCK_SIZE)
  * in use (current epoch first, then the previous one during the overlap);
  * the MAC tells which one the sender used.
  */
-export function processPacket (crypto: SphinxCrypto, privateKeys: Uint8Array[], bytes: Uint8Array, replay?: ReplayCheck): HopResult {
+export function processPacket (crypto: SphinxCrypto, privateKeys: Uint8Array[], bytes: Uint8Array, replay?: ReplayCheck, known?: KnownKeys): HopResult {
   let packet
   try {
     packet = decodePacket(bytes)
@@ -67,7 +73,14 @@ export function processPacket (crypto: SphinxCrypto, privateKeys: Uint8Array[], 
   let keys: HopKeys | undefined
   let keyIndex = 0
   let badKey = false
-  for (; keyIndex < privateKeys.length; keyIndex++) {
+  // a reply to one of this node's SURBs: its own hop's keys are known since it made the SURB; the MAC is
+  // checked with them exactly as with derived ones, and anything that fails it goes the X25519 way below
+  const mine = known?.(alpha)
+  if (mine != null && mine.keyIndex < privateKeys.length && crypto.equal(crypto.hmac(mine.keys.headerMac, beta).subarray(0, MAC_SIZE), gamma)) {
+    keys = mine.keys
+    keyIndex = mine.keyIndex
+  }
+  for (; keys == null && keyIndex < privateKeys.length; keyIndex++) {
     const privateKey = privateKeys[keyIndex]
     let candidate: HopKeys
     try {

@@ -5,6 +5,7 @@ import { encodePacket } from './header.ts'
 import { decodePayloadBody, encodePayloadBody, lionessDecrypt, lionessEncrypt } from './payload.ts'
 import type { BuildOptions, RouteHop } from './builder.ts'
 import type { SphinxCrypto } from './crypto/index.ts'
+import type { HopKeys } from './keys.ts'
 
 /**
  * A single-use reply block (Sphinx paper, section 3.4): what a sender hands the
@@ -24,6 +25,13 @@ export interface SurbSecret {
   payloadSeed: Uint8Array
   /** Payload keys of the relays of the reply route, in route order (the creator's own hop excluded) */
   relayPayloadKeys: Uint8Array[]
+  /**
+   * The α the reply carries when it reaches the creator, and the keys the
+   * creator derived for its own hop when it made the SURB: the reply's
+   * header is checked with these instead of another X25519 with the onion
+   * key (the same shared secret, so the same MAC and replay tag)
+   */
+  own: { alpha: Uint8Array, keys: HopKeys }
 }
 
 export function encodeSurb (surb: Surb): Uint8Array {
@@ -65,10 +73,11 @@ export interface SurbOptions extends BuildOptions {
 export function createSurb (crypto: SphinxCrypto, hops: RouteHop[], options: SurbOptions = {}): { surb: Surb, secret: SurbSecret } {
   const id = options.id ?? crypto.randomBytes(SURB_ID_SIZE)
   const payloadSeed = options.payloadSeed ?? crypto.randomBytes(32)
-  const { header, hopKeys } = buildHeader(crypto, hops, { command: 'surb-reply', surbId: id }, options)
+  const { header, hopKeys, alphas } = buildHeader(crypto, hops, { command: 'surb-reply', surbId: id }, options)
+  const n = hops.length
   return {
     surb: { firstHop: hops[0].address, header, payloadSeed },
-    secret: { id, payloadSeed, relayPayloadKeys: hopKeys.slice(0, -1).map(k => k.payload.slice()) }
+    secret: { id, payloadSeed, relayPayloadKeys: hopKeys.slice(0, -1).map(k => k.payload.slice()), own: { alpha: alphas[n - 1], keys: hopKeys[n - 1] } }
   }
 }
 

@@ -187,6 +187,37 @@ describe('onion/network: 15 peers on loopback', function () {
     expect(asker.onion.status().retried - before.retried).to.equal(1)
   })
 
+  it('an ask that says another will follow has the next one\'s reply blocks made meanwhile; the next takes those clear of its avoided relays only', async () => {
+    const asker = peers[7]
+    const dest = peers[13]
+    dest.onion.handle('pages', async msg => { await msg.answer(enc(`page ${dec(msg.data)} with ${msg.surbs}`)) })
+    try {
+      const first = await asker.onion.ask(dest.peerId, enc('1'), { kind: 'pages', surbs: 8, signal: AbortSignal.timeout(60_000), prepareNext: true })
+      expect(dec(first)).to.equal('page 1 with 8')
+      await waitFor(() => asker.onion.status().spareSurbs === 8, '8 reply blocks made ahead', 20_000, 50)
+
+      // the next ask keeps clear of most relays: spare blocks through any of them are not used
+      const relays = peers.map(p => p.peerId.toString()).filter(id => id !== asker.peerId.toString() && id !== dest.peerId.toString())
+      const avoidRelays = new Set(relays.slice(0, relays.length - 4))
+      const sent: string[][] = []
+      const second = await asker.onion.ask(dest.peerId, enc('2'), { kind: 'pages', surbs: 8, signal: AbortSignal.timeout(60_000), avoidRelays, onSent: r => { sent.push(r.relays) } })
+      expect(dec(second)).to.equal('page 2 with 8')
+      expect(sent.flat().filter(r => avoidRelays.has(r))).to.deep.equal([])
+      // taken or forgotten, and none made for a next ask nobody announced
+      expect(asker.onion.status().spareSurbs).to.equal(0)
+
+      const third = await asker.onion.ask(dest.peerId, enc('3'), { kind: 'pages', surbs: 8, signal: AbortSignal.timeout(60_000), prepareNext: true })
+      expect(dec(third)).to.equal('page 3 with 8')
+      await waitFor(() => asker.onion.status().spareSurbs === 8, '8 reply blocks made ahead again', 20_000, 50)
+      const fourth = await asker.onion.ask(dest.peerId, enc('4'), { kind: 'pages', surbs: 5, signal: AbortSignal.timeout(60_000) })
+      expect(dec(fourth)).to.equal('page 4 with 5')
+      // five taken, three kept for a later ask
+      expect(asker.onion.status().spareSurbs).to.equal(3)
+    } finally {
+      dest.onion.unhandle('pages')
+    }
+  })
+
   it('publishes through an exit: subscribers get it, never first from the sender', async () => {
     const topic = '/murmur/1/g/test-anonymous'
     const sender = peers[5]

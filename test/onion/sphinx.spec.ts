@@ -293,6 +293,44 @@ describe('onion/sphinx', function () {
       expect(last?.type === 'final' && last.command === 'surb-reply' ? new TextDecoder().decode(openSurbReply(nativeCrypto, secret, last.payload)?.subarray(0, 6)) : '').to.equal('answer')
     })
 
+    it('the creator checks a reply with the keys it kept for its own hop: the same result as the X25519 way, the same replay tag, the MAC still checked', () => {
+      const route = randomRoute(3)
+      const own = route[2].onionPrivate
+      const { surb, secret } = createSurb(nativeCrypto, route)
+      const { packet } = surbReplyPacket(nativeCrypto, surb, new TextEncoder().encode('answer'))
+      const atCreator = walk(route.slice(0, 2), packet).at(-1)
+      const arriving = atCreator?.type === 'forward' ? atCreator.packet : new Uint8Array(0)
+      expect(bytesToHex(arriving.subarray(0, 32))).to.equal(bytesToHex(secret.own.alpha))
+      let asked = 0
+      const known = (alpha: Uint8Array): { keys: typeof secret.own.keys, keyIndex: number } | undefined => {
+        asked++
+        return bytesToHex(alpha) === bytesToHex(secret.own.alpha) ? { keys: secret.own.keys, keyIndex: 0 } : undefined
+      }
+      const viaKnown = processPacket(nativeCrypto, [own], arriving, undefined, known)
+      const viaDh = processPacket(nativeCrypto, [own], arriving)
+      expect(asked).to.equal(1)
+      expect(viaKnown.type === 'final' && viaKnown.command === 'surb-reply' ? bytesToHex(viaKnown.payload) : 'wrong').to.equal(viaDh.type === 'final' && viaDh.command === 'surb-reply' ? bytesToHex(viaDh.payload) : 'other')
+      expect(bytesToHex(viaKnown.replayTag)).to.equal(bytesToHex(viaDh.replayTag))
+      expect(new TextDecoder().decode(viaKnown.type === 'final' && viaKnown.command === 'surb-reply' ? openSurbReply(nativeCrypto, secret, viaKnown.payload)?.subarray(0, 6) : undefined)).to.equal('answer')
+
+      // a replay is caught whichever way the keys were found
+      const cache = new ReplayCache()
+      cache.setEpochs([1])
+      processPacket(nativeCrypto, [own], arriving, cache, known)
+      expect(() => processPacket(nativeCrypto, [own], arriving, cache, known)).to.throw(PacketRejectedError).with.property('reason', 'replay')
+      expect(() => processPacket(nativeCrypto, [own], arriving, cache)).to.throw(PacketRejectedError).with.property('reason', 'replay')
+
+      // a header tampered with fails the MAC under the kept keys too
+      const bad = arriving.slice()
+      bad[40] ^= 1
+      expect(() => processPacket(nativeCrypto, [own], bad, undefined, known)).to.throw(PacketRejectedError).with.property('reason', 'mac')
+
+      // kept keys that do not fit (wrong ones) fall back to the X25519 way
+      const wrong = createSurb(nativeCrypto, route).secret.own.keys
+      const fallback = processPacket(nativeCrypto, [own], arriving, undefined, () => ({ keys: wrong, keyIndex: 0 }))
+      expect(bytesToHex(fallback.replayTag)).to.equal(bytesToHex(viaDh.replayTag))
+    })
+
     it('the header alone is what buildHeader makes', () => {
       const route = randomRoute(2)
       expect(buildHeader(nativeCrypto, route, { command: 'deliver' }).header.length).to.equal(HEADER_SIZE)

@@ -5,7 +5,7 @@ import fc from 'fast-check'
 import { PACKET_SIZE, PAYLOAD_BODY_SIZE, SURB_SIZE } from '../../src/onion/constants.ts'
 import { nativeCrypto } from '../../src/onion/crypto/index.ts'
 import { MAX_FRAGMENTS, Reassembler, splitByCapacity, splitMessage } from '../../src/onion/fragment.ts'
-import { FRAME_SIZE, FrameDecoder, encodeFrame } from '../../src/onion/frame.ts'
+import { FRAME_SIZE, FrameDecoder, encodeFrame, encodeFrames } from '../../src/onion/frame.ts'
 import { OnionKeyring } from '../../src/onion/keyring.ts'
 import { decodeMessage, encodeMessage } from '../../src/onion/message.ts'
 import { ReliabilityTracker, selectPath } from '../../src/onion/path.ts'
@@ -45,6 +45,15 @@ describe('onion/wire', function () {
 
     it('refuses to frame anything but one packet', () => {
       expect(() => encodeFrame(new Uint8Array(10))).to.throw().with.property('name', 'InvalidPacketError')
+      expect(() => encodeFrames([new Uint8Array(PACKET_SIZE), new Uint8Array(10)])).to.throw().with.property('name', 'InvalidPacketError')
+    })
+
+    it('packets sent in one write are the frames of each back to back, cut apart as ever', () => {
+      const packets = [4, 5, 6].map(n => new Uint8Array(PACKET_SIZE).fill(n))
+      const joined = encodeFrames(packets)
+      expect(joined.length).to.equal(3 * FRAME_SIZE)
+      packets.forEach((p, i) => { expect(joined.subarray(i * FRAME_SIZE, (i + 1) * FRAME_SIZE)).to.deep.equal(encodeFrame(p)) })
+      expect(new FrameDecoder().push(joined).map(p => p[0])).to.deep.equal([4, 5, 6])
     })
   })
 
