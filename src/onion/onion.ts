@@ -889,6 +889,10 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
     const early: Array<{ messageId: string, data: Uint8Array }> = []
     const chunks = new Map<number, Uint8Array>()
     const answer = Promise.withResolvers<Uint8Array>()
+    // the answer may be rejected (the signal aborts, a malformed reply) while the send is still
+    // going: marked handled now, or that rejection is unhandled until the send ends, and kills
+    // the process (seen on a daemon cut off from every relay). `return await` still sees it.
+    answer.promise.catch(() => {})
     const take = (reply: Uint8Array): void => {
       if (reply.length < 2 || reply[1] === 0 || reply[0] >= reply[1]) {
         answer.reject(new DeliveryFailedError('A malformed answer came back through a reply block'))
@@ -930,7 +934,6 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
     } finally {
       this.removeEventListener('reply', listener)
       signal.removeEventListener('abort', onAbort)
-      answer.promise.catch(() => {})
     }
   }
 
