@@ -1,5 +1,5 @@
 import { expect } from 'aegir/chai'
-import { CLIENTS, ReliabilityNet, log, nextInRing, skipWithoutNetns } from './fixtures.ts'
+import { CLIENTS, ReliabilityNet, log, skipWithoutNetns } from './fixtures.ts'
 import type { Attempt } from './fixtures.ts'
 
 /**
@@ -41,42 +41,17 @@ describe('reliability: churn, 4 of 12 hosts killed -9 and restarted in turn unde
   after(async function () {
     if (rn != null) {
       log('figures:', JSON.stringify({ ...rn.figures, ...rn.summary() }))
+      if (this.currentTest?.state !== 'passed') {
+        // what the daemons said (warn and up): a crash shows here
+        log('testnet output (tail):\n' + rn.net.output().split('\n').slice(-80).join('\n'))
+      }
       await rn.stop()
     }
   })
 
   it('delivers every acknowledged message once, to peers that were up and, through mailboxes and group history, to peers that were down', async () => {
     const net = rn as ReliabilityNet
-    const flow = { stop: false }
-    /** Per client: messages whose last attempt failed, sent again (as new messages) before its next new ones */
-    const pending = new Map<string, Array<{ kind: 'group' | 'dm', base: string, tries: number }>>(CLIENTS.map(c => [c, []]))
-    const rounds = new Map<string, number>(CLIENTS.map(c => [c, 0]))
-
-    const send = async (kind: 'group' | 'dm', from: string, base: string, tries: number): Promise<Attempt> => {
-      const content = tries === 0 ? base : `${base} #retry${tries}`
-      const a = kind === 'group' ? await net.sendGroup(from, content) : await net.sendDm(from, nextInRing(from), content)
-      if (!a.acked) {
-        pending.get(from)?.push({ kind, base, tries: tries + 1 })
-      }
-      return a
-    }
-
-    // each client sends on its own (a slow send holds up only its sender): its retries,
-    // then a group message and a 1:1 message to the next client, then a short pause
-    const traffic = Promise.all(CLIENTS.map(async c => {
-      while (!flow.stop) {
-        if (!net.down.has(c)) {
-          for (const p of (pending.get(c) ?? []).splice(0)) {
-            await send(p.kind, c, p.base, p.tries)
-          }
-          const round = (rounds.get(c) ?? 0) + 1
-          rounds.set(c, round)
-          await send('group', c, `g ${c} r${round}`, 0)
-          await send('dm', c, `d ${c}>${nextInRing(c)} r${round}`, 0)
-        }
-        await new Promise(resolve => setTimeout(resolve, 1_000))
-      }
-    }))
+    const flow = net.startFlow()
 
     const acked = (pred: (a: Attempt) => boolean): number => net.attempts.filter(a => a.acked && pred(a)).length
     const churnStarted = Date.now()
@@ -107,21 +82,12 @@ describe('reliability: churn, 4 of 12 hosts killed -9 and restarted in turn unde
       // a little more traffic with every host back
       await new Promise(resolve => setTimeout(resolve, 5_000))
     } finally {
-      flow.stop = true
-      await traffic
-    }
-    // what is still pending gets its last chances, everyone up
-    for (let i = 0; i < 3; i++) {
-      await Promise.all(CLIENTS.map(async c => {
-        for (const p of (pending.get(c) ?? []).splice(0)) {
-          await send(p.kind, c, p.base, p.tries)
-        }
-      }))
+      await flow.stop()
     }
     net.figures.churnMs = Date.now() - churnStarted
-    net.figures.rounds = Object.fromEntries(rounds)
+    net.figures.rounds = Object.fromEntries(flow.rounds)
     net.figures.restarts = restarts
-    expect([...pending.values()].flat(), 'messages whose every attempt failed').to.deep.equal([])
+    expect(flow.unsent(), 'messages whose every attempt failed').to.deep.equal([])
 
     // a 1:1 message to a daemon that was dead for the whole send cannot have been acked live
     const toDown = net.attempts.filter(a => a.kind === 'dm' && a.acked && a.recipientDown === true)

@@ -67,7 +67,17 @@ export interface Attempt {
   error?: string
   /** The recipient's daemon was down (killed, not yet restarted) from before the send until after its answer */
   recipientDown?: boolean
+  /** When the send started (ms since the epoch) */
+  at: number
   ms: number
+}
+
+export interface Flow {
+  /** Per client: how many rounds of new messages it started */
+  rounds: Map<string, number>
+  /** Messages whose every attempt so far failed */
+  unsent(): Array<{ from: string, kind: 'group' | 'dm', base: string, tries: number }>
+  stop(): Promise<void>
 }
 
 /** The 12-host testnet with its clients introduced and one group all five are in */
@@ -129,10 +139,58 @@ export class ReliabilityNet {
     this.figures.setUpMs = Date.now() - started
   }
 
+  /**
+   * A steady flow: each client up (not in `down`) sends on its own, so a slow
+   * send holds up only its sender: first its failed messages again (each as a
+   * new message, `… #retryN`), then a group message and a 1:1 message to the
+   * next client in the ring, then a short pause. `stop()` ends the flow and
+   * gives what is still unsent three last chances.
+   */
+  startFlow (pauseMs = 1_000): Flow {
+    const pending = new Map<string, Array<{ kind: 'group' | 'dm', base: string, tries: number }>>(CLIENTS.map(c => [c, []]))
+    const rounds = new Map<string, number>(CLIENTS.map(c => [c, 0]))
+    let stopping = false
+    const send = async (kind: 'group' | 'dm', from: string, base: string, tries: number): Promise<void> => {
+      const content = tries === 0 ? base : `${base} #retry${tries}`
+      const a = kind === 'group' ? await this.sendGroup(from, content) : await this.sendDm(from, nextInRing(from), content)
+      if (!a.acked) {
+        pending.get(from)?.push({ kind, base, tries: tries + 1 })
+      }
+    }
+    const resend = async (c: string): Promise<void> => {
+      for (const p of (pending.get(c) ?? []).splice(0)) {
+        await send(p.kind, c, p.base, p.tries)
+      }
+    }
+    const running = Promise.all(CLIENTS.map(async c => {
+      while (!stopping) {
+        if (!this.down.has(c)) {
+          await resend(c)
+          const round = (rounds.get(c) ?? 0) + 1
+          rounds.set(c, round)
+          await send('group', c, `g ${c} r${round}`, 0)
+          await send('dm', c, `d ${c}>${nextInRing(c)} r${round}`, 0)
+        }
+        await new Promise(resolve => setTimeout(resolve, pauseMs))
+      }
+    }))
+    return {
+      rounds,
+      unsent: () => [...pending.entries()].flatMap(([from, list]) => list.map(p => ({ from, ...p }))),
+      stop: async () => {
+        stopping = true
+        await running
+        for (let i = 0; i < 3; i++) {
+          await Promise.all(CLIENTS.filter(c => !this.down.has(c)).map(resend))
+        }
+      }
+    }
+  }
+
   /** One group message from `from`; recorded whatever the answer */
   async sendGroup (from: string, content: string): Promise<Attempt> {
     const t0 = Date.now()
-    const attempt: Attempt = { kind: 'group', from, content, acked: false, ms: 0 }
+    const attempt: Attempt = { kind: 'group', from, content, acked: false, at: t0, ms: 0 }
     try {
       const entry = await this.murmur(from, 'group', 'send', this.groupId, content)
       Object.assign(attempt, { acked: true, id: entry.id })
@@ -148,7 +206,7 @@ export class ReliabilityNet {
   async sendDm (from: string, to: string, content: string): Promise<Attempt> {
     const t0 = Date.now()
     const downBefore = this.down.has(to)
-    const attempt: Attempt = { kind: 'dm', from, to, content, acked: false, ms: 0 }
+    const attempt: Attempt = { kind: 'dm', from, to, content, acked: false, at: t0, ms: 0 }
     try {
       const res = await this.murmur(from, 'send', to, content)
       Object.assign(attempt, { acked: true, via: res.via, id: res.message.id })
