@@ -140,16 +140,17 @@ export class ReliabilityNet {
   }
 
   /**
-   * A steady flow: each client up (not in `down`) sends on its own, so a slow
-   * send holds up only its sender: first its failed messages again (each as a
-   * new message, `… #retryN`), then a group message and a 1:1 message to the
-   * next client in the ring, then a short pause. `stop()` ends the flow and
-   * gives what is still unsent three last chances.
+   * A steady flow: each client up (not in `down`) keeps sending group
+   * messages, and 1:1 messages to the next client in the ring, each kind in a
+   * loop of its own with a short pause, so a slow send holds up only the next
+   * of its kind from its sender; a third loop sends its failed messages again
+   * (each as a new message, `… #retryN`). `stop()` ends the flow and gives
+   * what is still unsent three last chances.
    */
   startFlow (pauseMs = 1_000): Flow {
     const pending = new Map<string, Array<{ kind: 'group' | 'dm', base: string, tries: number }>>(CLIENTS.map(c => [c, []]))
     const rounds = new Map<string, number>(CLIENTS.map(c => [c, 0]))
-    let stopping = false
+    const state = { stopping: false }
     const send = async (kind: 'group' | 'dm', from: string, base: string, tries: number): Promise<void> => {
       const content = tries === 0 ? base : `${base} #retry${tries}`
       const a = kind === 'group' ? await this.sendGroup(from, content) : await this.sendDm(from, nextInRing(from), content)
@@ -162,23 +163,36 @@ export class ReliabilityNet {
         await send(p.kind, c, p.base, p.tries)
       }
     }
-    const running = Promise.all(CLIENTS.map(async c => {
-      while (!stopping) {
+    // per client a loop for group messages and one for 1:1 messages: a 1:1 send that waits
+    // for a peer that is gone (live timeout, then the mailbox) does not slow its group messages
+    const loop = async (c: string, kind: 'group' | 'dm'): Promise<void> => {
+      let round = 0
+      while (!state.stopping) {
         if (!this.down.has(c)) {
-          await resend(c)
-          const round = (rounds.get(c) ?? 0) + 1
-          rounds.set(c, round)
-          await send('group', c, `g ${c} r${round}`, 0)
-          await send('dm', c, `d ${c}>${nextInRing(c)} r${round}`, 0)
+          round++
+          rounds.set(c, Math.max(round, rounds.get(c) ?? 0))
+          await send(kind, c, kind === 'group' ? `g ${c} r${round}` : `d ${c}>${nextInRing(c)} r${round}`, 0)
         }
         await new Promise(resolve => setTimeout(resolve, pauseMs))
       }
-    }))
+    }
+    const running = Promise.all(CLIENTS.flatMap(c => [
+      loop(c, 'group'),
+      loop(c, 'dm'),
+      (async () => {
+        while (!state.stopping) {
+          if (!this.down.has(c)) {
+            await resend(c)
+          }
+          await new Promise(resolve => setTimeout(resolve, pauseMs))
+        }
+      })()
+    ]))
     return {
       rounds,
       unsent: () => [...pending.entries()].flatMap(([from, list]) => list.map(p => ({ from, ...p }))),
       stop: async () => {
-        stopping = true
+        state.stopping = true
         await running
         for (let i = 0; i < 3; i++) {
           await Promise.all(CLIENTS.filter(c => !this.down.has(c)).map(resend))
