@@ -63,6 +63,7 @@ describe('reliability: churn, 4 of 12 hosts killed -9 and restarted in turn unde
         net.down.add(victim)
         const killedAt = Date.now()
         await net.net.tn('kill', victim)
+        net.dead.add(victim)
         const groupBefore = acked(a => a.kind === 'group')
         const dmsBefore = acked(a => a.recipientDown === true && a.to === victim)
         // down long enough for traffic to miss it: for a client, until a group message and a
@@ -73,6 +74,7 @@ describe('reliability: churn, 4 of 12 hosts killed -9 and restarted in turn unde
           (acked(a => a.kind === 'group') === groupBefore || acked(a => a.recipientDown === true && a.to === victim) === dmsBefore)) {
           await new Promise(resolve => setTimeout(resolve, 1_000))
         }
+        net.dead.delete(victim)
         const restarted = await net.net.tn('restart', victim)
         net.down.delete(victim)
         expect(restarted.samePeerId, `${victim} keeps its peer id`).to.equal(true)

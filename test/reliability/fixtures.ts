@@ -65,7 +65,7 @@ export interface Attempt {
   /** The message id the sender's daemon gave it */
   id?: string
   error?: string
-  /** The recipient's daemon was down (killed, not yet restarted) from before the send until after its answer */
+  /** The recipient's daemon was dead (its kill returned, its restart not begun) from before the send until after its answer */
   recipientDown?: boolean
   /** When the send started (ms since the epoch) */
   at: number
@@ -85,8 +85,10 @@ export class ReliabilityNet {
   readonly net: NetnsTestnet
   groupId = ''
   readonly attempts: Attempt[] = []
-  /** Hosts whose daemon is down now (killed and not yet restarted), or cut off */
+  /** Hosts whose daemon is down now, or about to be (clients in it send nothing) */
   readonly down = new Set<string>()
+  /** Hosts whose daemon is dead for sure: the kill returned (the process exited) and the restart has not begun */
+  readonly dead = new Set<string>()
   readonly figures: Record<string, unknown> = {}
 
   private constructor (net: NetnsTestnet) {
@@ -219,7 +221,7 @@ export class ReliabilityNet {
   /** One 1:1 message from `from` to `to` (a contact by name); recorded whatever the answer */
   async sendDm (from: string, to: string, content: string): Promise<Attempt> {
     const t0 = Date.now()
-    const downBefore = this.down.has(to)
+    const deadBefore = this.dead.has(to)
     const attempt: Attempt = { kind: 'dm', from, to, content, acked: false, at: t0, ms: 0 }
     try {
       const res = await this.murmur(from, 'send', to, content)
@@ -227,7 +229,7 @@ export class ReliabilityNet {
     } catch (err: any) {
       attempt.error = err.message
     }
-    attempt.recipientDown = downBefore && this.down.has(to)
+    attempt.recipientDown = deadBefore && this.dead.has(to)
     attempt.ms = Date.now() - t0
     this.attempts.push(attempt)
     return attempt
