@@ -44,6 +44,8 @@ const DEFAULT_NAME = 'murmur'
 const CURRENT = join(tmpdir(), 'murmur-testnet.current')
 const COMMANDS = ['status', 'stop', 'kill', 'restart', 'partition', 'heal', 'netem', 'ping', 'murmur']
 const NETNS_ONLY = new Set(['partition', 'heal', 'netem'])
+/** Commands that change no host or link: they need not wait for the faults queued before them */
+const READ_ONLY = new Set(['status', 'ping', 'murmur'])
 
 const usage = `usage: npm run testnet -- [--nodes N | --topology FILE] [--netns] [--name NAME] [--roles LIST] [--dir DIR] [--keep] [--plan]
        npm run testnet -- [--dir DIR] [--json] ${COMMANDS.join('|')} …   (see scripts/testnet.js)`
@@ -340,15 +342,22 @@ class Testnet {
         if (!text.includes('\n')) return
         let request
         try { request = JSON.parse(text) } catch { socket.end(JSON.stringify({ ok: false, code: 2, error: 'malformed request' })); return }
-        // one command at a time: a restart and a partition do not interleave
-        this.queue = this.queue.catch(() => {}).then(async () => {
+        const run = async () => {
           const reply = await this.handle(request).then(
             ({ text, result }) => ({ ok: true, text, result }),
             (err) => ({ ok: false, code: err instanceof UsageError ? 2 : 1, error: err.message })
           )
           await this.saveState()
           socket.end(JSON.stringify(reply))
-        })
+        }
+        if (READ_ONLY.has(request.command)) {
+          // CLI commands, pings and status run side by side (a test drives traffic while it
+          // breaks things): a slow send must not hold up a kill, nor one send another
+          void run()
+        } else {
+          // one fault at a time: a restart and a partition do not interleave
+          this.queue = this.queue.catch(() => {}).then(run)
+        }
       })
       socket.on('error', () => {})
     })

@@ -1110,6 +1110,10 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
     /** Chunks by attempt (message id): two attempts' answers are never mixed */
     const chunks = new Map<string, Map<number, Uint8Array>>()
     const answer = Promise.withResolvers<Uint8Array>()
+    // the answer may be rejected (the signal aborts, a malformed reply) while a send is still going: marked
+    // handled now, or that rejection is unhandled and kills the process (seen on a daemon cut off from every
+    // relay, by the partition test); `return await answer.promise` still sees it
+    answer.promise.catch(() => {})
     let heard = Date.now()
     const take = (messageId: string, reply: Uint8Array): void => {
       const got = chunks.get(messageId)

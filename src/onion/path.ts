@@ -11,19 +11,33 @@ export interface RelayCandidate {
 
 /**
  * Which relays may not share one route: those in the same IPv4 /16 (one
- * operator's network), on the same host, or no rule. Loopback addresses are
- * left out of the rule (a relay that only has them is its own family), so a
- * local testnet of daemons can build routes under the default.
+ * operator's network), on the same host, or no rule. Loopback and private
+ * addresses are left out of the rule (a relay that only has them is its own
+ * family), so a local testnet of daemons, or one in network namespaces or
+ * containers on one private subnet, can build routes under the default.
  */
 export type Diversity = 'subnet16' | 'host' | 'none'
 
-/** Loopback addresses say nothing about who runs a relay (every local test shares them) */
-function isLoopback (host: string): boolean {
-  return host.startsWith('127.') || host === '::1'
+/**
+ * Addresses that say nothing about who runs a relay: loopback (every local
+ * test shares it) and private, shared or link-local ranges (10/8, 172.16/12,
+ * 192.168/16, 100.64/10, 169.254/16, fc00::/7, fe80::/10), which any number of
+ * unrelated operators reuse behind their NATs: counted, every home relay on
+ * 192.168.x.x would be one family, and a testnet on one /24 could build no
+ * route at all.
+ */
+export function isLocalAddress (host: string): boolean {
+  if (host.includes(':')) {
+    const h = host.toLowerCase()
+    return h === '::1' || /^f[cd]/.test(h) || /^fe[89ab]/.test(h)
+  }
+  const [a, b] = host.split('.').map(Number)
+  return a === 127 || a === 10 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) ||
+    (a === 100 && b >= 64 && b <= 127) || (a === 169 && b === 254)
 }
 
 function family (c: RelayCandidate, diversity: Diversity): string[] {
-  const hosts = c.hosts.filter(h => !isLoopback(h))
+  const hosts = c.hosts.filter(h => !isLocalAddress(h))
   if (diversity === 'none' || hosts.length === 0) {
     return [`peer:${c.peerId}`]
   }

@@ -827,6 +827,8 @@ export class StoreServer {
       if (differing.size === 0) {
         state.lastResult = 'in-sync'
         this.metrics?.syncRounds.inc({ result: 'in-sync' })
+        // recorded like any other round: `store status` showed the last repair or failure forever
+        this.replicaState.set(peer.toString(), state)
         return state
       }
       const theirItems = new Map<string, SyncItem>(theirs.items.map(i => [hex(i.mailbox) + hex(i.id), i]))

@@ -8,7 +8,7 @@ import { MAX_FRAGMENTS, Reassembler, splitByCapacity, splitMessage } from '../..
 import { FRAME_SIZE, FrameDecoder, encodeFrame, encodeFrames } from '../../src/onion/frame.ts'
 import { OnionKeyring } from '../../src/onion/keyring.ts'
 import { decodeMessage, encodeMessage } from '../../src/onion/message.ts'
-import { ReliabilityTracker, selectPath } from '../../src/onion/path.ts'
+import { ReliabilityTracker, isLocalAddress, selectPath } from '../../src/onion/path.ts'
 import { ReplayCache } from '../../src/onion/replay.ts'
 import type { OnionMessage } from '../../src/onion/message.ts'
 
@@ -177,7 +177,8 @@ describe('onion/wire', function () {
   })
 
   describe('path selection', () => {
-    const relays = Array.from({ length: 8 }, (_, i) => ({ peerId: `r${i}`, load: 0, hosts: [`10.${i % 4}.0.${i}`] }))
+    // public addresses: four /16s, two relays in each
+    const relays = Array.from({ length: 8 }, (_, i) => ({ peerId: `r${i}`, load: 0, hosts: [`20.${i % 4}.0.${i}`] }))
 
     it('picks distinct relays, never excluded ones, one per /16', () => {
       fc.assert(fc.property(fc.integer({ min: 1, max: 4 }), fc.integer(), (hops, seed) => {
@@ -194,8 +195,25 @@ describe('onion/wire', function () {
     it('leaves loopback addresses out of the rule, so relays on one test host still make routes', () => {
       const local = Array.from({ length: 4 }, (_, i) => ({ peerId: `l${i}`, load: 0, hosts: ['127.0.0.1', '::1'] }))
       expect(selectPath(local, 3, { exclude: new Set(), diversity: 'subnet16', reliability: new ReliabilityTracker() })).to.have.length(3)
-      const sameNet = [...local.slice(0, 2), { peerId: 'x', load: 0, hosts: ['10.1.0.1'] }, { peerId: 'y', load: 0, hosts: ['10.1.9.9', '127.0.0.1'] }]
+      const sameNet = [...local.slice(0, 2), { peerId: 'x', load: 0, hosts: ['20.1.0.1'] }, { peerId: 'y', load: 0, hosts: ['20.1.9.9', '127.0.0.1'] }]
       expect(() => selectPath(sameNet, 4, { exclude: new Set(), diversity: 'subnet16', reliability: new ReliabilityTracker() })).to.throw().with.property('name', 'NoRouteError')
+    })
+
+    it('leaves private addresses out of the rule: a testnet on one private /24 makes routes, a shared public /16 still counts', () => {
+      // the netns testnet and docker/compose.yaml: every relay on 10.77.0.0/24
+      const testnet = Array.from({ length: 3 }, (_, i) => ({ peerId: `t${i}`, load: 0, hosts: [`10.77.0.${11 + i}`] }))
+      expect(selectPath(testnet, 3, { exclude: new Set(), diversity: 'subnet16', reliability: new ReliabilityTracker() })).to.have.length(3)
+      // two home relays behind NATs with the same private range but distinct public addresses
+      const homes = [{ peerId: 'h0', load: 0, hosts: ['192.168.1.5', '20.5.0.1'] }, { peerId: 'h1', load: 0, hosts: ['192.168.1.5', '30.5.0.1'] }]
+      expect(selectPath(homes, 2, { exclude: new Set(), diversity: 'subnet16', reliability: new ReliabilityTracker() })).to.have.length(2)
+      const onePublicNet = [{ peerId: 'p0', load: 0, hosts: ['172.16.0.1', '20.5.0.1'] }, { peerId: 'p1', load: 0, hosts: ['fd00::1', '20.5.7.7'] }]
+      expect(() => selectPath(onePublicNet, 2, { exclude: new Set(), diversity: 'subnet16', reliability: new ReliabilityTracker() })).to.throw().with.property('name', 'NoRouteError')
+      for (const local of ['10.0.0.1', '172.31.255.1', '192.168.0.1', '100.64.0.1', '169.254.1.1', '127.0.0.1', '::1', 'fc00::1', 'fd12::1', 'fe80::1']) {
+        expect(isLocalAddress(local), local).to.equal(true)
+      }
+      for (const global of ['20.1.0.1', '172.32.0.1', '172.15.0.1', '192.169.0.1', '100.128.0.1', '2001:db8::1', 'fe00::1']) {
+        expect(isLocalAddress(global), global).to.equal(false)
+      }
     })
 
     it('never puts avoidRelays on a route, and says so when too few relays remain', () => {

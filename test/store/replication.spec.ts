@@ -87,6 +87,8 @@ describe('store replication', function () {
     }, () => `a sync round between agreeing replicas to find nothing to repair (last rounds: ${JSON.stringify(rounds.slice(-5))}; held: ${stores.map(s => held(s, mailbox)).join(', ')})`, 20_000, 200)
     expect(round).to.include({ differingBuckets: 0 })
     expect(round).to.not.have.property('pushed')
+    // and the status shows it: the round in sync, not the repair before it
+    expect(s1.murmur.store.server!.status().replicas.find(r => r.peer === back.murmur.peerId.toString())).to.include({ lastResult: 'in-sync', differingBuckets: 0 })
 
     // s2 is down while the owner acks 10 messages on s1 only
     await s2.murmur.stop()
