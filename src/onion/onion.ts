@@ -294,6 +294,20 @@ function surbGroups (surbs: Uint8Array[], template: Omit<OnionMessage, 'data' | 
   return groups
 }
 
+/**
+ * A message's data and reply blocks cut into fragments: the reply blocks in
+ * groups as one packet holds them, the data split by the room each fragment
+ * leaves beside its group
+ */
+function fragmentsOf (data: Uint8Array, surbs: Uint8Array[], template: Omit<OnionMessage, 'data' | 'surbs' | 'ackSurb'> & { ackSurb?: Uint8Array }): { groups: Uint8Array[][], parts: Uint8Array[] } {
+  const groups = surbGroups(surbs, template)
+  try {
+    return { groups, parts: splitByCapacity(data, i => dataCapacity({ ...template, surbs: groups[i] ?? [] }), groups.length) }
+  } catch (err: any) {
+    throw err instanceof MessageTooLargeError ? err : new MessageTooLargeError(`Kind and reply blocks do not fit a packet: ${err.message}`)
+  }
+}
+
 /** Asks heard back before their round-trip time decides when an ask goes again */
 const ASK_RTT_SAMPLES = 4
 /** The least silence after which an ask goes again */
@@ -1034,15 +1048,8 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
       block.relays.forEach(r => { used.add(r); replyRelays.add(r) })
       surbs.push(block.surb)
     }
-    const template = { type: 'data' as const, id, fragment: 0, fragments: MAX_FRAGMENTS, kind, ackSurb: new Uint8Array(SURB_SIZE), topic: '' }
     // more reply blocks than one packet holds ride on further fragments (the destination collects them all)
-    const groups = surbGroups(surbs, template)
-    let parts: Uint8Array[]
-    try {
-      parts = splitByCapacity(data, i => dataCapacity({ ...template, surbs: groups[i] ?? [] }), groups.length)
-    } catch (err: any) {
-      throw err instanceof MessageTooLargeError ? err : new MessageTooLargeError(`Kind and reply blocks do not fit a packet: ${err.message}`)
-    }
+    const { groups, parts } = fragmentsOf(data, surbs, { type: 'data', id, fragment: 0, fragments: MAX_FRAGMENTS, kind, ackSurb: new Uint8Array(SURB_SIZE), topic: '' })
     const attempts = await Promise.all(parts.map(async (part, i) => this.sendFragment(dest, {
       type: 'data', id, fragment: i, fragments: parts.length, kind, data: part, surbs: groups[i] ?? [], topic: ''
     }, hops, options.retries ?? this.retries, options.ackTimeoutMs ?? this.ackTimeoutMs, options.signal, never, used)))
@@ -1190,14 +1197,7 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
           block.relays.forEach(r => { used.add(r); replyRelays.add(r) })
           surbs.push(block.surb)
         }
-        const template = { type: 'data' as const, id, fragment: 0, fragments: MAX_FRAGMENTS, kind, topic: '' }
-        const groups = surbGroups(surbs, template)
-        let parts: Uint8Array[]
-        try {
-          parts = splitByCapacity(data, i => dataCapacity({ ...template, surbs: groups[i] ?? [] }), groups.length)
-        } catch (err: any) {
-          throw err instanceof MessageTooLargeError ? err : new MessageTooLargeError(`Kind and reply blocks do not fit a packet: ${err.message}`)
-        }
+        const { groups, parts } = fragmentsOf(data, surbs, { type: 'data', id, fragment: 0, fragments: MAX_FRAGMENTS, kind, topic: '' })
         heard = sentAt = Date.now()
         firstHeard = undefined
         // each fragment over a route of its own; those whose routes start at one relay leave in one write

@@ -1,5 +1,5 @@
 import { expect } from 'aegir/chai'
-import { CLIENTS, ReliabilityNet, log, skipWithoutNetns } from './fixtures.ts'
+import { CLIENTS, useReliabilityNet } from './fixtures.ts'
 import type { Attempt } from './fixtures.ts'
 
 /**
@@ -30,27 +30,10 @@ const BETWEEN_MS = 3_000
 
 describe('reliability: churn, 4 of 12 hosts killed -9 and restarted in turn under a steady flow of messages', function () {
   this.timeout(420_000)
-  let rn: ReliabilityNet | undefined
-
-  before(async function () {
-    skipWithoutNetns(this)
-    rn = await ReliabilityNet.start(NAME)
-    await rn.setUp()
-  })
-
-  after(async function () {
-    if (rn != null) {
-      log('figures:', JSON.stringify({ ...rn.figures, ...rn.summary() }))
-      if (this.currentTest?.state !== 'passed') {
-        // what the daemons said (warn and up): a crash shows here
-        log('testnet output (tail):\n' + rn.net.output().split('\n').slice(-80).join('\n'))
-      }
-      await rn.stop()
-    }
-  })
+  const reliabilityNet = useReliabilityNet(NAME)
 
   it('delivers every acknowledged message once, to peers that were up and, through mailboxes and group history, to peers that were down', async () => {
-    const net = rn as ReliabilityNet
+    const net = reliabilityNet()
     const flow = net.startFlow()
 
     const acked = (pred: (a: Attempt) => boolean): number => net.attempts.filter(a => a.acked && pred(a)).length

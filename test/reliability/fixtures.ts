@@ -333,3 +333,34 @@ export class ReliabilityNet {
     await this.net.stop()
   }
 }
+
+/**
+ * Registers the before/after hooks of a describe that runs on the 12-host
+ * testnet (skipped without netns): started and set up before, its figures
+ * printed (and the daemons' output when the test failed) and stopped after.
+ * Returns the running net, for the tests.
+ */
+export function useReliabilityNet (name: string): () => ReliabilityNet {
+  let rn: ReliabilityNet | undefined
+  before(async function () {
+    skipWithoutNetns(this)
+    rn = await ReliabilityNet.start(name)
+    await rn.setUp()
+  })
+  after(async function () {
+    if (rn != null) {
+      log('figures:', JSON.stringify({ ...rn.figures, ...rn.summary() }))
+      if (this.currentTest?.state !== 'passed') {
+        // what the daemons said (warn and up): a crash shows here
+        log('testnet output (tail):\n' + rn.net.output().split('\n').slice(-80).join('\n'))
+      }
+      await rn.stop()
+    }
+  })
+  return () => {
+    if (rn == null) {
+      throw new Error('the reliability net has not started')
+    }
+    return rn
+  }
+}

@@ -1,6 +1,6 @@
 import { expect } from 'aegir/chai'
 import { waitFor } from '../fixtures/nodes.ts'
-import { CLIENTS, ReliabilityNet, log, skipWithoutNetns } from './fixtures.ts'
+import { CLIENTS, useReliabilityNet } from './fixtures.ts'
 
 /**
  * Partition (issue 9): the 12-host netns testnet split in two while every
@@ -28,27 +28,10 @@ const A_CLIENTS = CLIENTS.filter(c => !SIDE_B.includes(c))
 
 describe('reliability: partition, the network split in two under a steady flow of messages and healed', function () {
   this.timeout(420_000)
-  let rn: ReliabilityNet | undefined
-
-  before(async function () {
-    skipWithoutNetns(this)
-    rn = await ReliabilityNet.start(NAME)
-    await rn.setUp()
-  })
-
-  after(async function () {
-    if (rn != null) {
-      log('figures:', JSON.stringify({ ...rn.figures, ...rn.summary() }))
-      if (this.currentTest?.state !== 'passed') {
-        // what the daemons said (warn and up): a crash shows here
-        log('testnet output (tail):\n' + rn.net.output().split('\n').slice(-80).join('\n'))
-      }
-      await rn.stop()
-    }
-  })
+  const reliabilityNet = useReliabilityNet(NAME)
 
   it('each side goes on while cut off; after the heal groups and mailboxes converge and every acknowledged message shows once', async () => {
-    const net = rn as ReliabilityNet
+    const net = reliabilityNet()
     const flow = net.startFlow()
     let cutAt = 0
     let healAt = 0
