@@ -14,6 +14,7 @@ import { spawn } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { bytesToHex } from './hex.ts'
+import { TS_NODE_ARGS } from './node-args.ts'
 import { systemSpec } from './systems.ts'
 import type { BenchNode, DeliverySink, PublishOutcome, PublishRequest } from './node.ts'
 import type { PeerInit, SystemName, SystemSpec } from './systems.ts'
@@ -54,7 +55,7 @@ class NodeHost {
   private exited: Error | undefined
 
   constructor (onDeliveries: (items: DeliveryTuple[]) => void) {
-    this.child = spawn(process.execPath, ['--experimental-transform-types', '--disable-warning=ExperimentalWarning', WORKER_PATH], { stdio: ['pipe', 'pipe', 'pipe'] })
+    this.child = spawn(process.execPath, [...TS_NODE_ARGS, WORKER_PATH], { stdio: ['pipe', 'pipe', 'pipe'] })
     const { promise, resolve, reject } = Promise.withResolvers<void>()
     this.ready = promise
     // an unhandled rejection here would end the harness: failures reach callers through call()

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { createMurmur } from '../../src/app/index.ts'
 import { loopbackProfile } from '../../src/node/index.ts'
+import { TS_NODE_ARGS } from './node-args.ts'
 import type { Murmur, MurmurInit } from '../../src/app/index.ts'
 import type { PeerId } from '@libp2p/interface'
 import type { ChildProcessWithoutNullStreams } from 'node:child_process'
@@ -129,7 +130,7 @@ export class RemotePeer implements NetPeer {
   }
 
   static async start (spec: StorePeerSpec): Promise<RemotePeer> {
-    const child = spawn(process.execPath, ['--experimental-transform-types', '--disable-warning=ExperimentalWarning', HOST_PATH], { stdio: ['pipe', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [...TS_NODE_ARGS, HOST_PATH], { stdio: ['pipe', 'pipe', 'pipe'] })
     let stderrTail = ''
     child.stderr.setEncoding('utf8')
     child.stderr.on('data', (chunk: string) => { stderrTail = (stderrTail + chunk).slice(-STDERR_TAIL_BYTES) })

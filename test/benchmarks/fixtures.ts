@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import { main } from '../../benchmarks/lib/main.ts'
+import { TS_NODE_ARGS } from '../../benchmarks/lib/node-args.ts'
 import type { RunResult, RunSummary } from '../../benchmarks/lib/report.ts'
 
 export const RUN_TS = fileURLToPath(new URL('../../benchmarks/run.ts', import.meta.url))
@@ -37,7 +38,7 @@ export async function runInProcess (argv: string[]): Promise<{ code: number, sum
 
 /** Runs `node benchmarks/run.ts …` as a child process, on the Node running the tests */
 export async function runCli (argv: string[], timeoutMs = 120_000): Promise<{ code: number | null, stdout: string, stderr: string }> {
-  const child = spawn(process.execPath, [RUN_TS, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [...TS_NODE_ARGS, RUN_TS, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (c: Buffer) => { stdout += c.toString() })
