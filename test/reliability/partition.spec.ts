@@ -28,7 +28,9 @@ const A_CLIENTS = CLIENTS.filter(c => !SIDE_B.includes(c))
 
 describe('reliability: partition, the network split in two under a steady flow of messages and healed', function () {
   this.timeout(420_000)
-  const reliabilityNet = useReliabilityNet(NAME)
+  // out of CI for now: 6-8 minutes on a loaded machine, never run in a clean-clone CI, and its mailbox claim meets
+  // the catch-up failure the lossy test saw there
+  const reliabilityNet = useReliabilityNet(NAME, { outOfCi: 'not yet run in CI (6-8 min, and the mailbox catch-up failure the lossy test met there)' })
 
   it('each side goes on while cut off; after the heal groups and mailboxes converge and every acknowledged message shows once', async () => {
     const net = reliabilityNet()
