@@ -14,6 +14,7 @@
 import { createMurmur } from '../browser/index.ts'
 import { classifyConnection, KIND_LABEL } from './connections.ts'
 import { ContactsChat } from './contacts.ts'
+import { $, short } from './dom.ts'
 import type { ConnectionView } from './connections.ts'
 import type { BrowserMurmur } from '../browser/index.ts'
 import type { Groups, MemberInfo, TimelineEntry } from '../groups/index.ts'
@@ -44,18 +45,6 @@ declare global {
 
 const SETTINGS_KEY = 'murmur:settings'
 const TIMELINE_LIMIT = 200
-
-const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
-  const el = document.getElementById(id)
-  if (el == null) {
-    throw new Error(`the page has no #${id}`)
-  }
-  return el as T
-}
-
-function short (id: string): string {
-  return id.length > 16 ? `${id.slice(0, 8)}…${id.slice(-6)}` : id
-}
 
 function setState (state: 'starting' | 'online' | 'offline' | 'failed', text: string): void {
   const el = $('state')

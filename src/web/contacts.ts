@@ -5,21 +5,10 @@
  * a mailbox fetched at start).
  */
 
+import { $, short } from './dom.ts'
 import type { Contacts, ContactInfo, DirectMessage } from '../contacts/index.ts'
 
 const HISTORY_LIMIT = 200
-
-const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
-  const el = document.getElementById(id)
-  if (el == null) {
-    throw new Error(`the page has no #${id}`)
-  }
-  return el as T
-}
-
-function short (id: string): string {
-  return id.length > 16 ? `${id.slice(0, 8)}…${id.slice(-6)}` : id
-}
 
 /**
  * The card, minted once per identity and database: every `card()` call

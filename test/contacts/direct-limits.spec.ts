@@ -2,19 +2,10 @@ import { expect } from 'aegir/chai'
 import { MAX_ENVELOPE_BYTES } from '../../src/contacts/messages.ts'
 import { DirectLiveTransport, DM_PROTOCOL, encodeRequest } from '../../src/contacts/transport.ts'
 import { loopbackNode, stopAll, waitFor } from '../fixtures/nodes.ts'
+import { varint } from '../fixtures/wire.ts'
 import type { MurmurNode } from '../../src/node/index.ts'
 
 const KB = 1024
-
-function varint (n: number): number[] {
-  const out: number[] = []
-  while (n >= 0x80) {
-    out.push((n % 0x80) | 0x80)
-    n = Math.floor(n / 0x80)
-  }
-  out.push(n)
-  return out
-}
 
 describe('contacts: the direct protocol against a sender that runs ahead', function () {
   this.timeout(60_000)

@@ -12,6 +12,7 @@ import { MAX_FRAME_BYTES } from '../../src/store/constants.ts'
 import { envelopeId, STORE_PROTOCOL, StoreRequest, StoreResponse } from '../../src/store/index.ts'
 import { spawnDaemon, tempDir } from '../fixtures/cli.ts'
 import { loopbackNode, stopAll, waitFor } from '../fixtures/nodes.ts'
+import { varint } from '../fixtures/wire.ts'
 import type { MurmurNode } from '../../src/node/index.ts'
 import type { Connection, Stream } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -464,13 +465,3 @@ describe('resource bounds of a store node and relay against a hostile peer', fun
     expect(status.status).to.equal(200)
   })
 })
-
-function varint (n: number): number[] {
-  const out: number[] = []
-  while (n >= 0x80) {
-    out.push((n % 0x80) | 0x80)
-    n = Math.floor(n / 0x80)
-  }
-  out.push(n)
-  return out
-}
