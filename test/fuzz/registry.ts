@@ -119,6 +119,11 @@ export function decoderTarget (name: string, decode: (bytes: Uint8Array) => unkn
   }
 }
 
+/** Mostly `valid`, now and then one of `others`: so that a message with several fields gets past each check often enough to reach the next */
+export function mostly <T> (valid: fc.Arbitrary<T>, ...others: Array<fc.Arbitrary<T>>): fc.Arbitrary<T> {
+  return fc.oneof({ arbitrary: valid, weight: 5 * Math.max(1, others.length) }, ...others.map(arbitrary => ({ arbitrary, weight: 1 })))
+}
+
 /**
  * A protobuf decoder fed well-formed messages with arbitrary field values
  * (wrong lengths, too many repeats, out-of-range numbers, unknown enum
