@@ -158,6 +158,11 @@ export function decodeBody (bytes: Uint8Array): Body {
   if (body.mailbox != null) {
     bytesOf(body.mailbox, MAILBOX_BYTES, 'A mailbox name', bodyError)
   }
+  checkIds(body)
+  return body
+}
+
+function checkIds (body: Body): void {
   const ids = [body.id, body.target, body.replyTo, ...body.receipts].filter((x): x is string => x != null)
   if (ids.some(id => id.length > MAX_ID_CHARS || !/^[0-9a-f]*$/.test(id))) {
     throw new MessageFormatError('A message id is lowercase hex of at most 64 characters')
@@ -168,5 +173,4 @@ export function decodeBody (bytes: Uint8Array): Body {
   if ((body.type === 'EDIT' || body.type === 'DELETE' || body.type === 'REACT') && (body.target == null || body.target.length === 0)) {
     throw new MessageFormatError(`${body.type} needs the id of the message it acts on`)
   }
-  return body
 }

@@ -3,12 +3,12 @@ import { expect } from 'aegir/chai'
 import { MemoryDatastore } from 'datastore-core'
 import fc from 'fast-check'
 import { toString } from 'uint8arrays'
+import { ContactCard as ContactCardMessage, PrekeyBundle, SignedPrekeyBundle } from '../../src/contacts/direct.ts'
 import {
   bundleKey, CARD_PREFIX, ContactCardError, decodeBody, decodeBundle, decodeCard, decodeEnvelope, encodeBody, encodeCard,
   EnvelopeFormatError, MessageFormatError, ONE_TIME_PREKEYS_TARGET, PrekeyBundleError, PrekeyStore, selectBundleRecord, signBundle,
   SIGNED_PREKEY_ROTATION_MS, validateBundleRecord, WireError
 } from '../../src/contacts/index.ts'
-import { ContactCard as ContactCardMessage, PrekeyBundle, SignedPrekeyBundle } from '../../src/contacts/direct.ts'
 import { encodeEnvelope, MAX_CONTENT_CHARS } from '../../src/contacts/messages.ts'
 import { decodeRequest, decodeResponse, encodeRequest, encodeResponse } from '../../src/contacts/transport.ts'
 import { encodePublicIdentity, MessagingIdentity } from '../../src/identity/index.ts'

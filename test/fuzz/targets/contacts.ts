@@ -1,11 +1,11 @@
 import { sha256 } from '@noble/hashes/sha2.js'
 import fc from 'fast-check'
 import { toString } from 'uint8arrays'
+import { ContactCard, DirectBody, DirectEnvelope, DirectRequest, DirectResponse, PrekeyBundle, SignedPrekeyBundle } from '../../../src/contacts/direct.ts'
 import {
   bundleKey, ContactCardError, decodeBody, decodeBundle, decodeCard, decodeEnvelope, decodeHeader, DecryptionError, DeliveryError,
   encodeBody, encodeCard, encodeHeader, EnvelopeFormatError, MessageFormatError, PrekeyBundleError, signBundle, validateBundleRecord, WireError
 } from '../../../src/contacts/index.ts'
-import { ContactCard, DirectBody, DirectEnvelope, DirectRequest, DirectResponse, PrekeyBundle, SignedPrekeyBundle } from '../../../src/contacts/direct.ts'
 import { encodeEnvelope, MAX_ENVELOPE_BYTES } from '../../../src/contacts/messages.ts'
 import { MAX_BUNDLE_BYTES } from '../../../src/contacts/prekeys.ts'
 import { decodeRequest, decodeResponse, encodeRequest, encodeResponse } from '../../../src/contacts/transport.ts'
