@@ -1,7 +1,7 @@
 import { x25519 } from '@noble/curves/ed25519.js'
 import { bytesToHex, concatBytes, hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js'
 import { Key } from 'interface-datastore'
-import { decodePublicIdentity, encodePublicIdentity, verifySignature } from '../identity/index.ts'
+import { decodePublicIdentity, encodePublicIdentity, PUBLIC_IDENTITY_BYTES, verifySignature } from '../identity/index.ts'
 import { PrekeyBundle, SignedPrekeyBundle } from './direct.ts'
 import { PrekeyBundleError } from './errors.ts'
 import { randomKeyPair } from './ratchet.ts'
@@ -23,6 +23,7 @@ export const ONE_TIME_PREKEYS_LOW = 10
 export const ONE_TIME_PREKEYS_TARGET = 20
 /** Largest bundle a validator accepts */
 export const MAX_BUNDLE_BYTES = 8192
+const SIGNATURE_DOMAIN = utf8ToBytes('murmur/prekey-bundle/v2')
 
 export function bundleKey (signingKey: Uint8Array): Uint8Array {
   return utf8ToBytes(`/${BUNDLE_NAMESPACE}/${bytesToHex(signingKey)}`)
@@ -39,13 +40,14 @@ export interface BundleContents {
 /**
  * A bundle record is protobuf (direct.proto): a `SignedPrekeyBundle` holding
  * the encoded `PrekeyBundle` exactly as signed and the Ed25519 signature by
- * the identity over "murmur/prekey-bundle/v2" ‖ those bytes. It covers the
- * signed prekey (X3DH's Sig(IK, Encode(SPK))) and the rest of the record; a
- * verifier checks it over the bytes received, never over a re-encoding.
+ * the identity over "murmur/prekey-bundle/v2" ‖ those bytes (v1 signed the
+ * binary layout before: a new domain, so that no old signature can be taken
+ * for one over a protobuf bundle). It covers the signed prekey (X3DH's
+ * Sig(IK, Encode(SPK))) and the rest of the record; a verifier checks it over
+ * the bytes received, never over a re-encoding.
  */
 /** 2: protobuf; 1 was the fixed binary layout before it */
 const BUNDLE_VERSION = 2
-const SIGNATURE_DOMAIN = utf8ToBytes('murmur/prekey-bundle/v2')
 const MAX_ONE_TIME_IN_BUNDLE = 100
 const MAX_PEERS_IN_BUNDLE = 8
 const MAX_PEER_BYTES = 255
@@ -97,6 +99,9 @@ export function decodeBundle (bytes: Uint8Array): DecodedBundle {
     checkText(b.peers, bundleError)
     if (b.peers.some(p => utf8Length(p) > MAX_PEER_BYTES)) {
       throw new Error(`a peer id is at most ${MAX_PEER_BYTES} bytes`)
+    }
+    if (b.identity.length !== PUBLIC_IDENTITY_BYTES) {
+      throw new Error(`the identity is ${PUBLIC_IDENTITY_BYTES} bytes, not ${b.identity.length}`)
     }
     bundle = {
       identity: decodePublicIdentity(b.identity),

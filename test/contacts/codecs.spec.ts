@@ -198,7 +198,8 @@ describe('contacts: prekey bundles and the prekey store', () => {
     expect(decodeBundle(resigned).sequence).to.equal(10)
     // the same fields, bytes the signature does not cover: a verifier that re-encoded what it decoded would accept this
     expect(() => decodeBundle(SignedPrekeyBundle.encode({ bundle: extended, signature: record.signature }))).to.throw(PrekeyBundleError, /not signed/)
-    // the old domain does not verify either
+    // a signature without the domain, or under the domain of the layout before, does not verify
+    expect(() => decodeBundle(SignedPrekeyBundle.encode({ bundle: record.bundle, signature: id.sign(record.bundle) }))).to.throw(PrekeyBundleError, /not signed/)
     const oldDomain = new TextEncoder().encode('murmur/prekey-bundle/v1')
     expect(() => decodeBundle(SignedPrekeyBundle.encode({ bundle: record.bundle, signature: id.sign(Uint8Array.from([...oldDomain, ...record.bundle])) }))).to.throw(PrekeyBundleError, /not signed/)
   })
