@@ -46,7 +46,7 @@ export const MAX_CARD_CHARS = 2048
  * so that one still gets its own error below
  */
 const MIN_CARD_BYTES = 1 + PUBLIC_IDENTITY_BYTES + MAILBOX_NAME_BYTES + 1 + CHECKSUM_BYTES
-/** What the first byte of a version 1 card was; no protobuf message starts with it (field number 0) */
+/** What the first byte of a version 1 card was; no protobuf encoder starts a message with it (field number 0) */
 const LEGACY_VERSION_BYTE = 1
 
 export interface ContactCard {
