@@ -2,7 +2,8 @@
 """Rewrites a protons 9 generated file into erasable, type-checked TypeScript.
 
 protons 9 emits `namespace` and `enum`, which Node's type stripping cannot run
-(`node benchmarks/run.ts` and the daemon load src/ directly) and which this
+(the benchmark harness, the fuzzer and their worker processes load src/
+directly) and which this
 project's `erasableSyntaxOnly` refuses; it also types its code for
 protons-runtime 7 (`Codec<T>`) while the project resolves runtime 8
 (`Codec<Decoded, Encoded>`, the same JavaScript). This rewrite keeps the same
@@ -31,6 +32,7 @@ the generated file's header repeats the exact command.
 """
 import re
 import sys
+
 
 def header(path, array_buffer):
     proto = re.sub(r'\.ts$', '.proto', path)
