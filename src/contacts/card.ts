@@ -3,15 +3,19 @@ import { sha256 } from '@noble/hashes/sha2.js'
 import { concatBytes } from '@noble/hashes/utils.js'
 import { fromString, toString } from 'uint8arrays'
 import { decodePublicIdentity, encodePublicIdentity, PUBLIC_IDENTITY_BYTES } from '../identity/index.ts'
+import { ContactCard as ContactCardMessage } from './direct.ts'
 import { ContactCardError } from './errors.ts'
+import { checkText, utf8Length } from './wire.ts'
 import type { PublicIdentity } from '../identity/index.ts'
 
 /**
  * The contact card: a copyable, QR-friendly string
  *
  * ```
- * murmur:<base58btc( version ‖ identity(64) ‖ mailbox(32) ‖ peer count ‖ (len ‖ peer id)* ‖ checksum(4) )>
+ * murmur:<base58btc( ContactCard ‖ checksum(4) )>
  * ```
+ *
+ * where ContactCard is the protobuf message of direct.proto:
  *
  * - identity: the public messaging identity (Ed25519 ‖ X25519)
  * - mailbox: the name of a mailbox minted for this card only, where the first
@@ -22,16 +26,28 @@ import type { PublicIdentity } from '../identity/index.ts'
  *   `/murmur-prekeys/<hex signing key>`, which needs only the identity
  * - checksum: the first 4 bytes of SHA-256 over everything before it, so a
  *   mistyped or truncated card is caught before anything is looked up
+ *
+ * The text form stays what people copy and scan; protobuf inside, like the
+ * group invite code, lets a later version add a field that this one skips.
  */
 
 export const CARD_PREFIX = 'murmur:'
-export const CARD_VERSION = 1
+/** 2: protobuf inside; 1 was the fixed binary layout before it */
+export const CARD_VERSION = 2
 export const MAILBOX_NAME_BYTES = 32
 const CHECKSUM_BYTES = 4
 const MAX_PEERS = 8
 const MAX_PEER_ID_CHARS = 128
 /** Longest card string accepted, before any decoding */
 export const MAX_CARD_CHARS = 2048
+/**
+ * Fewer bytes than this are a cut-off card of any version: a version 1 card
+ * (version, identity, mailbox, peer count, checksum), the smaller of the two,
+ * so that one still gets its own error below
+ */
+const MIN_CARD_BYTES = 1 + PUBLIC_IDENTITY_BYTES + MAILBOX_NAME_BYTES + 1 + CHECKSUM_BYTES
+/** What the first byte of a version 1 card was; no protobuf encoder starts a message with it (field number 0) */
+const LEGACY_VERSION_BYTE = 1
 
 export interface ContactCard {
   identity: PublicIdentity
@@ -48,14 +64,10 @@ export function encodeCard (card: ContactCard): string {
   if (card.peers.length > MAX_PEERS) {
     throw new ContactCardError(`A card names at most ${MAX_PEERS} peers`)
   }
-  const peers = card.peers.map(p => {
-    const b = new TextEncoder().encode(p)
-    if (b.length > MAX_PEER_ID_CHARS) {
-      throw new ContactCardError('Peer id too long for a card')
-    }
-    return concatBytes(Uint8Array.of(b.length), b)
-  })
-  const body = concatBytes(Uint8Array.of(CARD_VERSION), encodePublicIdentity(card.identity), card.mailbox, Uint8Array.of(card.peers.length), ...peers)
+  if (card.peers.some(p => utf8Length(p) > MAX_PEER_ID_CHARS)) {
+    throw new ContactCardError('Peer id too long for a card')
+  }
+  const body = ContactCardMessage.encode({ version: CARD_VERSION, identity: encodePublicIdentity(card.identity), mailbox: card.mailbox, peers: card.peers })
   return CARD_PREFIX + toString(concatBytes(body, sha256(body).subarray(0, CHECKSUM_BYTES)), 'base58btc')
 }
 
@@ -76,42 +88,37 @@ export function decodeCard (text: string): ContactCard {
   } catch {
     throw new ContactCardError('The contact card has characters outside base58')
   }
-  const min = 1 + PUBLIC_IDENTITY_BYTES + MAILBOX_NAME_BYTES + 1 + CHECKSUM_BYTES
-  if (bytes.length < min) {
-    throw new ContactCardError(`The contact card is truncated (${bytes.length} bytes, at least ${min} expected)`)
+  if (bytes.length < MIN_CARD_BYTES) {
+    throw new ContactCardError(`The contact card is truncated (${bytes.length} bytes, at least ${MIN_CARD_BYTES} expected)`)
   }
   const body = bytes.subarray(0, bytes.length - CHECKSUM_BYTES)
   if (!equalBytes(sha256(body).subarray(0, CHECKSUM_BYTES), bytes.subarray(bytes.length - CHECKSUM_BYTES))) {
     throw new ContactCardError('The contact card\'s checksum does not match: it was altered or cut short')
   }
-  if (body[0] !== CARD_VERSION) {
-    throw new ContactCardError(`Contact card version ${body[0]} is not supported (this build reads version ${CARD_VERSION})`)
+  if (body[0] === LEGACY_VERSION_BYTE) {
+    throw new ContactCardError(`Contact card version 1 is not supported (this build reads version ${CARD_VERSION}): ask the contact for a new card`)
   }
-  let at = 1
+  let msg: ContactCardMessage
+  try {
+    msg = ContactCardMessage.decode(body, { limits: { peers: MAX_PEERS } })
+  } catch (err: any) {
+    throw new ContactCardError(`The contact card does not decode: ${err?.message ?? err}`)
+  }
+  if (msg.version !== CARD_VERSION) {
+    throw new ContactCardError(`Contact card version ${msg.version} is not supported (this build reads version ${CARD_VERSION})`)
+  }
   let identity: PublicIdentity
   try {
-    identity = decodePublicIdentity(body.slice(at, at + PUBLIC_IDENTITY_BYTES))
+    identity = decodePublicIdentity(msg.identity)
   } catch (err: any) {
     throw new ContactCardError(`The contact card holds no valid identity: ${err.message}`)
   }
-  at += PUBLIC_IDENTITY_BYTES
-  const mailbox = body.slice(at, at + MAILBOX_NAME_BYTES)
-  at += MAILBOX_NAME_BYTES
-  const count = body[at++]
-  if (count > MAX_PEERS) {
-    throw new ContactCardError(`A card names at most ${MAX_PEERS} peers`)
+  if (msg.mailbox.length !== MAILBOX_NAME_BYTES) {
+    throw new ContactCardError(`The contact card's mailbox name is ${msg.mailbox.length} bytes, not ${MAILBOX_NAME_BYTES}`)
   }
-  const peers: string[] = []
-  for (let i = 0; i < count; i++) {
-    const len = body[at++]
-    if (len == null || at + len > body.length) {
-      throw new ContactCardError('The contact card is truncated inside its peer list')
-    }
-    peers.push(new TextDecoder('utf-8', { fatal: false }).decode(body.subarray(at, at + len)))
-    at += len
+  checkText(msg.peers, message => new ContactCardError(`The contact card's peer list: ${message}`))
+  if (msg.peers.some(p => utf8Length(p) > MAX_PEER_ID_CHARS)) {
+    throw new ContactCardError(`A peer id in a card is at most ${MAX_PEER_ID_CHARS} bytes`)
   }
-  if (at !== body.length) {
-    throw new ContactCardError('The contact card has trailing bytes')
-  }
-  return { identity, mailbox, peers }
+  return { identity, mailbox: msg.mailbox.slice(), peers: msg.peers }
 }

@@ -2,9 +2,10 @@ import { x25519 } from '@noble/curves/ed25519.js'
 import { bytesToHex, concatBytes, hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js'
 import { Key } from 'interface-datastore'
 import { decodePublicIdentity, encodePublicIdentity, PUBLIC_IDENTITY_BYTES, verifySignature } from '../identity/index.ts'
+import { PrekeyBundle, SignedPrekeyBundle } from './direct.ts'
 import { PrekeyBundleError } from './errors.ts'
 import { randomKeyPair } from './ratchet.ts'
-import { Reader, Writer } from './wire.ts'
+import { checkText, safeInteger, utf8Length } from './wire.ts'
 import type { KeyPair } from './ratchet.ts'
 import type { VerifiedBundle } from './x3dh.ts'
 import type { MessagingIdentity, PublicIdentity } from '../identity/index.ts'
@@ -35,7 +36,7 @@ export const ONE_TIME_PREKEYS_LOW = 10
 export const ONE_TIME_PREKEYS_TARGET = 20
 /** Largest bundle a validator accepts */
 export const MAX_BUNDLE_BYTES = 8192
-const SIGNATURE_DOMAIN = utf8ToBytes('murmur/prekey-bundle/v1')
+const SIGNATURE_DOMAIN = utf8ToBytes('murmur/prekey-bundle/v2')
 
 export function bundleKey (signingKey: Uint8Array): Uint8Array {
   return utf8ToBytes(`/${BUNDLE_NAMESPACE}/${bytesToHex(signingKey)}`)
@@ -50,77 +51,83 @@ export interface BundleContents {
 }
 
 /**
- * Bundle layout: version ‖ identity(64) ‖ signed prekey id (u32) ‖ signed
- * prekey(32) ‖ count (u8) ‖ (id u32 ‖ key 32)* ‖ peer count (u8) ‖ (len ‖ peer
- * id)* ‖ sequence (u64, ms) ‖ signature(64). The signature is Ed25519 by the
- * identity over "murmur/prekey-bundle/v1" ‖ everything before it; it covers
- * the signed prekey (X3DH's Sig(IK, Encode(SPK))) and the rest of the record.
+ * A bundle record is protobuf (direct.proto): a `SignedPrekeyBundle` holding
+ * the encoded `PrekeyBundle` exactly as signed and the Ed25519 signature by
+ * the identity over "murmur/prekey-bundle/v2" ‖ those bytes (v1 signed the
+ * binary layout before: a new domain, so that no old signature can be taken
+ * for one over a protobuf bundle). It covers the signed prekey (X3DH's
+ * Sig(IK, Encode(SPK))) and the rest of the record; a verifier checks it over
+ * the bytes received, never over a re-encoding.
  */
-const BUNDLE_VERSION = 1
+/** 2: protobuf; 1 was the fixed binary layout before it */
+const BUNDLE_VERSION = 2
 const MAX_ONE_TIME_IN_BUNDLE = 100
 const MAX_PEERS_IN_BUNDLE = 8
+const MAX_PEER_BYTES = 255
+const KEY_BYTES = 32
+const SIGNATURE_BYTES = 64
+
+function keyOf (key: Uint8Array, what: string): Uint8Array {
+  if (key.length !== KEY_BYTES) {
+    throw new PrekeyBundleError(`${what} is ${KEY_BYTES} bytes, not ${key.length}`)
+  }
+  return key
+}
 
 export function signBundle (identity: MessagingIdentity, contents: BundleContents): Uint8Array {
-  const w = new Writer()
-    .u8(BUNDLE_VERSION)
-    .bytes(encodePublicIdentity(identity.publicIdentity), PUBLIC_IDENTITY_BYTES)
-    .u32(contents.signedPrekeyId)
-    .bytes(contents.signedPrekey, 32)
-    .u8(contents.oneTimePrekeys.length)
-  for (const k of contents.oneTimePrekeys.slice(0, MAX_ONE_TIME_IN_BUNDLE)) {
-    w.u32(k.id).bytes(k.key, 32)
-  }
-  w.u8(contents.peers.length)
-  for (const p of contents.peers.slice(0, MAX_PEERS_IN_BUNDLE)) {
-    w.str8(p)
-  }
-  const body = w.u64(contents.sequence).finish()
-  return concatBytes(body, identity.sign(concatBytes(SIGNATURE_DOMAIN, body)))
+  const bundle = PrekeyBundle.encode({
+    version: BUNDLE_VERSION,
+    identity: encodePublicIdentity(identity.publicIdentity),
+    signedPrekeyId: contents.signedPrekeyId,
+    signedPrekey: keyOf(contents.signedPrekey, 'A signed prekey'),
+    oneTimePrekeys: contents.oneTimePrekeys.slice(0, MAX_ONE_TIME_IN_BUNDLE).map(k => ({ id: k.id, key: keyOf(k.key, 'A one-time prekey') })),
+    peers: contents.peers.slice(0, MAX_PEERS_IN_BUNDLE),
+    sequence: BigInt(contents.sequence)
+  })
+  return SignedPrekeyBundle.encode({ bundle, signature: identity.sign(concatBytes(SIGNATURE_DOMAIN, bundle)) })
 }
 
 export interface DecodedBundle extends BundleContents {
   identity: PublicIdentity
 }
 
+const bundleError = (message: string): Error => new PrekeyBundleError(message)
+
 /** Decodes and verifies a bundle record; `PrekeyBundleError` on anything wrong */
 export function decodeBundle (bytes: Uint8Array): DecodedBundle {
-  if (!(bytes instanceof Uint8Array) || bytes.length > MAX_BUNDLE_BYTES || bytes.length < 64) {
-    throw new PrekeyBundleError(`A prekey bundle is 64 to ${MAX_BUNDLE_BYTES} bytes`)
+  if (!(bytes instanceof Uint8Array) || bytes.length > MAX_BUNDLE_BYTES) {
+    throw new PrekeyBundleError(`A prekey bundle is at most ${MAX_BUNDLE_BYTES} bytes`)
   }
-  const body = bytes.subarray(0, bytes.length - 64)
+  let signed: SignedPrekeyBundle
   let bundle: DecodedBundle
   try {
-    const r = new Reader(body)
-    const version = r.u8()
-    if (version !== BUNDLE_VERSION) {
-      throw new Error(`version ${version} is not supported`)
+    signed = SignedPrekeyBundle.decode(bytes)
+    const b = PrekeyBundle.decode(signed.bundle, { limits: { oneTimePrekeys: MAX_ONE_TIME_IN_BUNDLE, peers: MAX_PEERS_IN_BUNDLE } })
+    if (b.version !== BUNDLE_VERSION) {
+      throw new Error(`version ${b.version} is not supported (this build reads ${BUNDLE_VERSION})`)
     }
-    const identity = decodePublicIdentity(r.bytes(PUBLIC_IDENTITY_BYTES))
-    const signedPrekeyId = r.u32()
-    const signedPrekey = r.bytes(32)
-    const oneTimePrekeys = []
-    const n = r.u8()
-    if (n > MAX_ONE_TIME_IN_BUNDLE) {
-      throw new Error('too many one-time prekeys')
+    if (signed.signature.length !== SIGNATURE_BYTES) {
+      throw new Error(`the signature is ${SIGNATURE_BYTES} bytes, not ${signed.signature.length}`)
     }
-    for (let i = 0; i < n; i++) {
-      oneTimePrekeys.push({ id: r.u32(), key: r.bytes(32) })
+    checkText(b.peers, bundleError)
+    if (b.peers.some(p => utf8Length(p) > MAX_PEER_BYTES)) {
+      throw new Error(`a peer id is at most ${MAX_PEER_BYTES} bytes`)
     }
-    const peers = []
-    const p = r.u8()
-    if (p > MAX_PEERS_IN_BUNDLE) {
-      throw new Error('too many peers')
+    if (b.identity.length !== PUBLIC_IDENTITY_BYTES) {
+      throw new Error(`the identity is ${PUBLIC_IDENTITY_BYTES} bytes, not ${b.identity.length}`)
     }
-    for (let i = 0; i < p; i++) {
-      peers.push(r.str8())
+    bundle = {
+      identity: decodePublicIdentity(b.identity),
+      signedPrekeyId: b.signedPrekeyId,
+      signedPrekey: keyOf(b.signedPrekey, 'the signed prekey').slice(),
+      oneTimePrekeys: b.oneTimePrekeys.map(k => ({ id: k.id, key: keyOf(k.key, 'a one-time prekey').slice() })),
+      peers: b.peers,
+      sequence: safeInteger(b.sequence, 'the sequence', bundleError)
     }
-    const sequence = r.u64()
-    r.end()
-    bundle = { identity, signedPrekeyId, signedPrekey, oneTimePrekeys, peers, sequence }
   } catch (err: any) {
     throw new PrekeyBundleError(`Malformed prekey bundle: ${err?.message ?? err}`)
   }
-  if (!verifySignature(bundle.identity.signingKey, concatBytes(SIGNATURE_DOMAIN, body), bytes.subarray(bytes.length - 64))) {
+  if (!verifySignature(bundle.identity.signingKey, concatBytes(SIGNATURE_DOMAIN, signed.bundle), signed.signature)) {
     throw new PrekeyBundleError('The prekey bundle is not signed by its identity')
   }
   return bundle

@@ -1,9 +1,10 @@
 import { peerIdFromString } from '@libp2p/peer-id'
 import { lpStream } from '@libp2p/utils'
+import { DirectRequest as DirectRequestMessage, DirectResponse as DirectResponseMessage } from './direct.ts'
 import { DeliveryError } from './errors.ts'
 import { MAX_ENVELOPE_BYTES } from './messages.ts'
 import { MAX_BUNDLE_BYTES } from './prekeys.ts'
-import { Reader, Writer } from './wire.ts'
+import { checkText, utf8Length, WireError } from './wire.ts'
 import type { MurmurNode } from '../node/index.ts'
 import type { AbortOptions, Connection, Stream } from '@libp2p/interface'
 
@@ -203,54 +204,104 @@ export class DirectLiveTransport implements LiveTransport {
   }
 }
 
-/** A request on `/murmur/dm/1.0.0`: kind 1 ‖ sealed (u32 length ‖ bytes), or kind 2 ‖ Ed25519 identity key (32) */
+/** A request on `/murmur/dm/1.0.0` (direct.proto `DirectRequest`): a sealed envelope, or the Ed25519 identity key (32) whose bundle is asked for */
 export interface DirectRequest {
   sealed?: Uint8Array
   bundleFor?: Uint8Array
 }
 
-/** The answer: ok (u8) ‖ opt error (≤ 255 bytes) ‖ opt bundle (u32 length ‖ bytes) */
+/** The answer (direct.proto `DirectResponse`): ok, an error text of at most MAX_ERROR_BYTES, a bundle */
 export interface DirectResponse {
   ok: boolean
   error?: string
   bundle?: Uint8Array
 }
 
+/** Longest error text in a response, in UTF-8 bytes */
+export const MAX_ERROR_BYTES = 255
+/** A request frame: the sealed envelope and a few bytes of protobuf around it */
+const MAX_REQUEST_BYTES = MAX_ENVELOPE_BYTES + 16
+const MAX_RESPONSE_BYTES = MAX_BUNDLE_BYTES + MAX_ERROR_BYTES + 16
+const SIGNING_KEY_BYTES = 32
+
 export function encodeRequest (req: DirectRequest): Uint8Array {
   if (req.sealed != null) {
-    return new Writer().u8(1).var32(req.sealed).finish()
+    return DirectRequestMessage.encode({ sealed: req.sealed })
   }
-  return new Writer().u8(2).bytes(req.bundleFor ?? new Uint8Array(0), 32).finish()
+  const key = req.bundleFor ?? new Uint8Array(0)
+  if (key.length !== SIGNING_KEY_BYTES) {
+    throw new WireError(`Expected ${SIGNING_KEY_BYTES} bytes, got ${key.length}`)
+  }
+  return DirectRequestMessage.encode({ bundleFor: key })
 }
 
 export function decodeRequest (bytes: Uint8Array): DirectRequest {
-  const r = new Reader(bytes)
-  const kind = r.u8()
-  let out: DirectRequest
-  if (kind === 1) {
-    out = { sealed: r.var32(MAX_ENVELOPE_BYTES) }
-  } else if (kind === 2) {
-    out = { bundleFor: r.bytes(32) }
-  } else {
-    throw new DeliveryError(`Unknown direct request kind ${kind}`)
+  if (!(bytes instanceof Uint8Array) || bytes.length > MAX_REQUEST_BYTES) {
+    throw new WireError(`A direct request is at most ${MAX_REQUEST_BYTES} bytes`)
   }
-  r.end()
+  let req: DirectRequestMessage
+  try {
+    req = DirectRequestMessage.decode(bytes)
+  } catch (err: any) {
+    throw new WireError(`Malformed direct request: ${err?.message ?? err}`)
+  }
+  if ((req.sealed == null) === (req.bundleFor == null)) {
+    throw new DeliveryError('A direct request carries either a sealed message or the key whose bundle it asks for')
+  }
+  if (req.sealed != null) {
+    if (req.sealed.length > MAX_ENVELOPE_BYTES) {
+      throw new WireError(`A sealed message is at most ${MAX_ENVELOPE_BYTES} bytes`)
+    }
+    return { sealed: req.sealed }
+  }
+  const key = req.bundleFor as Uint8Array
+  if (key.length !== SIGNING_KEY_BYTES) {
+    throw new WireError(`An identity key is ${SIGNING_KEY_BYTES} bytes, not ${key.length}`)
+  }
+  return { bundleFor: key.slice() }
+}
+
+/** Cuts a text to at most `max` UTF-8 bytes, on a character boundary */
+function clip (text: string, max: number): string {
+  if (utf8Length(text) <= max) {
+    return text
+  }
+  let out = ''
+  let bytes = 0
+  for (const ch of text) {
+    bytes += utf8Length(ch)
+    if (bytes > max) {
+      break
+    }
+    out += ch
+  }
   return out
 }
 
 export function encodeResponse (res: DirectResponse): Uint8Array {
-  return new Writer()
-    .u8(res.ok ? 1 : 0)
-    .opt(res.error, (w, e) => w.var8(new TextEncoder().encode(e).slice(0, 255)))
-    .opt(res.bundle, (w, b) => w.var32(b))
-    .finish()
+  return DirectResponseMessage.encode({
+    ok: res.ok,
+    error: res.error != null ? clip(res.error, MAX_ERROR_BYTES) : undefined,
+    bundle: res.bundle
+  })
 }
 
 export function decodeResponse (bytes: Uint8Array): DirectResponse {
-  const r = new Reader(bytes)
-  const ok = r.u8() === 1
-  const error = r.opt(r => new TextDecoder().decode(r.var8()))
-  const bundle = r.opt(r => r.var32(MAX_BUNDLE_BYTES))
-  r.end()
-  return { ok, error, bundle }
+  if (!(bytes instanceof Uint8Array) || bytes.length > MAX_RESPONSE_BYTES) {
+    throw new WireError(`A direct response is at most ${MAX_RESPONSE_BYTES} bytes`)
+  }
+  let res: DirectResponseMessage
+  try {
+    res = DirectResponseMessage.decode(bytes)
+  } catch (err: any) {
+    throw new WireError(`Malformed direct response: ${err?.message ?? err}`)
+  }
+  checkText([res.error], message => new WireError(message))
+  if (res.error != null && utf8Length(res.error) > MAX_ERROR_BYTES) {
+    throw new WireError(`An error text is at most ${MAX_ERROR_BYTES} bytes`)
+  }
+  if (res.bundle != null && res.bundle.length > MAX_BUNDLE_BYTES) {
+    throw new WireError(`A bundle is at most ${MAX_BUNDLE_BYTES} bytes`)
+  }
+  return { ok: res.ok, error: res.error, bundle: res.bundle }
 }

@@ -6,8 +6,11 @@ import { BadDescriptorSignatureError, ExpiredDescriptorError, InvalidDescriptorE
 import type { PeerId, PrivateKey } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
-/** Domain separation: a descriptor signature can never be taken for any other signature by the peer key */
-const SIGNING_CONTEXT = new TextEncoder().encode('murmur/relay-descriptor/1')
+/**
+ * Domain separation: a descriptor signature can never be taken for any other
+ * signature by the peer key (2: the protobuf descriptor; 1 signed the binary layout before it)
+ */
+const SIGNING_CONTEXT = new TextEncoder().encode('murmur/relay-descriptor/2')
 
 /** How far in the future a not-before may lie (clock skew between relays) */
 export const CLOCK_SKEW_MS = 60_000

@@ -1,8 +1,9 @@
 /**
- * A small bounds-checked binary codec for the relay descriptor and (one layer
- * up) the onion message. Why not protons: protons 9 emits `namespace` blocks (refused by
- * this project's `erasableSyntaxOnly`) typed for a newer protons-runtime than
- * the one installed. Every read is length-checked and throws CodecError, so a
+ * CodecError, the error of every directory decoder, and a small bounds-checked
+ * reader/writer for fixed binary layouts. The relay descriptor itself is
+ * protobuf (descriptor.proto, codec.ts); the reader/writer serves the onion
+ * message (src/onion/message.ts), a layout inside fixed-size Sphinx packet
+ * bodies by design. Every read is length-checked and throws CodecError, so a
  * decoder fed garbage fails cleanly.
  */
 

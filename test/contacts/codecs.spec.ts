@@ -3,12 +3,13 @@ import { expect } from 'aegir/chai'
 import { MemoryDatastore } from 'datastore-core'
 import fc from 'fast-check'
 import { toString } from 'uint8arrays'
+import { ContactCard as ContactCardMessage, PrekeyBundle, SignedPrekeyBundle } from '../../src/contacts/direct.ts'
 import {
   bundleKey, CARD_PREFIX, ContactCardError, decodeBody, decodeBundle, decodeCard, decodeEnvelope, encodeBody, encodeCard,
   EnvelopeFormatError, MessageFormatError, ONE_TIME_PREKEY_GRACE_MS, ONE_TIME_PREKEYS_TARGET, PrekeyBundleError, PrekeyStore, selectBundleRecord, signBundle,
   SIGNED_PREKEY_ROTATION_MS, validateBundleRecord, WireError
 } from '../../src/contacts/index.ts'
-import { encodeEnvelope } from '../../src/contacts/messages.ts'
+import { encodeEnvelope, MAX_CONTENT_CHARS } from '../../src/contacts/messages.ts'
 import { decodeRequest, decodeResponse, encodeRequest, encodeResponse } from '../../src/contacts/transport.ts'
 import { encodePublicIdentity, MessagingIdentity } from '../../src/identity/index.ts'
 import type { Body } from '../../src/contacts/index.ts'
@@ -49,14 +50,28 @@ describe('contacts: contact cards', () => {
     expect(() => decodeCard(text.slice(0, text.length - 10))).to.throw(ContactCardError, /checksum|truncated/)
     expect(() => decodeCard(text.slice(0, 20))).to.throw(ContactCardError, /truncated/)
     const raw = decodeRaw(text)
-    const v2 = raw.slice(0, raw.length - 4)
-    v2[0] = 2
-    expect(() => decodeCard(withChecksum(v2))).to.throw(ContactCardError, /version 2 is not supported/)
+    const inner = raw.subarray(0, raw.length - 4)
+    // a later version's card, checksummed right
+    const v3 = ContactCardMessage.encode({ ...ContactCardMessage.decode(inner), version: 3 })
+    expect(() => decodeCard(withChecksum(v3))).to.throw(ContactCardError, /version 3 is not supported/)
+    // a card of the binary layout before protobuf: version byte 1, then identity, mailbox, peers
+    const legacy = Uint8Array.from([1, ...encodePublicIdentity(MessagingIdentity.generate().publicIdentity), ...new Uint8Array(32), 0])
+    expect(() => decodeCard(withChecksum(legacy))).to.throw(ContactCardError, /version 1 is not supported.*new card/)
     expect(() => decodeCard(body)).to.throw(ContactCardError, /starts with "murmur:"/)
     expect(() => decodeCard(CARD_PREFIX + '0OIl')).to.throw(ContactCardError, /base58/)
-    const trailing = new Uint8Array(raw.length - 4 + 1)
-    trailing.set(raw.subarray(0, raw.length - 4))
-    expect(() => decodeCard(withChecksum(trailing))).to.throw(ContactCardError, /trailing/)
+    // bytes after the card that are no protobuf field
+    expect(() => decodeCard(withChecksum(Uint8Array.from([...inner, 0])))).to.throw(ContactCardError, /does not decode/)
+    // a mailbox name of the wrong length, more peers than a card holds
+    expect(() => decodeCard(withChecksum(ContactCardMessage.encode({ ...ContactCardMessage.decode(inner), mailbox: new Uint8Array(31) })))).to.throw(ContactCardError, /mailbox name is 31 bytes/)
+    expect(() => decodeCard(withChecksum(ContactCardMessage.encode({ ...ContactCardMessage.decode(inner), peers: Array(9).fill(PEER) })))).to.throw(ContactCardError, /peers/)
+  })
+
+  it('a field this build does not know is skipped: a later version can add one without breaking this one', () => {
+    const id = MessagingIdentity.generate()
+    const raw = decodeRaw(encodeCard({ identity: id.publicIdentity, mailbox: new Uint8Array(32).fill(1), peers: [PEER] }))
+    // field 15, varint 1
+    const extended = withChecksum(Uint8Array.from([...raw.subarray(0, raw.length - 4), 15 << 3, 1]))
+    expect(decodeCard(extended).peers).to.deep.equal([PEER])
   })
 
   it('fuzz: any string, and any mutation of a valid card, decodes or throws ContactCardError', () => {
@@ -94,6 +109,11 @@ function toHexFromBase58 (s: string): string {
   return '00'.repeat(zeros) + hex
 }
 
+/** The fields of a bundle record without verifying it */
+function decodeBundleFields (bytes: Uint8Array): PrekeyBundle {
+  return PrekeyBundle.decode(SignedPrekeyBundle.decode(bytes).bundle)
+}
+
 function expectOnly (cls: new (...args: any[]) => Error, fn: () => unknown): void {
   try {
     fn()
@@ -114,9 +134,15 @@ describe('contacts: message and envelope decoders', () => {
     expect(() => decodeBody(encodeBody({ ...body, type: 'EDIT' }))).to.throw(MessageFormatError, /needs the id/)
     expect(() => decodeBody(encodeBody({ ...body, id: 'XYZ' }))).to.throw(MessageFormatError, /hex/)
     const bytes = encodeBody(body)
-    expect(() => decodeBody(bytes.subarray(0, bytes.length - 1))).to.throw(MessageFormatError, /Truncated/)
-    const bad = bytes.slice(); bad[0] = 9
-    expect(() => decodeBody(bad)).to.throw(MessageFormatError, /Unknown direct message type/)
+    expect(() => decodeBody(bytes.subarray(0, bytes.length - 1))).to.throw(MessageFormatError, /Malformed direct message/)
+    // type (field 1) = 9: no such type; protobuf takes the last value of a field
+    expect(() => decodeBody(Uint8Array.from([...bytes, 0x08, 9]))).to.throw(MessageFormatError, /Unknown direct message type/)
+    expect(() => decodeBody(Uint8Array.from([...bytes, 0x18, ...[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]]))).to.throw(MessageFormatError, /timestamp is out of range/)
+    expect(() => decodeBody(encodeBody({ ...body, content: 'x'.repeat(MAX_CONTENT_CHARS + 1) }))).to.throw(MessageFormatError, /at most/)
+    expect(() => decodeBody(encodeBody({ ...body, type: 'RECEIPT', receipts: Array(255).fill('ab') }))).to.not.throw()
+    expect(() => decodeBody(Uint8Array.from([...encodeBody({ ...body, type: 'RECEIPT', receipts: Array(255).fill('ab') }), 0x3a, 2, 0x61, 0x62]))).to.throw(MessageFormatError, /receipts/)
+    // a lone surrogate, as broken UTF-8 decodes (ED A0 80)
+    expect(() => decodeBody(Uint8Array.from([...bytes, 0x22, 3, 0xed, 0xa0, 0x80]))).to.throw(MessageFormatError, /UTF-8/)
   })
 
   it('fuzz: body, envelope, bundle and live-protocol decoders throw only their own errors', () => {
@@ -154,11 +180,28 @@ describe('contacts: prekey bundles and the prekey store', () => {
     const b2 = signBundle(id, { ...contents, sequence: 20 })
     await validateBundleRecord(bundleKey(id.publicIdentity.signingKey), b1)
     await expect(validateBundleRecord(bundleKey(other.publicIdentity.signingKey), b1)).to.be.rejectedWith(PrekeyBundleError, /another identity/)
-    // a signed prekey swapped in by someone else
+    // a signed prekey swapped in by someone else: the bytes decode, the signature no longer covers them
     const forged = b1.slice()
-    forged[1 + 64 + 4] ^= 1
+    forged[Buffer.from(b1).indexOf(Buffer.from(new Uint8Array(32).fill(1))) + 4] ^= 1
+    expect(decodeBundleFields(forged).signedPrekey).to.not.deep.equal(new Uint8Array(32).fill(1))
     await expect(validateBundleRecord(bundleKey(id.publicIdentity.signingKey), forged)).to.be.rejectedWith(PrekeyBundleError, /not signed/)
     expect(selectBundleRecord(bundleKey(id.publicIdentity.signingKey), [b1, b2, forged])).to.equal(1)
+  })
+
+  it('a bundle verifies over the exact signed bytes: a field unknown to this build, signed along, verifies; unsigned bytes added do not', () => {
+    const id = MessagingIdentity.generate()
+    const record = SignedPrekeyBundle.decode(signBundle(id, { signedPrekeyId: 1, signedPrekey: new Uint8Array(32).fill(1), oneTimePrekeys: [], peers: [PEER], sequence: 10 }))
+    // field 15, varint 1: what a later version might add
+    const extended = Uint8Array.from([...record.bundle, 15 << 3, 1])
+    const domain = new TextEncoder().encode('murmur/prekey-bundle/v2')
+    const resigned = SignedPrekeyBundle.encode({ bundle: extended, signature: id.sign(Uint8Array.from([...domain, ...extended])) })
+    expect(decodeBundle(resigned).sequence).to.equal(10)
+    // the same fields, bytes the signature does not cover: a verifier that re-encoded what it decoded would accept this
+    expect(() => decodeBundle(SignedPrekeyBundle.encode({ bundle: extended, signature: record.signature }))).to.throw(PrekeyBundleError, /not signed/)
+    // a signature without the domain, or under the domain of the layout before, does not verify
+    expect(() => decodeBundle(SignedPrekeyBundle.encode({ bundle: record.bundle, signature: id.sign(record.bundle) }))).to.throw(PrekeyBundleError, /not signed/)
+    const oldDomain = new TextEncoder().encode('murmur/prekey-bundle/v1')
+    expect(() => decodeBundle(SignedPrekeyBundle.encode({ bundle: record.bundle, signature: id.sign(Uint8Array.from([...oldDomain, ...record.bundle])) }))).to.throw(PrekeyBundleError, /not signed/)
   })
 
   it('rotates the signed prekey weekly, keeps the old one for a grace week, replenishes one-time prekeys', async () => {

@@ -3,6 +3,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { expect } from 'aegir/chai'
 import fc from 'fast-check'
+import { decodeSigned, encodeSigned } from '../../src/directory/codec.ts'
 import { RelayDirectory, descriptorKey, descriptorSelector, descriptorValidator, directoryDhtInit, signDescriptor, verifyDescriptor } from '../../src/directory/index.ts'
 import { loopbackNode, stopAll, waitFor } from '../fixtures/nodes.ts'
 import type { DescriptorFields } from '../../src/directory/index.ts'
@@ -39,10 +40,24 @@ describe('directory', function () {
     it('refuses a descriptor whose signature does not verify', async () => {
       const key = await generateKeyPair('Ed25519')
       const bytes = await signDescriptor(key, fields())
-      // flip a byte of the onion key inside the signed descriptor: u16 length, version, peer key, onion key
+      // flip a byte of the onion key inside the signed descriptor: the bytes still decode, the signature no longer covers them
       const bad = bytes.slice()
-      bad[2 + 1 + 32 + 5] ^= 1
+      bad[Buffer.from(bytes).indexOf(Buffer.from(new Uint8Array(32).fill(9))) + 5] ^= 1
       expect(await rejects(verifyDescriptor(bad))).to.equal('BadDescriptorSignatureError')
+    })
+
+    it('verifies over the exact signed bytes: a field unknown to this build, signed along, verifies; unsigned bytes added do not', async () => {
+      const key = await generateKeyPair('Ed25519')
+      const { descriptor, signature } = decodeSigned(await signDescriptor(key, fields()))
+      // field 15, varint 1: what a later version might add
+      const extended = Uint8Array.from([...descriptor, 15 << 3, 1])
+      const context = new TextEncoder().encode('murmur/relay-descriptor/2')
+      const resigned = await key.sign(Uint8Array.from([...context, ...extended]))
+      const d = await verifyDescriptor(encodeSigned(extended, resigned))
+      expect(d.epoch).to.equal(7)
+      expect(d.onionKey).to.deep.equal(new Uint8Array(32).fill(9))
+      // the same fields, but bytes the signature does not cover: a verifier that re-encoded what it decoded would accept this
+      expect(await rejects(verifyDescriptor(encodeSigned(extended, signature)))).to.equal('BadDescriptorSignatureError')
     })
 
     it('refuses an expired descriptor and one not yet valid', async () => {

@@ -11,9 +11,11 @@ describe('fuzzing (fixed seed, bounded runs)', function () {
   it('has a target for each decoder that takes outside input today', () => {
     const names = targets.map(t => t.name).join('\n')
     for (const what of ['control API', 'raw HTTP', 'config.json', 'validateConfig', 'parseDialable', 'argument parser', 'configFromFlags', 'public identity', 'sealed box',
-      'directory: relay descriptor', 'directory: DHT record', 'onion: packet', 'onion: message', 'onion: reply block', 'onion: frames', 'onion: fragment reassembly',
+      'directory: relay descriptor', 'directory: descriptor protobuf fields', 'directory: relay descriptor from protobuf fields', 'directory: DHT record', 'onion: packet', 'onion: message', 'onion: reply block', 'onion: frames', 'onion: fragment reassembly',
       'store: request', 'store: response', 'groups: envelope', 'groups: body', 'groups: invite code',
-      'contacts: contact card', 'contacts: direct message body', 'contacts: direct envelope', 'contacts: prekey bundle', 'contacts: live-protocol request', 'contacts: live-protocol response', 'layer routes']) {
+      'contacts: contact card', 'contacts: direct message body', 'contacts: direct envelope', 'contacts: prekey bundle', 'contacts: live-protocol request', 'contacts: live-protocol response',
+      'contacts: direct envelope protobuf fields', 'contacts: direct message body protobuf fields', 'contacts: prekey bundle protobuf fields', 'contacts: contact card protobuf fields',
+      'contacts: live-protocol request protobuf fields', 'contacts: live-protocol response protobuf fields', 'layer routes']) {
       expect(names).to.include(what)
     }
   })

@@ -119,6 +119,29 @@ export function decoderTarget (name: string, decode: (bytes: Uint8Array) => unkn
   }
 }
 
+/** Mostly `valid`, now and then one of `others`: so that a message with several fields gets past each check often enough to reach the next */
+export function mostly <T> (valid: fc.Arbitrary<T>, ...others: Array<fc.Arbitrary<T>>): fc.Arbitrary<T> {
+  return fc.oneof({ arbitrary: valid, weight: 5 * Math.max(1, others.length) }, ...others.map(arbitrary => ({ arbitrary, weight: 1 })))
+}
+
+/**
+ * A protobuf decoder fed well-formed messages with arbitrary field values
+ * (wrong lengths, too many repeats, out-of-range numbers, unknown enum
+ * values): random bytes rarely get past the protobuf parser, these reach the
+ * checks after it. `message` builds the fields, `encode` is the generated
+ * codec's, unchecked.
+ */
+export function protobufTarget <T> (name: string, decode: (bytes: Uint8Array) => unknown, message: fc.Arbitrary<T>, encode: (fields: T) => Uint8Array, opts: { expected: Expected, ciRuns?: number }): FuzzTarget<Uint8Array> {
+  return {
+    name,
+    ciRuns: opts.ciRuns,
+    arbitrary: message.map(encode),
+    check: async (bytes) => {
+      await expectOnly(() => decode(bytes), opts.expected, name)
+    }
+  }
+}
+
 async function decodesAll <T> (name: string, samples: T[], decode: (input: T) => unknown): Promise<void> {
   for (const [i, sample] of samples.entries()) {
     try {
