@@ -190,11 +190,13 @@ export interface IncomingMessage {
 }
 
 /**
- * Bytes of an answer one reply block carries: a reply's data, with its
- * chunk index and count (one byte each), fits one packet's payload with the
- * end-to-end message header
+ * Bytes of an answer one reply block carries: all a packet body holds after
+ * the end-to-end message header of a reply without a kind (the asker knows
+ * what it asked) and the chunk's index and count (one byte each): 1,998.
+ * Every byte counts: a drain's pages travel in as many packets, and reply
+ * blocks, as their bytes need (it was 1,900, ~5 % more of each).
  */
-export const ANSWER_CHUNK_BYTES = 1900
+export const ANSWER_CHUNK_BYTES = dataCapacity({ type: 'reply', id: new Uint8Array(MESSAGE_ID_SIZE), fragment: 0, fragments: 1, kind: '', surbs: [], topic: '' }) - 2
 
 export type OnionHandler = (message: IncomingMessage) => void | Promise<void>
 
@@ -857,7 +859,7 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
           framed[0] = i
           framed[1] = total
           framed.set(chunk, 2)
-          const { packet, firstHop } = surbReplyPacket(this.crypto, decodeSurb(surb), encodeMessage({ type: 'reply', id: message.id, fragment: 0, fragments: 1, kind: complete.kind, data: framed, surbs: [], topic: '' }))
+          const { packet, firstHop } = surbReplyPacket(this.crypto, decodeSurb(surb), encodeMessage({ type: 'reply', id: message.id, fragment: 0, fragments: 1, kind: '', data: framed, surbs: [], topic: '' }))
           const key = bytesToHex(firstHop)
           let entry = byHop.get(key)
           if (entry == null) {
