@@ -118,6 +118,17 @@ async function waitForStoreRole (m: Murmur, store: NetPeer): Promise<void> {
 
 let retries = 0
 
+/**
+ * With MURMUR_BENCH_MARKS set, the onion drain's start and end on stderr, in
+ * µs of the monotonic clock V8's CPU profiles use (the same in every process
+ * of the host): `benchmarks/profile-window.ts` cuts `--cpu-prof` profiles to them
+ */
+function marks (what: 'start' | 'end'): void {
+  if (process.env.MURMUR_BENCH_MARKS != null) {
+    process.stderr.write(`onion drain ${what} ${process.hrtime.bigint() / 1000n}\n`)
+  }
+}
+
 /** Lost packets cost a silence each before the resend: how many asks and fragments went again, and every drop by reason */
 async function onionLosses (net: NetPeer[]): Promise<{ retried: number, dropped: Record<string, number> }> {
   const dropped: Record<string, number> = {}
@@ -328,7 +339,9 @@ export const storeScenario: Scenario<StoreParams> = {
         const others = procs ? [store, ...relays] : []
         const othersCpu0 = await Promise.all(others.map(async m => m.cpuSeconds()))
         const cpu0 = cpuNow()
+        marks('start')
         const drained = await reader.store.fetch(owner, { from: 'first' })
+        marks('end')
         const seconds = (performance.now() - t0) / 1000
         const cpuSeconds = cpuNow() - cpu0
         const othersCpu = (await Promise.all(others.map(async m => m.cpuSeconds()))).map((c, i) => c - othersCpu0[i])

@@ -13,7 +13,7 @@ import { checkAckProof, decodeRequest, recordNamespace } from './codec.ts'
 import { CHALLENGE_BYTES, CHALLENGE_TTL_MS, MAX_CLOCK_SKEW_MS, MAX_FRAME_BYTES, MAX_PAGE, MAX_PAYLOAD_BYTES, MAX_SYNC_ITEMS, MAX_TTL_MS, STORE_PROTOCOL, SYNC_BUCKETS } from './constants.ts'
 import { StoreDb, hex } from './db.ts'
 import { DepositRateLimitError, MailboxProofRequiredError, NotServingError, PeerCutOffError, RecordRejectedError, StaleChallengeError, StoreError, StoreInternalError, StoreRequestError, StoreMessageTooLargeError, TooManyStoreStreamsError, WrongMailboxError } from './errors.ts'
-import { ackBody, envelopeId, mailboxName, proofSignatureValid, topicMailbox } from './mailbox.ts'
+import { ackBody, envelopeId, mailboxName, proofMessage, proofSignatureValid, topicMailbox } from './mailbox.ts'
 import { StoreMetrics } from './metrics.ts'
 import { StorePeers } from './peers.ts'
 import { StoreProtocolClient } from './protocol.ts'
@@ -39,6 +39,9 @@ export interface AnswerOptions {
 
 /** A page cursor: timestamp (u64) ‖ envelope id */
 const CURSOR_BYTES = 8 + 32
+
+/** Verified proofs remembered (~200 bytes each); forgotten all at once when full */
+const MAX_VERIFIED_PROOFS = 4096
 
 export interface StoreServerInit extends Partial<StoreQuotas> {
   /**
@@ -200,6 +203,13 @@ export class StoreServer {
   private readonly recordValidators: Record<string, RecordValidator>
   private readonly recordSelectors: Record<string, RecordSelector>
   private readonly challenges = new Map<string, number>()
+  /**
+   * Proofs whose signature verified (key, signature and signed message): a
+   * drain proves once and sends the same proof with every page, and an
+   * Ed25519 verification costs ~1 ms in JavaScript. What was valid stays so;
+   * the challenge's freshness is checked on every request all the same.
+   */
+  private readonly verifiedProofs = new Set<string>()
   private readonly buckets = new Map<string, Bucket>()
   private readonly cutOffAfter: number
   private readonly cutOffWindowMs: number
@@ -503,9 +513,17 @@ export class StoreServer {
     if (!equals(mailboxName(proof.mailboxKey), mailbox)) {
       throw new WrongMailboxError()
     }
+    const verified = `${hex(proof.mailboxKey)}|${hex(proof.signature)}|${hex(proofMessage(op, this.selfBytes, proof.challenge, mailbox, body))}`
+    if (this.verifiedProofs.has(verified)) {
+      return
+    }
     if (!proofSignatureValid(proof, op, this.selfBytes, mailbox, body)) {
       throw new MailboxProofRequiredError('The signature over the challenge does not verify with the mailbox key')
     }
+    if (this.verifiedProofs.size >= MAX_VERIFIED_PROOFS) {
+      this.verifiedProofs.clear()
+    }
+    this.verifiedProofs.add(verified)
   }
 
   private takeTokens (peer: PeerId, n: number): void {
