@@ -41,6 +41,7 @@ export { STORE_PROTOCOL, MAX_TTL_MS, MAX_PAYLOAD_BYTES, DEFAULT_REPLICAS } from 
 export { generateMailboxKey, mailboxName, topicMailbox, envelopeId, signProof, proofMessage } from './mailbox.ts'
 export type { MailboxKey, ProofOp } from './mailbox.ts'
 export { DirectTransport } from './transport.ts'
+export { identifiedAsStorePeer, STORE_PEER_METADATA } from './peers.ts'
 export type { StoreTransport, StorePath, ExchangeOptions } from './transport.ts'
 export { StoreProtocolClient } from './protocol.ts'
 export { StoreClient } from './client.ts'

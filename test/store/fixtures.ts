@@ -1,4 +1,4 @@
-import { STORE_PROTOCOL } from '../../src/store/index.ts'
+import { identifiedAsStorePeer } from '../../src/store/index.ts'
 import { tempDir } from '../fixtures/cli.ts'
 import { loopbackPeer, waitFor } from '../fixtures/nodes.ts'
 import type { Murmur, MurmurInit } from '../../src/app/index.ts'
@@ -26,7 +26,7 @@ export async function mesh (peers: Murmur[]): Promise<void> {
   const stores = peers.filter(p => p.node.roles.has('store'))
   for (const p of peers) {
     await waitFor(async () => {
-      const known = await p.node.libp2p.peerStore.all({ filters: [x => x.protocols.includes(STORE_PROTOCOL)] })
+      const known = await p.node.libp2p.peerStore.all({ filters: [x => identifiedAsStorePeer(x)] })
       return stores.filter(s => !s.peerId.equals(p.peerId)).every(s => known.some(k => k.id.equals(s.peerId)))
     }, 'identify to tell every peer which peers store', 10_000)
   }
