@@ -41,7 +41,6 @@ export { STORE_PROTOCOL, MAX_TTL_MS, MAX_PAYLOAD_BYTES, DEFAULT_REPLICAS } from 
 export { generateMailboxKey, mailboxName, topicMailbox, envelopeId, signProof, proofMessage } from './mailbox.ts'
 export type { MailboxKey, ProofOp } from './mailbox.ts'
 export { DirectTransport } from './transport.ts'
-export { identifiedAsStorePeer, STORE_PEER_METADATA } from './peers.ts'
 export type { StoreTransport, StorePath, ExchangeOptions } from './transport.ts'
 export { StoreProtocolClient } from './protocol.ts'
 export { StoreClient } from './client.ts'
@@ -173,6 +172,11 @@ export class Store implements Startable {
 
   async storeNodes (mailbox: Uint8Array, options?: AbortOptions): Promise<PeerId[]> {
     return this.client.storeNodes(mailbox, options)
+  }
+
+  /** The store peers this node knows (identify said they serve the store protocol), itself excluded */
+  async storePeers (): Promise<PeerId[]> {
+    return this.client.storePeers()
   }
 
   /** Keep this gossipsub topic's envelopes for history (store nodes only) */

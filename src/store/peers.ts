@@ -2,38 +2,29 @@
  * Who keeps a mailbox: the k store-role peers closest to its name in the
  * DHT keyspace (XOR of sha256 of the peer id's multihash, as kad-dht places
  * peers, and sha256 of the mailbox name, as kad-dht places a key). A peer is
- * a store peer when identify says it speaks the store protocol.
+ * a store peer when identify says it serves the store protocol.
  *
- * Identify's word is kept apart from the peer store's protocol list, because
- * libp2p also adds to that list every protocol a remote peer merely opened a
- * stream with: each client that deposited directly at a store node, or
- * published its prekey bundle there, was listed by that node as a store peer.
- * The node then counted clients among a mailbox's replicas (pushing to them,
- * and leaving a real replica out of its anti-entropy summaries, so that rounds
- * with that replica ended `repaired` for ever) and tried to sync with them.
+ * Not when the peer store lists the protocol: libp2p adds a protocol to the
+ * remote peer's record whenever that peer opens a stream of it, so on a store
+ * node every client that deposited or fetched looked like a store node. The
+ * replicas of a mailbox then disagreed on who keeps it, their anti-entropy
+ * rounds never agreed (a `repaired` round forever, syncs to clients failing),
+ * and replication went to clients. Identify's answer is the peer's own list of
+ * what it serves; it is kept in the peer store's metadata, so it outlives a
+ * restart, and in memory, so it counts the moment identify ends.
  */
 
 import { sha256 } from '@noble/hashes/sha2.js'
 import { STORE_PROTOCOL } from './constants.ts'
-import type { IdentifyResult, Libp2p, Peer, PeerId } from '@libp2p/interface'
+import type { IdentifyResult, Libp2p, PeerId } from '@libp2p/interface'
 
 /** How long a list of store peers is reused before the peer store is read again */
 const CACHE_MS = 1000
+/** Peer store metadata key: present (one byte, 1) on a peer that identify said serves the store protocol */
+export const STORE_ROLE_METADATA = 'murmur/store-role'
+const SERVES = Uint8Array.of(1)
 
-/**
- * Peer store metadata: identify's last word on whether the peer serves the
- * store protocol (1) — kept with the peer, so that a restarted node knows its
- * store peers before it meets them again
- */
-export const STORE_PEER_METADATA = 'murmur/store-peer'
-
-/** Identify verdicts kept in memory (beyond these the peer store's metadata answers) */
-const MAX_VERDICTS = 10_000
-
-/** True when identify last said this peer serves the store protocol, as the peer store keeps it */
-export function identifiedAsStorePeer (peer: Pick<Peer, 'metadata'>): boolean {
-  return peer.metadata.get(STORE_PEER_METADATA)?.[0] === 1
-}
+type PeersLibp2p = Pick<Libp2p, 'peerStore' | 'peerId' | 'getConnections'> & Partial<Pick<Libp2p, 'addEventListener'>>
 
 export function keyspaceOfPeer (peer: PeerId): Uint8Array {
   return sha256(peer.toMultihash().bytes)
@@ -65,48 +56,29 @@ export function closestPeers (peers: PeerId[], name: Uint8Array, k: number): Pee
 }
 
 export class StorePeers {
-  private readonly libp2p: Pick<Libp2p, 'peerStore' | 'peerId' | 'getConnections'> & Partial<Pick<Libp2p, 'addEventListener'>>
+  private readonly libp2p: PeersLibp2p
   private cached?: { at: number, peers: PeerId[] }
-  /**
-   * Identify's verdicts as they arrive: they count at once, before the peer
-   * store's metadata is written (a sync that follows an identify must see it)
-   */
-  private readonly verdicts = new Map<string, boolean>()
+  /** What identify said of each peer since it connected (the metadata may still be on its way to the peer store) */
+  private readonly identified = new Map<string, boolean>()
 
-  constructor (libp2p: Pick<Libp2p, 'peerStore' | 'peerId' | 'getConnections'> & Partial<Pick<Libp2p, 'addEventListener'>>) {
+  constructor (libp2p: PeersLibp2p) {
     this.libp2p = libp2p
-    // identify and identify-push both end in this event: a peer that starts or stops serving changes the answer at once
     libp2p.addEventListener?.('peer:identify', (evt) => { this.onIdentify(evt.detail) })
+    libp2p.addEventListener?.('peer:disconnect', (evt) => { this.identified.delete(evt.detail.toString()) })
   }
 
+  /** Identify (or identify-push) told what the peer serves: note whether that includes the store protocol */
   private onIdentify ({ peerId, protocols }: Pick<IdentifyResult, 'peerId' | 'protocols'>): void {
-    const key = peerId.toString()
     const serves = protocols.includes(STORE_PROTOCOL)
-    if (this.verdicts.get(key) !== serves) {
-      this.invalidate()
+    const key = peerId.toString()
+    if (this.identified.get(key) === serves) {
+      return
     }
-    this.verdicts.delete(key)
-    this.verdicts.set(key, serves)
-    if (this.verdicts.size > MAX_VERDICTS) {
-      this.verdicts.delete(this.verdicts.keys().next().value as string)
-    }
-    void this.remember(peerId, serves)
-  }
-
-  /** Writes the verdict to the peer store when it changed there */
-  private async remember (peerId: PeerId, serves: boolean): Promise<void> {
-    try {
-      const peer = await this.libp2p.peerStore.get(peerId)
-      if (identifiedAsStorePeer(peer) !== serves) {
-        await this.libp2p.peerStore.merge(peerId, { metadata: { [STORE_PEER_METADATA]: serves ? Uint8Array.of(1) : undefined } })
-      }
-    } catch {
-      // the peer is gone from the peer store (or the node stopped): the in-memory verdict stands
-    }
-  }
-
-  private isStorePeer (peer: Peer): boolean {
-    return this.verdicts.get(peer.id.toString()) ?? identifiedAsStorePeer(peer)
+    this.identified.set(key, serves)
+    this.invalidate()
+    this.libp2p.peerStore.merge(peerId, { metadata: { [STORE_ROLE_METADATA]: serves ? SERVES : undefined } }).catch(() => {
+      // the node is stopping; the next identify writes it again
+    })
   }
 
   /** Forget the cached list (a peer came or went) */
@@ -119,7 +91,7 @@ export class StorePeers {
     if (this.cached != null && Date.now() - this.cached.at < CACHE_MS) {
       return this.cached.peers
     }
-    const found = await this.libp2p.peerStore.all({ filters: [p => this.isStorePeer(p) && !p.id.equals(this.libp2p.peerId)] })
+    const found = await this.libp2p.peerStore.all({ filters: [p => !p.id.equals(this.libp2p.peerId) && (this.identified.get(p.id.toString()) ?? p.metadata.has(STORE_ROLE_METADATA))] })
     const peers = found.map(p => p.id)
     this.cached = { at: Date.now(), peers }
     return peers

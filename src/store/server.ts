@@ -877,11 +877,11 @@ export class StoreServer {
   }
 
   /**
-   * A store peer (re)appeared, or a connected peer started serving
-   * (identify-push): reconcile with it now rather than at the next period.
-   * Identify's list, not the peer store's: libp2p adds to that every protocol
-   * a peer opened a stream with, so every client that deposited here directly
-   * would look like a store peer starting to serve
+   * A store peer (re)appeared or started serving (identify and identify-push
+   * both end here): reconcile with it now rather than at the next period.
+   * Not on `peer:update`: libp2p lists a protocol on a peer's record as soon
+   * as that peer opens a stream of it, so every depositing client would look
+   * like a store node there.
    */
   private onIdentify (evt: CustomEvent<IdentifyResult>): void {
     if (this.started && evt.detail.protocols.includes(STORE_PROTOCOL)) {
