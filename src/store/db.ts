@@ -435,14 +435,16 @@ export class StoreDb {
       { type: 'put', key: concatBytes(Uint8Array.of(P), proofHash), value: concatBytes(u64(until), encoded) },
       { type: 'put', key: concatBytes(Uint8Array.of(X), u64(until), Uint8Array.of(KIND_PROOF), proofHash), value: new Uint8Array(0) }
     ]
-    const changes: Array<() => void> = []
+    const changes: Array<{ key: string, old?: ItemMeta, tomb: ItemMeta }> = []
     let deleted = 0
+    const seen = new Set<string>()
     for (const id of proof.ids) {
       const key = hex(id)
       const meta = state.items.get(key)
-      if (meta?.tombstone === true) {
+      if (meta?.tombstone === true || seen.has(key)) {
         continue
       }
+      seen.add(key)
       // tombstones of ids never seen here keep a late copy from coming back, but an owner acking
       // made-up ids must not grow the node without bound
       if (meta == null && state.tombstones + changes.length >= this.quotas.maxMessagesPerMailbox) {
@@ -459,27 +461,49 @@ export class StoreDb {
         { type: 'put', key: concatBytes(Uint8Array.of(T), proof.mailbox, id), value: concatBytes(u64(until), proofHash) },
         { type: 'put', key: concatBytes(Uint8Array.of(X), u64(until), Uint8Array.of(KIND_TOMBSTONE), proof.mailbox, id), value: new Uint8Array(0) }
       )
-      const tomb: ItemMeta = { ts: 0n, expires: until, size: 0, tombstone: true, digest: itemDigest(proof.mailbox, id, true) }
-      changes.push(() => {
-        const old = state.items.get(key)
-        if (old != null && !old.tombstone) {
-          state.messages--
-          state.bytes -= old.size
-          this.totalBytes -= old.size
-          this.totalMessages--
-        }
-        if (old?.tombstone !== true) {
-          state.tombstones++
-        }
-        state.items.set(key, tomb)
-      })
+      changes.push({ key, old: meta, tomb: { ts: 0n, expires: until, size: 0, tombstone: true, digest: itemDigest(proof.mailbox, id, true) } })
     }
     if (changes.length === 0) {
       return 0
     }
-    await this.write(ops)
-    changes.forEach(c => { c() })
+    // the tombstones count before the write, as deposits do: a copy of an acked message that arrives
+    // meanwhile (a replica's push, an anti-entropy pull) is refused by the index instead of being written
+    // beside the tombstone, where FETCH served it again
+    for (const { key, old, tomb } of changes) {
+      if (old != null) {
+        this.uncount(state, old)
+      }
+      state.tombstones++
+      state.items.set(key, tomb)
+    }
+    try {
+      await this.write(ops)
+    } catch (err) {
+      for (const { key, old, tomb } of changes) {
+        if (state.items.get(key) !== tomb) {
+          continue
+        }
+        state.tombstones--
+        if (old == null) {
+          state.items.delete(key)
+        } else {
+          state.items.set(key, old)
+          state.messages++
+          state.bytes += old.size
+          this.totalBytes += old.size
+          this.totalMessages++
+        }
+      }
+      throw err
+    }
     return deleted
+  }
+
+  private uncount (state: MailboxState, message: ItemMeta): void {
+    state.messages--
+    state.bytes -= message.size
+    this.totalBytes -= message.size
+    this.totalMessages--
   }
 
   /** The unexpired public record under `key` */

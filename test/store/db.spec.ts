@@ -93,6 +93,27 @@ describe('store database', () => {
     expect(await db.put([list[0]])).to.equal(0)
     expect((await db.page(mailbox, { limit: 100 })).envelopes).to.have.length(7)
   })
+
+  it('an ack and a copy of the same message arriving together leave it acked, on disk as in memory (it never comes back)', async () => {
+    const mailbox = new Uint8Array(32).fill(6)
+    let db = await open('r')
+    const [message] = envelopes(mailbox, 1, 5)
+    const proof = { mailboxKey: new Uint8Array(32), challenge: new Uint8Array(32), signature: new Uint8Array(64) }
+    // the owner's ack (of a message this replica has not seen yet) is being written when a late
+    // replica's copy of that message comes in: a replication push, or an anti-entropy pull
+    const acked = db.ack({ mailbox, ids: [message.id], storePeer: Uint8Array.of(1), proof })
+    const put = db.put([message])
+    await Promise.all([acked, put])
+    expect(await put, 'the copy is not stored').to.equal(0)
+    expect(db.has(mailbox, message.id)).to.include({ tombstone: true })
+    expect((await db.page(mailbox, { limit: 100 })).envelopes, 'served to the owner again').to.deep.equal([])
+    expect(db.totals()).to.include({ messages: 0, tombstones: 1, bytes: 0 })
+    await db.close()
+    dbs.length = 0
+    db = await open('r')
+    expect((await db.page(mailbox, { limit: 100 })).envelopes, 'served again after a restart').to.deep.equal([])
+    expect(db.totals()).to.include({ messages: 0, tombstones: 1, bytes: 0 })
+  })
 })
 
 describe('store daemon flags', () => {

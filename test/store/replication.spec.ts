@@ -1,5 +1,5 @@
 import { expect } from 'aegir/chai'
-import { DirectTransport, StoreProtocolClient, generateMailboxKey, mailboxName, signProof, envelopeId } from '../../src/store/index.ts'
+import { DirectTransport, STORE_PROTOCOL, StoreProtocolClient, generateMailboxKey, mailboxName, signProof, envelopeId } from '../../src/store/index.ts'
 import { loopbackPeer, stopAll, waitFor } from '../fixtures/nodes.ts'
 import { mesh, storePeer } from './fixtures.ts'
 import type { StorePeer } from './fixtures.ts'
@@ -138,6 +138,35 @@ describe('store replication', function () {
     }
     const messages = await alice.store.fetch(key)
     expect(messages.map(m => text(m.payload))).to.deep.equal(payloads.slice(10).map(text))
+  })
+
+  it('syncs only with store nodes, and finds them in sync, after a client deposited directly at each (anti-entropy rounds with replicas that agree on who keeps a mailbox)', async () => {
+    stores.push(await storePeer(), await storePeer(), await storePeer())
+    const alice = await loopbackPeer({ store: { transparent: true } })
+    others.push(alice)
+    await mesh([...stores.map(s => s.murmur), alice])
+    // with alice counted, she would be among the 3 closest of 4 candidates for most of these mailboxes
+    const mailboxes = Array.from({ length: 8 }, () => mailboxName(generateMailboxKey().publicKey))
+    for (const mailbox of mailboxes) {
+      await alice.store.deposit(mailbox, bytes('hello'))
+    }
+    // the case this stands against: libp2p lists a peer with every protocol it opened a stream with
+    for (const s of stores) {
+      expect((await s.murmur.node.libp2p.peerStore.get(alice.peerId)).protocols).to.include(STORE_PROTOCOL)
+    }
+    await waitFor(() => stores.every(s => mailboxes.every(m => held(s, m) === 1)), 'every replica to hold every mailbox', 10_000)
+
+    const states = (s: StorePeer): ReplicaState[] => s.murmur.store.server!.status().replicas
+    const agree = (): boolean => stores.every(s => {
+      const others = stores.filter(o => o !== s).map(o => o.murmur.peerId.toString()).sort()
+      return JSON.stringify(states(s).map(r => r.peer).sort()) === JSON.stringify(others) && states(s).every(r => r.lastResult === 'in-sync')
+    })
+    await waitFor(agree, () => `every store node to sync with the other two only, and find them in sync (replicas: ${JSON.stringify(stores.map(s => states(s).map(r => ({ peer: r.peer === alice.peerId.toString() ? 'alice' : r.peer.slice(-6), lastResult: r.lastResult, error: r.error }))))})`, 10_000, 200)
+    // and it lasts: the rounds after find nothing to repair either
+    await new Promise(resolve => setTimeout(resolve, 1_500))
+    expect(agree(), 'replicas still in sync with each other only').to.equal(true)
+    // a mailbox's store nodes, as the client sees them, are the three store nodes
+    expect((await alice.store.storeNodes(mailboxes[0])).map(p => p.toString()).sort()).to.deep.equal(stores.map(s => s.murmur.peerId.toString()).sort())
   })
 
   it('re-replicates a mailbox to the next closest live store node when one of its store nodes dies', async () => {
