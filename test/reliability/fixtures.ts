@@ -340,14 +340,9 @@ export class ReliabilityNet {
  * printed (and the daemons' output when the test failed) and stopped after.
  * Returns the running net, for the tests.
  */
-export function useReliabilityNet (name: string, opts: { outOfCi?: string } = {}): () => ReliabilityNet {
+export function useReliabilityNet (name: string): () => ReliabilityNet {
   let rn: ReliabilityNet | undefined
   before(async function () {
-    if (opts.outOfCi != null && process.env.MURMUR_RELIABILITY !== '1') {
-      // eslint-disable-next-line no-console
-      console.log(`      skipped: ${opts.outOfCi}; MURMUR_RELIABILITY=1 runs it`)
-      this.skip()
-    }
     skipWithoutNetns(this)
     rn = await ReliabilityNet.start(name)
     await rn.setUp()
