@@ -148,8 +148,8 @@ describe('app: the RX route to a store node shares no relay with the TX routes o
 
   before(async () => {
     // relays are counted by the packets they process, so the only onion traffic here is alice's store requests:
-    // no peer's contacts layer publishes its prekey bundle on the store node or polls mailboxes
-    const net: MurmurInit = { ...NET, onion: { ...NET.onion, hops: 2 }, contacts: { records: undefined, mailbox: undefined, publishBundle: false } }
+    // no peer's contacts layer publishes its prekey bundle on the store node or polls mailboxes, and no peer probes
+    const net: MurmurInit = { ...NET, onion: { ...NET.onion, hops: 2, probe: false }, contacts: { records: undefined, mailbox: undefined, publishBundle: false } }
     for (let i = 0; i < 7; i++) {
       const relay = await loopbackPeer({ ...net, roles: ['relay'] })
       const receive = relay.onion.receive.bind(relay.onion)
