@@ -115,8 +115,14 @@ describe('reliability: a fifth of the relays drop or delay everything (whole pee
 
   it('1:1 messages over onion routes: >= 99% delivered', async () => {
     const received = new Map<Murmur, Set<string>>(clients.map(c => [c, new Set<string>()]))
+    /** Messages shown to a user twice (a retry after a lost answer, a live send that also went to the mailbox) */
+    const shownTwice: string[] = []
     for (const c of clients) {
-      c.contacts.addEventListener('message', e => { received.get(c)?.add(e.detail.message.content) })
+      c.contacts.addEventListener('message', e => {
+        const seen = received.get(c)
+        if (seen?.has(e.detail.message.content) === true) { shownTwice.push(e.detail.message.content) }
+        seen?.add(e.detail.message.content)
+      })
     }
     for (let i = 0; i < clients.length; i++) {
       const to = clients[(i + 1) % clients.length]
@@ -147,9 +153,11 @@ describe('reliability: a fifth of the relays drop or delay everything (whole pee
       viaLive: sent.flat().filter(s => s.via === 'live').length,
       viaMailbox: sent.flat().filter(s => s.via === 'mailbox').length,
       sendErrors: sent.flat().filter(s => s.error != null).map(s => s.error),
+      shownTwice,
       sendMs
     }
     expect(delivered, JSON.stringify(figures.dm)).to.be.at.least(Math.ceil(0.99 * total))
+    expect(shownTwice, 'messages shown twice').to.deep.equal([])
   })
 
   /** A relay as `fetcher` scores it, for a failure's message: what it is (dropper, delayer, honest) and the score */
@@ -184,15 +192,18 @@ describe('reliability: a fifth of the relays drop or delay everything (whole pee
     const total = clients.length * DEPOSITS_PER_CLIENT
     const expected = Array.from({ length: total }, (_, i) => `deposit ${i % clients.length} ${i}`)
     const delivered = expected.filter(e => fetched.includes(e)).length
+    const fetchedTwice = fetched.filter((m, i) => fetched.indexOf(m) !== i)
     figures.store = {
       deposited: total,
       acknowledged: deposits.filter(d => d.status === 'fulfilled').length,
       depositErrors: deposits.filter(d => d.status === 'rejected').map(d => (d as PromiseRejectedResult).reason.message),
       fetched: delivered,
       fetchErrors,
+      fetchedTwice,
       depositMs
     }
     expect(delivered, JSON.stringify(figures.store)).to.be.at.least(Math.ceil(0.99 * total))
+    expect(fetchedTwice, 'deposits fetched twice').to.deep.equal([])
   })
 
   it('the droppers and the delayers are scored down by every client', async () => {
