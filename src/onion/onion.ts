@@ -51,7 +51,7 @@ export interface ProbeInit {
   /**
    * Probes in flight at once
    *
-   * @default 8
+   * @default 4
    */
   maxInFlight?: number
 }
@@ -122,7 +122,7 @@ export interface OnionInit {
    * is, and looks like any other packet to every relay; no relay can tell a
    * probe from a message and forward only probes.
    *
-   * @default { evidence: 2, maxInFlight: 8 }
+   * @default { evidence: 2, maxInFlight: 4 }
    */
   probe?: ProbeInit | false
   /**
@@ -426,8 +426,10 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
   private readonly loopsOut = new Map<string, { relays: string[], timer: ReturnType<typeof setTimeout> }>()
   /** Relays on loops out, and how many each is on: counted as evidence to come, so a relay is not probed twice over */
   private readonly probing = new Map<string, number>()
-  /** Relays of exchanges lost just now, each owed a probe of its own (a loss of real traffic is checked at once) */
-  private readonly suspects = new Set<string>()
+  /** Relays of exchanges lost just now, and how many probes of their own each is owed */
+  private readonly suspects = new Map<string, number>()
+  /** When each relay was last the one under test of a probe */
+  private readonly lastTested = new Map<string, number>()
   readonly relay: boolean
   private readonly exitTopicPrefixes: string[]
   /** What an exit publishes with; a layer above may take over (a member exit must see the envelope too) */
@@ -498,7 +500,7 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
     this.mixing = mixing === false ? undefined : { meanDelayMs: mixing.meanDelayMs, maxDelayMs: Math.min(0xffff, mixing.maxDelayMs) }
     const cover = init.cover ?? (isPrivate ? { intervalMs: 5_000 } : false)
     this.cover = cover === false ? undefined : cover
-    this.probe = init.probe === false ? undefined : { evidence: init.probe?.evidence ?? 2, maxInFlight: init.probe?.maxInFlight ?? 8 }
+    this.probe = init.probe === false ? undefined : { evidence: init.probe?.evidence ?? 2, maxInFlight: init.probe?.maxInFlight ?? 4 }
     this.relay = init.relay ?? this.node.roles.has('relay')
     this.exitTopicPrefixes = init.exitTopicPrefixes ?? ['/murmur/1/g/']
     this.keyring = new OnionKeyring(this.crypto, init.epochMs ?? 3_600_000, init.epochOverlapMs ?? 600_000, this.node.datastore)
@@ -545,6 +547,7 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
     this.loopsOut.clear()
     this.probing.clear()
     this.suspects.clear()
+    this.lastTested.clear()
     for (const release of this.waiters) { release() }
     this.waiters.clear()
     await this.replay.flush()
@@ -1347,17 +1350,23 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
   }
 
   /**
-   * Relays of an exchange that was lost: each gets a probe over a route of
-   * relays that score well, so within one ack timeout the loss is pinned on
-   * the relay that dropped it (its probe is lost too) and the relays beside
-   * it are cleared (theirs come back), rather than over many more losses of
-   * real traffic
+   * Relays of an exchange that was lost: each gets probes of its own over
+   * routes of relays that score well, so within an ack timeout or two the
+   * loss is pinned on the relay that dropped it (its probes are lost too)
+   * and the relays beside it are cleared (theirs come back), rather than
+   * over many more losses of real traffic. A lost probe makes suspects of
+   * its other relays in turn (adaptive group testing: what is known good
+   * is not tested again, and no relay is tested more than once per ack
+   * timeout that way, so a network that drops everything costs at most
+   * `maxInFlight` probes per ack timeout).
    */
-  private suspect (relays: string[]): void {
+  private suspect (relays: string[], probes = 2): void {
     if (this.probe == null) {
       return
     }
-    relays.forEach(r => this.suspects.add(r))
+    for (const r of relays) {
+      this.suspects.set(r, Math.max(this.suspects.get(r) ?? 0, probes))
+    }
     this.pumpProbes()
   }
 
@@ -1500,17 +1509,19 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
     }
     const known = (id: string): number => this.reliability.evidence(id) + (this.probing.get(id) ?? 0)
     const unknown = candidates.filter(c => known(c.peerId) < (this.probe?.evidence ?? 0)).sort((a, b) => known(a.peerId) - known(b.peerId))
-    // then the suspects not on a loop out already
+    // then the suspects
     const suspects = candidates.filter(c => this.suspects.has(c.peerId) && !unknown.includes(c))
     for (const c of [...unknown, ...suspects]) {
       if (this.loopsOut.size >= this.probe.maxInFlight) {
         return
       }
-      if (this.suspects.has(c.peerId) && !this.probing.has(c.peerId)) {
-        this.suspects.delete(c.peerId)
+      const owed = this.suspects.get(c.peerId) ?? 0
+      if (owed > 0) {
+        if (owed > 1) { this.suspects.set(c.peerId, owed - 1) } else { this.suspects.delete(c.peerId) }
       } else if (known(c.peerId) >= this.probe.evidence) {
         continue
       }
+      this.lastTested.set(c.peerId, Date.now())
       let relays: string[]
       try {
         relays = selectPath(candidates, this.hops, { exclude: new Set([selfId]), include: c.peerId, diversity: this.diversity, reliability: this.reliability })
@@ -1518,12 +1529,12 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
         continue
       }
       this.metrics.probe('sent')
-      void this.sendTrackedLoop(relays).catch(err => { this.log.debug({ err: err.message }, 'probe not sent') })
+      void this.sendTrackedLoop(relays, c.peerId).catch(err => { this.log.debug({ err: err.message }, 'probe not sent') })
     }
   }
 
   /** A loop packet over `relays` and back to this node; its return or silence scores the relays */
-  private async sendTrackedLoop (relays: string[]): Promise<void> {
+  private async sendTrackedLoop (relays: string[], tested?: string): Promise<void> {
     const self = this.directory.get(this.node.peerId)
     if (self == null) {
       return
@@ -1538,6 +1549,11 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
       if (this.loopDone(key)) {
         this.reliability.failure(relays)
         this.metrics.probe('lost')
+        if (tested != null) {
+          // the others on the lost probe, unless known bad already or tested within the last ack timeout
+          const now = Date.now()
+          this.suspect(relays.filter(r => r !== tested && this.reliability.score(r) >= 0.3 && now - (this.lastTested.get(r) ?? 0) > this.ackTimeoutMs), 1)
+        }
         this.pumpProbes()
       }
     }, timeout)
