@@ -28,7 +28,6 @@ import { join } from 'node:path'
 import { pino } from 'pino'
 import { createMurmur } from '../../src/app/index.ts'
 import { createLogger, loopbackProfile } from '../../src/node/index.ts'
-import { STORE_PROTOCOL } from '../../src/store/index.ts'
 import { compare } from '../lib/figures.ts'
 import { connectAll, crash, sleep, waitUntil } from '../lib/peers.ts'
 import { latencyCdfPlot } from '../lib/plots.ts'
@@ -169,7 +168,7 @@ async function runOnce (ctx: ScenarioContext<ChurnParams>, withChurn: boolean, s
     await connectAll(all())
     await waitUntil(async () => {
       for (const u of users) {
-        const known = await u!.node.libp2p.peerStore.all({ filters: [x => x.protocols.includes(STORE_PROTOCOL)] })
+        const known = await u!.store.storePeers()
         if (known.length < p.stores) { return false }
       }
       return true

@@ -38,7 +38,7 @@ import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { Level } from 'level'
 import { OnionStoreTransport } from '../../src/app/onion-store.ts'
-import { DirectTransport, STORE_PROTOCOL, StoreProtocolClient, envelopeId, generateMailboxKey, mailboxName } from '../../src/store/index.ts'
+import { DirectTransport, StoreProtocolClient, envelopeId, generateMailboxKey, mailboxName } from '../../src/store/index.ts'
 import { compare, metricName } from '../lib/figures.ts'
 import { LocalPeer, RemotePeer, cpuNow, startMurmur } from '../lib/store-peers.ts'
 import type { Murmur, MurmurInit } from '../../src/app/index.ts'
@@ -108,8 +108,7 @@ async function netPeer (procs: boolean, spec: StorePeerSpec): Promise<NetPeer> {
 async function waitForStoreRole (m: Murmur, store: NetPeer): Promise<void> {
   const deadline = Date.now() + 10_000
   while (Date.now() < deadline) {
-    const known = await m.node.libp2p.peerStore.get(store.peerId).catch(() => undefined)
-    if (known?.protocols.includes(STORE_PROTOCOL) === true) {
+    if ((await m.store.storePeers()).some(p => p.equals(store.peerId))) {
       return
     }
     await new Promise(resolve => setTimeout(resolve, 10))

@@ -26,6 +26,16 @@ import type { Startable } from '@libp2p/interface'
 const SEAL_AD = utf8ToBytes('murmur/dm/v1')
 /** How often prekeys are checked for rotation and replenishment */
 const MAINTAIN_INTERVAL_MS = 3600_000
+/**
+ * A mailbox item that fails to open for a reason that may pass (a datastore
+ * error, a session not held yet) stays in the mailbox for this many fetches
+ * before it is acked away; one that can never open (not sealed to this
+ * identity, malformed) is acked at once. Acking a failure on the first try
+ * deletes the message on every replica, so a passing fault would lose it.
+ */
+const MAILBOX_ATTEMPTS = 3
+/** Failures that no retry can mend */
+const PERMANENT_FAILURES = new Set(['SealedBoxError', 'EnvelopeFormatError', 'MessageFormatError', 'IdentityFormatError'])
 
 export interface ContactsComponents {
   node: MurmurNode
@@ -141,6 +151,8 @@ export class Contacts extends TypedEventEmitter<ContactsEvents> implements Start
   private retryTimer?: ReturnType<typeof setTimeout>
   private readonly log: ReturnType<MurmurNode['logger']['forComponent']>
   private lock: Promise<unknown> = Promise.resolve()
+  /** Failed attempts per mailbox item id, for items still in a mailbox */
+  private readonly mailboxFailures = new Map<string, number>()
   private bundle?: Uint8Array
   private published = false
   private publishedOnStores = false
@@ -593,13 +605,13 @@ export class Contacts extends TypedEventEmitter<ContactsEvents> implements Start
     return { active: session, fresh: false }
   }
 
-  /** A first message decrypted: its ephemeral is remembered, the one-time prekey deleted, the old session wiped */
+  /** A first message decrypted: its ephemeral is remembered, the one-time prekey out of the bundle, the old session wiped */
   private async adopt (init: X3dhInit, replaced?: Session): Promise<void> {
     this.metrics?.sessions.inc({ role: 'responder' })
     await this.sessions.rememberEphemeral(init.ephemeral)
     replaced?.ratchet.wipe()
-    if (init.oneTimePrekeyId != null) {
-      await this.prekeys.deleteOneTime(init.oneTimePrekeyId)
+    // a second first message naming a key another contact used first: the bundle already lacks it
+    if (init.oneTimePrekeyId != null && await this.prekeys.useOneTime(init.oneTimePrekeyId)) {
       await this.prekeys.maintain()
       await this.refreshBundle()
     }
@@ -668,7 +680,7 @@ export class Contacts extends TypedEventEmitter<ContactsEvents> implements Start
     if (init.oneTimePrekeyId != null) {
       opk = await this.prekeys.oneTime(init.oneTimePrekeyId)
       if (opk == null) {
-        throw new UnknownPrekeyError(`One-time prekey ${init.oneTimePrekeyId} is already used`)
+        throw new UnknownPrekeyError(`One-time prekey ${init.oneTimePrekeyId} is already used (and past its grace) or was never this identity's`)
       }
     }
     const { sharedKey, associatedData } = x3dhRespond(this.identity, init, spk, opk)
@@ -679,26 +691,47 @@ export class Contacts extends TypedEventEmitter<ContactsEvents> implements Start
     return { ratchet, remoteEphemeral: init.ephemeral, confirmed: true }
   }
 
-  /** Mailbox transport: fetch every owned mailbox, take what is there, ack what was taken */
+  /**
+   * Mailbox transport: fetch every owned mailbox, take what is there, ack what
+   * was taken, what can never be taken, and what failed `MAILBOX_ATTEMPTS`
+   * fetches in a row; every failure is logged and counted.
+   */
   async fetchMailboxes (): Promise<number> {
     if (this.mailbox == null) {
       return 0
     }
     let taken = 0
+    const seen = new Set<string>()
     for (const key of await this.book.mailboxKeys()) {
       const items = await this.mailbox.fetch(key)
       const done: string[] = []
       for (const item of items) {
+        seen.add(item.id)
         try {
           await this.receive(item.sealed)
           taken++
+          done.push(item.id)
         } catch (err: any) {
-          this.log.debug({ err }, 'dropped a mailbox item')
+          const attempts = (this.mailboxFailures.get(item.id) ?? 0) + 1
+          const permanent = PERMANENT_FAILURES.has(err?.name)
+          if (permanent || attempts >= MAILBOX_ATTEMPTS) {
+            this.log.warn({ err, item: item.id, attempts }, 'a mailbox item could not be opened; acked away')
+            this.metrics?.mailboxDropped.inc({ reason: err?.name ?? 'Error' })
+            done.push(item.id)
+          } else {
+            this.log.warn({ err, item: item.id, attempts }, 'a mailbox item could not be opened; left for the next fetch')
+            this.mailboxFailures.set(item.id, attempts)
+          }
         }
-        done.push(item.id)
       }
       if (done.length > 0) {
         await this.mailbox.ack(key, done)
+      }
+    }
+    // ids gone from every mailbox (acked, expired) need no count
+    for (const id of this.mailboxFailures.keys()) {
+      if (!seen.has(id)) {
+        this.mailboxFailures.delete(id)
       }
     }
     return taken

@@ -35,7 +35,7 @@ export type { KeyPair, KeyPairSource, RatchetOptions, RatchetMessage, Header } f
 export { kdfRk, kdfCk, messageCipherKeys } from './kdf.ts'
 export { x3dhInitiate, x3dhRespond, X3DH_INFO } from './x3dh.ts'
 export type { IdentityKeys, VerifiedBundle, X3dhInit, X3dhResult } from './x3dh.ts'
-export { BUNDLE_NAMESPACE, bundleKey, signBundle, decodeBundle, validateBundleRecord, selectBundleRecord, PrekeyStore, SIGNED_PREKEY_ROTATION_MS, ONE_TIME_PREKEYS_LOW, ONE_TIME_PREKEYS_TARGET } from './prekeys.ts'
+export { BUNDLE_NAMESPACE, bundleKey, signBundle, decodeBundle, validateBundleRecord, selectBundleRecord, PrekeyStore, SIGNED_PREKEY_ROTATION_MS, ONE_TIME_PREKEYS_LOW, ONE_TIME_PREKEYS_TARGET, ONE_TIME_PREKEY_GRACE_MS } from './prekeys.ts'
 export { decodeEnvelope, decodeBody, encodeBody, MAX_CONTENT_CHARS } from './messages.ts'
 export type { DirectMessageType, Body } from './messages.ts'
 export { DirectLiveTransport, DM_PROTOCOL } from './transport.ts'

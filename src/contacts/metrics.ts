@@ -7,6 +7,7 @@ export interface ContactsMetrics {
   received: Counter<'type'>
   rejected: Counter<'reason'>
   sessions: Counter<'role'>
+  mailboxDropped: Counter<'reason'>
 }
 
 export function contactsMetrics (registry?: Registry): ContactsMetrics | undefined {
@@ -20,6 +21,7 @@ export function contactsMetrics (registry?: Registry): ContactsMetrics | undefin
     sent: counter('murmur_contacts_sent_total', '1:1 envelopes sent, by how they left (live, mailbox)', 'via'),
     received: counter('murmur_contacts_received_total', '1:1 messages accepted, by type', 'type'),
     rejected: counter('murmur_contacts_rejected_total', 'Incoming envelopes refused, by error name (duplicates count as DuplicateMessageError)', 'reason'),
-    sessions: counter('murmur_contacts_sessions_total', 'Double Ratchet sessions set up, by role (initiator, responder)', 'role')
+    sessions: counter('murmur_contacts_sessions_total', 'Double Ratchet sessions set up, by role (initiator, responder)', 'role'),
+    mailboxDropped: counter('murmur_contacts_mailbox_dropped_total', 'Mailbox items acked away without being taken (never openable, or failed every attempt), by error name', 'reason')
   }
 }

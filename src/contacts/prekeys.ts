@@ -16,6 +16,19 @@ export const BUNDLE_NAMESPACE = 'murmur-prekeys'
 export const SIGNED_PREKEY_ROTATION_MS = 7 * 24 * 3600_000
 /** A replaced signed prekey is kept this long for first messages already on their way (mailboxes keep 7 days) */
 export const SIGNED_PREKEY_GRACE_MS = 7 * 24 * 3600_000
+/**
+ * A used one-time prekey is kept this long after its first use. The bundle is a
+ * published record, not handed out once per asker by a server (X3DH §2.2's
+ * model): while its owner is offline, two contacts can pick the same one-time
+ * prekey from the same bundle, and the second first message must still open.
+ * Mailboxes keep a message up to 7 days, so every first message made from a
+ * bundle that still listed the key reaches its owner within 7 days of the first
+ * use (the owner publishes a bundle without it as soon as it is back). A replay
+ * meanwhile is refused by the remembered ephemerals (kept longer than this); the
+ * cost is that the key's secret outlives its first use by up to a week, as a
+ * replaced signed prekey's does.
+ */
+export const ONE_TIME_PREKEY_GRACE_MS = 7 * 24 * 3600_000
 /** Below this many one-time prekeys the store makes more … */
 export const ONE_TIME_PREKEYS_LOW = 10
 /** … up to this many; each is published in the bundle */
@@ -148,13 +161,15 @@ export function selectBundleRecord (_key: Uint8Array, records: Uint8Array[]): nu
 }
 
 interface StoredSignedPrekey { id: number, secret: string, createdAt: number, retiredAt?: number }
+interface UsedOneTimePrekey { secret: string, usedAt: number }
 
 const PREFIX = '/murmur/contacts/prekeys'
 
 /**
  * This identity's prekeys, persisted in the datastore: the current signed
  * prekey (rotated weekly, the previous ones kept for a grace period) and the
- * one-time prekeys (each deleted when a first message uses it; replenished).
+ * one-time prekeys (each out of the bundle when a first message uses it, its
+ * secret kept for `ONE_TIME_PREKEY_GRACE_MS`; replenished).
  */
 export class PrekeyStore {
   private readonly datastore: Datastore
@@ -182,6 +197,11 @@ export class PrekeyStore {
     for (const old of signed) {
       if (old.retiredAt != null && now - old.retiredAt > SIGNED_PREKEY_GRACE_MS) {
         await this.datastore.delete(new Key(`${PREFIX}/signed/${old.id}`))
+      }
+    }
+    for await (const { key, value } of this.datastore.query({ prefix: `${PREFIX}/used/` })) {
+      if (now - (JSON.parse(new TextDecoder().decode(value)) as UsedOneTimePrekey).usedAt > ONE_TIME_PREKEY_GRACE_MS) {
+        await this.datastore.delete(key)
       }
     }
     const otps = await this.oneTimeIds()
@@ -217,19 +237,48 @@ export class PrekeyStore {
     return { secretKey, publicKey: x25519.getPublicKey(secretKey) }
   }
 
-  /** The one-time prekey with this id; `deleteOneTime` once the first message decrypted (X3DH §3.4) */
+  /** The one-time prekey with this id, unused or used within its grace; `useOneTime` once a first message decrypted (X3DH §3.4) */
   async oneTime (id: number): Promise<KeyPair | undefined> {
-    const key = new Key(`${PREFIX}/one-time/${id}`)
-    if (!(await this.datastore.has(key))) {
-      return undefined
+    const unused = new Key(`${PREFIX}/one-time/${id}`)
+    let secretKey: Uint8Array
+    if (await this.datastore.has(unused)) {
+      // a copy: the caller wipes it after use, and a memory datastore hands out what it holds
+      secretKey = (await this.datastore.get(unused)).slice()
+    } else {
+      const used = await this.used(id)
+      if (used == null || this.now() - used.usedAt > ONE_TIME_PREKEY_GRACE_MS) {
+        return undefined
+      }
+      secretKey = hexToBytes(used.secret)
     }
-    const secretKey = await this.datastore.get(key)
     return { secretKey, publicKey: x25519.getPublicKey(secretKey) }
   }
 
-  /** Deleted only after a first message decrypted, so a forged init cannot burn one-time prekeys */
-  async deleteOneTime (id: number): Promise<void> {
-    await this.datastore.delete(new Key(`${PREFIX}/one-time/${id}`))
+  /**
+   * Takes a one-time prekey out of the bundle, keeping its secret for the
+   * grace period (the first use's time counts); false when it was already
+   * out. Called only after a first
+   * message decrypted, so a forged init cannot burn one-time prekeys.
+   */
+  async useOneTime (id: number): Promise<boolean> {
+    const unused = new Key(`${PREFIX}/one-time/${id}`)
+    if (!(await this.datastore.has(unused))) {
+      return false
+    }
+    const record: UsedOneTimePrekey = { secret: bytesToHex(await this.datastore.get(unused)), usedAt: this.now() }
+    const batch = this.datastore.batch()
+    batch.put(new Key(`${PREFIX}/used/${id}`), utf8ToBytes(JSON.stringify(record)))
+    batch.delete(unused)
+    await batch.commit()
+    return true
+  }
+
+  private async used (id: number): Promise<UsedOneTimePrekey | undefined> {
+    const key = new Key(`${PREFIX}/used/${id}`)
+    if (!(await this.datastore.has(key))) {
+      return undefined
+    }
+    return JSON.parse(new TextDecoder().decode(await this.datastore.get(key)))
   }
 
   private async signedPrekeys (): Promise<StoredSignedPrekey[]> {

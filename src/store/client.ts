@@ -183,6 +183,11 @@ export class StoreClient {
     return nodes
   }
 
+  /** The store peers this node knows (identify said they serve), itself excluded */
+  async storePeers (): Promise<PeerId[]> {
+    return this.peers.all()
+  }
+
   /** Meets the peers the DHT knows near the name, so identify tells which of them store */
   private async discover (name: Uint8Array, options: AbortOptions): Promise<void> {
     const signal = AbortSignal.any([AbortSignal.timeout(5_000), this.controller.signal, ...(options.signal != null ? [options.signal] : [])])

@@ -174,6 +174,11 @@ export class Store implements Startable {
     return this.client.storeNodes(mailbox, options)
   }
 
+  /** The store peers this node knows (identify said they serve the store protocol), itself excluded */
+  async storePeers (): Promise<PeerId[]> {
+    return this.client.storePeers()
+  }
+
   /** Keep this gossipsub topic's envelopes for history (store nodes only) */
   async followTopic (topic: string): Promise<void> {
     if (this.server == null) {

@@ -24,7 +24,7 @@ import type { AckProof, Envelope, Proof, SyncItem } from './store.ts'
 import type { StoreTransport } from './transport.ts'
 import type { Logger } from '../node/logger.ts'
 import type { Message } from '@libp2p/gossipsub'
-import type { Connection, IdentifyResult, Libp2p, PeerId, PeerUpdate, Stream } from '@libp2p/interface'
+import type { Connection, IdentifyResult, Libp2p, PeerId, Stream } from '@libp2p/interface'
 import type { Registry } from 'prom-client'
 
 /** Checks a public record (throws when it is forged or misfiled): the DHT's `Validators` shape */
@@ -248,7 +248,6 @@ export class StoreServer {
       this.metrics = new StoreMetrics(components.metricsRegistry, () => this.db.totals())
     }
     this.onIdentify = this.onIdentify.bind(this)
-    this.onPeerUpdate = this.onPeerUpdate.bind(this)
     this.onGossip = this.onGossip.bind(this)
   }
 
@@ -265,7 +264,6 @@ export class StoreServer {
       void this.onStream(stream, connection).catch(err => { this.log.debug({ err: err.message }, 'store stream failed') })
     }, { maxInboundStreams: 256 })
     this.components.libp2p.addEventListener('peer:identify', this.onIdentify)
-    this.components.libp2p.addEventListener('peer:update', this.onPeerUpdate)
     const pubsub = this.components.libp2p.services.pubsub
     if (pubsub != null) {
       pubsub.addEventListener('message', this.onGossip)
@@ -291,7 +289,6 @@ export class StoreServer {
     clearInterval(this.syncTimer)
     clearTimeout(this.pushTimer)
     this.components.libp2p.removeEventListener('peer:identify', this.onIdentify)
-    this.components.libp2p.removeEventListener('peer:update', this.onPeerUpdate)
     this.components.libp2p.services.pubsub?.removeEventListener('message', this.onGossip)
     await this.components.libp2p.unhandle(STORE_PROTOCOL).catch(() => {})
     await this.syncing?.catch(() => {})
@@ -879,18 +876,16 @@ export class StoreServer {
     return state
   }
 
-  /** A store peer (re)appeared: reconcile with it now rather than at the next period */
+  /**
+   * A store peer (re)appeared or started serving (identify and identify-push
+   * both end here): reconcile with it now rather than at the next period.
+   * Not on `peer:update`: libp2p lists a protocol on a peer's record as soon
+   * as that peer opens a stream of it, so every depositing client would look
+   * like a store node there.
+   */
   private onIdentify (evt: CustomEvent<IdentifyResult>): void {
     if (this.started && evt.detail.protocols.includes(STORE_PROTOCOL)) {
       this.syncSoon(evt.detail.peerId)
-    }
-  }
-
-  /** A connected peer started serving (identify-push) */
-  private onPeerUpdate (evt: CustomEvent<PeerUpdate>): void {
-    const { peer, previous } = evt.detail
-    if (this.started && peer.protocols.includes(STORE_PROTOCOL) && previous?.protocols.includes(STORE_PROTOCOL) !== true) {
-      this.syncSoon(peer.id)
     }
   }
 

@@ -5,7 +5,7 @@ import fc from 'fast-check'
 import { toString } from 'uint8arrays'
 import {
   bundleKey, CARD_PREFIX, ContactCardError, decodeBody, decodeBundle, decodeCard, decodeEnvelope, encodeBody, encodeCard,
-  EnvelopeFormatError, MessageFormatError, ONE_TIME_PREKEYS_TARGET, PrekeyBundleError, PrekeyStore, selectBundleRecord, signBundle,
+  EnvelopeFormatError, MessageFormatError, ONE_TIME_PREKEY_GRACE_MS, ONE_TIME_PREKEYS_TARGET, PrekeyBundleError, PrekeyStore, selectBundleRecord, signBundle,
   SIGNED_PREKEY_ROTATION_MS, validateBundleRecord, WireError
 } from '../../src/contacts/index.ts'
 import { encodeEnvelope } from '../../src/contacts/messages.ts'
@@ -177,10 +177,32 @@ describe('contacts: prekey bundles and the prekey store', () => {
     await store.maintain()
     expect(await store.signedPrekey(first.signedPrekeyId)).to.equal(undefined)
     for (const k of second.oneTimePrekeys.slice(0, 15)) {
-      await store.deleteOneTime(k.id)
+      expect(await store.useOneTime(k.id)).to.equal(true)
     }
     expect((await store.contents()).oneTimePrekeys).to.have.length(5)
     expect(await store.maintain()).to.equal(true)
     expect((await store.contents()).oneTimePrekeys).to.have.length(ONE_TIME_PREKEYS_TARGET)
+  })
+
+  it('a used one-time prekey leaves the bundle at once and opens other first messages for a grace week, its first use counting', async () => {
+    let now = 1_000_000
+    const store = new PrekeyStore(new MemoryDatastore(), () => now)
+    await store.maintain()
+    const [k] = (await store.contents()).oneTimePrekeys
+    const secret = (await store.oneTime(k.id))?.secretKey
+    expect(await store.useOneTime(k.id)).to.equal(true)
+    expect((await store.contents()).oneTimePrekeys.map(o => o.id)).to.not.include(k.id)
+    // a second contact picked the same key from the same bundle while its owner was away
+    now += ONE_TIME_PREKEY_GRACE_MS - 1
+    expect(await store.useOneTime(k.id)).to.equal(false)
+    expect((await store.oneTime(k.id))?.secretKey).to.deep.equal(secret)
+    await store.maintain()
+    expect(await store.oneTime(k.id)).to.not.equal(undefined)
+    // the second use did not restart the grace: a week after the first, the secret is gone
+    now += 2
+    expect(await store.oneTime(k.id)).to.equal(undefined)
+    await store.maintain()
+    now -= 2
+    expect(await store.oneTime(k.id)).to.equal(undefined)
   })
 })

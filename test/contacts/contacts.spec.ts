@@ -1,7 +1,7 @@
 import { expect } from 'aegir/chai'
 import { Key } from 'interface-datastore'
 import { Registry } from 'prom-client'
-import { decodeCard, DeliveryError, UnknownPrekeyError } from '../../src/contacts/index.ts'
+import { decodeCard, DeliveryError, ONE_TIME_PREKEY_GRACE_MS, UnknownPrekeyError } from '../../src/contacts/index.ts'
 import { tempDir } from '../fixtures/cli.ts'
 import { loopbackPeer, stopAll, waitFor } from '../fixtures/nodes.ts'
 import { inbox } from './fixtures.ts'
@@ -101,6 +101,15 @@ describe('contacts: two peers on loopback, live over /murmur/dm/1.0.0 (transpare
     expect(kept.map(m => [m.content, m.delivered])).to.deep.equal([['first', true], ['into the void', false]])
   })
 })
+
+async function onlyKey (m: Murmur, prefix: string): Promise<Key> {
+  const keys = []
+  for await (const key of m.node.datastore.queryKeys({ prefix })) {
+    keys.push(key)
+  }
+  expect(keys).to.have.length(1)
+  return keys[0]
+}
 
 async function ephemeralOf (m: Murmur): Promise<string> {
   const keys = []
@@ -208,9 +217,95 @@ describe('contacts: delivery order, duplicates and the mailbox contract', functi
     await bob.node.datastore.delete(new Key(`/murmur/contacts/sessions/${alice.identity.id}`))
     await bob.contacts.receive(held.held[0])
     expect((await bob.contacts.get(alice.identity.id)).session).to.equal(false)
-    // and were the replay not recognised, the one-time prekey it names is gone
+    // within the one-time prekey's grace week the remembered ephemeral (kept two weeks) is what refuses a
+    // replay; were it not recognised once that week is over, the one-time prekey it names is gone
     await bob.node.datastore.delete(new Key('/murmur/contacts/ephemerals/' + await ephemeralOf(bob)))
+    const used = await onlyKey(bob, '/murmur/contacts/prekeys/used/')
+    const record = JSON.parse(new TextDecoder().decode(await bob.node.datastore.get(used)))
+    await bob.node.datastore.put(used, new TextEncoder().encode(JSON.stringify({ ...record, usedAt: Date.now() - ONE_TIME_PREKEY_GRACE_MS - 1 })))
     await expect(bob.contacts.receive(held.held[0])).to.be.rejectedWith(UnknownPrekeyError, /already used/)
+  })
+
+  it('two contacts who picked the same one-time prekey from bob\'s bundle while he was away both reach him', async () => {
+    const mailboxes = new MemoryMailboxes()
+    const bob = await loopbackPeer({ contacts: { live: new DownLive(), mailbox: mailboxes } })
+    // the bundle both fetched while bob was offline: the same signed record, the same one-time prekeys
+    const bundle = bob.contacts.currentBundle()
+    const away = { live: Object.assign(new DownLive(), { fetchBundle: async () => bundle }), mailbox: mailboxes }
+    const alice = await loopbackPeer({ contacts: away })
+    const carol = await loopbackPeer({ contacts: away })
+    peers.push(alice, bob, carol)
+    const got = inbox(bob)
+    const random = Math.random
+    try {
+      // both pick the bundle's first one-time prekey (a random pick among 20 collides often enough in the field)
+      Math.random = () => 0
+      for (const [m, name] of [[alice, 'alice'], [carol, 'carol']] as const) {
+        await m.contacts.add(await bob.contacts.card(), { name: 'bob' })
+        for (const i of [1, 2]) {
+          expect((await m.contacts.send('bob', `${name} ${i}`)).via).to.equal('mailbox')
+        }
+      }
+    } finally {
+      Math.random = random
+    }
+    expect(await bob.contacts.fetchMailboxes()).to.equal(4)
+    expect(got.map(m => m.content).sort()).to.deep.equal(['alice 1', 'alice 2', 'carol 1', 'carol 2'])
+    // both sessions go on: bob answers each, and each answer opens
+    for (const m of [alice, carol]) {
+      const to = inbox(m)
+      await bob.contacts.send(m.identity.id, 'welcome')
+      await m.contacts.fetchMailboxes()
+      expect(to.map(x => x.content)).to.include('welcome')
+    }
+  })
+
+  it('a mailbox item that fails to open for a passing reason is left for the next fetch; one that can never open is acked away and counted', async () => {
+    const mailboxes = new MemoryMailboxes()
+    const registry = new Registry()
+    const bob = await loopbackPeer({ metricsRegistry: registry, contacts: { mailbox: mailboxes } })
+    const alice = await loopbackPeer({ contacts: { live: Object.assign(new DownLive(), { fetchBundle: async () => bob.contacts.currentBundle() }), mailbox: mailboxes } })
+    peers.push(alice, bob)
+    const got = inbox(bob)
+    await alice.contacts.add(await bob.contacts.card(), { name: 'bob' })
+    await alice.contacts.send('bob', 'kept through a fault')
+    // junk in bob's mailbox: not sealed to him, it never will open
+    const [box] = [...mailboxes.boxes.keys()]
+    mailboxes.boxes.get(box)?.push({ id: 'junk', sealed: new Uint8Array(300).fill(9) })
+    // bob's disk fails while he reads
+    const datastore = bob.node.datastore
+    const put = datastore.put.bind(datastore)
+    let failing = true
+    datastore.put = async (...args: Parameters<typeof put>) => {
+      if (failing) { throw new Error('disk full') }
+      return put(...args)
+    }
+    try {
+      for (let fetches = 1; fetches < 3; fetches++) {
+        expect(await bob.contacts.fetchMailboxes()).to.equal(0)
+        expect(mailboxes.boxes.get(box)?.map(i => i.id), `after fetch ${fetches}`).to.deep.equal(['0'])
+      }
+      failing = false
+      expect(await bob.contacts.fetchMailboxes()).to.equal(1)
+    } finally {
+      datastore.put = put
+    }
+    expect(got.map(m => m.content)).to.deep.equal(['kept through a fault'])
+    expect(mailboxes.boxes.get(box)).to.deep.equal([])
+    // a message that fails every fetch is acked away after the third, not kept until its TTL
+    await alice.contacts.send('bob', 'never readable')
+    datastore.put = async () => { throw new Error('disk gone') }
+    try {
+      for (let fetches = 1; fetches <= 3; fetches++) {
+        expect(await bob.contacts.fetchMailboxes()).to.equal(0)
+      }
+    } finally {
+      datastore.put = put
+    }
+    expect(mailboxes.boxes.get(box)).to.deep.equal([])
+    const metrics = await registry.metrics()
+    expect(metrics).to.match(/^murmur_contacts_mailbox_dropped_total\{reason="SealedBoxError"\} 1$/m)
+    expect(metrics).to.match(/^murmur_contacts_mailbox_dropped_total\{reason="Error"\} 1$/m)
   })
 
   it('both sides start a session at once: the smaller identity id\'s session wins, and both then talk in it', async () => {

@@ -1,4 +1,3 @@
-import { STORE_PROTOCOL } from '../../src/store/index.ts'
 import { tempDir } from '../fixtures/cli.ts'
 import { loopbackPeer, waitFor } from '../fixtures/nodes.ts'
 import type { Murmur, MurmurInit } from '../../src/app/index.ts'
@@ -26,8 +25,8 @@ export async function mesh (peers: Murmur[]): Promise<void> {
   const stores = peers.filter(p => p.node.roles.has('store'))
   for (const p of peers) {
     await waitFor(async () => {
-      const known = await p.node.libp2p.peerStore.all({ filters: [x => x.protocols.includes(STORE_PROTOCOL)] })
-      return stores.filter(s => !s.peerId.equals(p.peerId)).every(s => known.some(k => k.id.equals(s.peerId)))
+      const known = await p.store.storePeers()
+      return stores.filter(s => !s.peerId.equals(p.peerId)).every(s => known.some(k => k.equals(s.peerId)))
     }, 'identify to tell every peer which peers store', 10_000)
   }
 }

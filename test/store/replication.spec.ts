@@ -55,6 +55,31 @@ describe('store replication', function () {
     expect(await bob.store.fetch(bobKey)).to.deep.equal([])
   })
 
+  it('never takes a client that deposited for a store node, even after a restart (libp2p lists a protocol for every peer that opens a stream of it)', async () => {
+    stores.push(await storePeer(), await storePeer(), await storePeer())
+    const alice = await loopbackPeer()
+    others.push(alice)
+    await mesh([...stores.map(s => s.murmur), alice])
+    const mailbox = mailboxName(generateMailboxKey().publicKey)
+    await alice.store.deposit(mailbox, bytes('hello'))
+    await alice.store.fetch(generateMailboxKey()).catch(() => {})
+    const ids = (peers: Array<{ toString(): string }>): string[] => peers.map(p => p.toString()).sort()
+    const storeIds = (but: StorePeer): string[] => ids(stores.filter(s => s !== but).map(s => s.murmur.peerId))
+    for (const s of stores) {
+      expect(ids(await s.murmur.store.storePeers()), 'the store peers a store node knows').to.deep.equal(storeIds(s))
+      expect(ids(await s.murmur.store.storeNodes(mailbox))).to.not.include(alice.peerId.toString())
+    }
+    // the same after a restart, from what the peer store kept
+    const [s1] = stores
+    await s1.murmur.stop()
+    const back = await storePeer({}, s1.home)
+    stores[0] = { ...back, cleanup: s1.cleanup }
+    expect(ids(await back.murmur.store.storePeers()), 'what a restarted store node remembers').to.deep.equal(storeIds(stores[0]))
+    await mesh([...stores.map(s => s.murmur), alice])
+    await alice.store.deposit(mailbox, bytes('again'))
+    expect(ids(await back.murmur.store.storePeers())).to.deep.equal(storeIds(stores[0]))
+  })
+
   it('brings a store node that was down up to date, and spreads an ack to every replica, one that was down included', async () => {
     stores.push(await storePeer(), await storePeer(), await storePeer())
     const alice = await loopbackPeer()
