@@ -353,6 +353,18 @@ const ASK_RTT_SAMPLES = 4
 /** The least silence after which an ask goes again */
 const ASK_MIN_QUIET_MS = 1_000
 
+/** RFC 6298's update of a smoothed round-trip time and its deviation */
+function sampleRtt (r: { srtt: number, rttvar: number, samples: number }, ms: number): void {
+  if (r.samples === 0) {
+    r.srtt = ms
+    r.rttvar = ms / 2
+  } else {
+    r.rttvar = 0.75 * r.rttvar + 0.25 * Math.abs(r.srtt - ms)
+    r.srtt = 0.875 * r.srtt + 0.125 * ms
+  }
+  r.samples++
+}
+
 /** Room a fragment with reply blocks keeps for data, so a small request (a store fetch with its proof) rides in the first */
 const MIN_FIRST_DATA_BYTES = 256
 
@@ -423,13 +435,15 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
   private readonly cover?: CoverInit
   private readonly probe?: Required<ProbeInit>
   /** Loop packets out (probes and cover), by message id: the relays on their route */
-  private readonly loopsOut = new Map<string, { relays: string[], timer: ReturnType<typeof setTimeout> }>()
+  private readonly loopsOut = new Map<string, { relays: string[], timer: ReturnType<typeof setTimeout>, sentAt: number }>()
   /** Relays on loops out, and how many each is on: counted as evidence to come, so a relay is not probed twice over */
   private readonly probing = new Map<string, number>()
   /** Relays of exchanges lost just now, and how many probes of their own each is owed */
   private readonly suspects = new Map<string, number>()
   /** When each relay was last the one under test of a probe */
   private readonly lastTested = new Map<string, number>()
+  /** How long loops take to come back (RFC 6298, as `askRtt`): a probe is lost after four deviations over the mean */
+  private readonly loopRtt = { srtt: 0, rttvar: 0, samples: 0 }
   readonly relay: boolean
   private readonly exitTopicPrefixes: string[]
   /** What an exit publishes with; a layer above may take over (a member exit must see the envelope too) */
@@ -1432,15 +1446,7 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
 
   /** RFC 6298's update of the smoothed round-trip time and its deviation */
   private sampleAskRtt (ms: number): void {
-    const r = this.askRtt
-    if (r.samples === 0) {
-      r.srtt = ms
-      r.rttvar = ms / 2
-    } else {
-      r.rttvar = 0.75 * r.rttvar + 0.25 * Math.abs(r.srtt - ms)
-      r.srtt = 0.875 * r.srtt + 0.125 * ms
-    }
-    r.samples++
+    sampleRtt(this.askRtt, ms)
   }
 
   /**
@@ -1543,7 +1549,13 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
     const key = bytesToHex(id)
     const body = encodeMessage({ type: 'loop', id, fragment: 0, fragments: 1, kind: '', data: new Uint8Array(0), surbs: [], topic: '' })
     const { packet } = buildPacket(this.crypto, [...this.routeHops(relays), { address: self.peerKey, onionKey: self.onionKey }], body)
-    const timeout = this.ackTimeoutMs + (this.mixing != null ? 2 * (relays.length + 1) * this.mixing.maxDelayMs : 0)
+    // as an ask's: what loops usually take, never under ASK_MIN_QUIET_MS (a loaded machine stalls now and then)
+    // nor over the ack timeout; a relay that holds packets longer than that is as bad as one that drops them
+    const mixingMs = this.mixing != null ? 2 * (relays.length + 1) * this.mixing.maxDelayMs : 0
+    const rtt = this.loopRtt
+    const timeout = rtt.samples >= ASK_RTT_SAMPLES
+      ? Math.min(this.ackTimeoutMs, Math.max(ASK_MIN_QUIET_MS, Math.round(rtt.srtt + 4 * rtt.rttvar))) + mixingMs
+      : this.ackTimeoutMs + mixingMs
     const timer = setTimeout(() => {
       this.timers.delete(timer)
       if (this.loopDone(key)) {
@@ -1558,7 +1570,7 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
       }
     }, timeout)
     this.timers.add(timer)
-    this.loopsOut.set(key, { relays, timer })
+    this.loopsOut.set(key, { relays, timer, sentAt: Date.now() })
     relays.forEach(r => this.probing.set(r, (this.probing.get(r) ?? 0) + 1))
     try {
       await this.sendPacket(peerIdFromString(relays[0]), packet)
@@ -1576,6 +1588,7 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
     }
     clearTimeout(out.timer)
     this.timers.delete(out.timer)
+    sampleRtt(this.loopRtt, Date.now() - out.sentAt)
     this.reliability.success(out.relays)
     this.metrics.probe('returned')
     this.pumpProbes()
