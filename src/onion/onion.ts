@@ -1056,6 +1056,8 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
    */
   private async sendFragment (dest: RelayDescriptor, message: OnionMessage, hops: number, retries: number, ackTimeoutMs: number, signal: AbortSignal | undefined, never: Set<string>, used: Set<string>): Promise<number> {
     const destId = dest.peerId.toString()
+    // an exit that publishes is a relay doing a relay's work: scored as one, so a silent exit is chosen less
+    const destMember = message.type === 'publish' ? destId : destinationMember(destId)
     const exclude = [destId]
     const avoid = new Set<string>()
     const timeout = ackTimeoutMs + (this.mixing != null ? 2 * (hops + 1) * this.mixing.maxDelayMs : 0)
@@ -1088,11 +1090,11 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
         this.log.debug({ relay: forward[0], err: err.message }, 'first hop unreachable')
       }
       if (await ack) {
-        this.reliability.success([...forward, destinationMember(destId), ...back])
+        this.reliability.success([...forward, destMember, ...back])
         this.metrics.message('acked')
         return attempt + 1
       }
-      this.reliability.failure([...forward, destinationMember(destId), ...back])
+      this.reliability.failure([...forward, destMember, ...back])
       this.suspect([...forward, ...back])
       forward.forEach(id => avoid.add(id))
       back.forEach(id => avoid.add(id))
