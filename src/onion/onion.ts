@@ -116,10 +116,9 @@ export interface OnionInit {
   /**
    * Loop probes: packets over routes of relays back to this node, each
    * holding one relay whose reliability is not known yet, so droppers are
-   * found alongside the first real traffic (from this node's first send,
-   * ask or publish, every relay is probed a few times within one ack
-   * timeout: a node that sends nothing opens no routes for probes) and
-   * relays unobserved for long are measured again. On the wire a probe is a loop packet, as cover traffic
+   * found before real traffic meets them (at start, every relay is probed a
+   * few times within one ack timeout) and relays unobserved for long are
+   * measured again. On the wire a probe is a loop packet, as cover traffic
    * is, and looks like any other packet to every relay; no relay can tell a
    * probe from a message and forward only probes.
    *
@@ -443,8 +442,6 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
   private readonly suspects = new Map<string, number>()
   /** When each relay was last the one under test of a probe */
   private readonly lastTested = new Map<string, number>()
-  /** Probing starts with this node's first send, ask or publish */
-  private probesArmed = false
   /** How long loops take to come back (RFC 6298, as `askRtt`): a probe is lost after four deviations over the mean */
   private readonly loopRtt = { srtt: 0, rttvar: 0, samples: 0 }
   readonly relay: boolean
@@ -541,6 +538,7 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
     if (this.cover != null) {
       this.scheduleLoop()
     }
+    this.pumpProbes()
   }
 
   async stop (): Promise<void> {
@@ -564,7 +562,6 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
     this.probing.clear()
     this.suspects.clear()
     this.lastTested.clear()
-    this.probesArmed = false
     for (const release of this.waiters) { release() }
     this.waiters.clear()
     await this.replay.flush()
@@ -1113,7 +1110,6 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
    */
   async send (destination: PeerId | string, data: Uint8Array, options: SendOptions = {}): Promise<SendResult> {
     if (!this.started) { throw new OnionNotStartedError() }
-    this.armProbes()
     const dest = await this.destination(destination, options.signal)
     const hops = options.hops ?? this.hops
     const kind = options.kind ?? DEFAULT_KIND
@@ -1184,7 +1180,6 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
     const { signal } = options
     if (!this.started) { throw new OnionNotStartedError() }
     signal.throwIfAborted()
-    this.armProbes()
     const dest = await this.destination(destination, signal)
     const destId = dest.peerId.toString()
     const hops = options.hops ?? this.hops
@@ -1464,7 +1459,6 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
    */
   async publish (topic: string, data: Uint8Array, options: Omit<SendOptions, 'kind' | 'surbs'> = {}): Promise<SendResult> {
     if (!this.started) { throw new OnionNotStartedError() }
-    this.armProbes()
     const hops = options.hops ?? this.hops
     const retries = options.retries ?? this.retries
     const id = this.crypto.randomBytes(MESSAGE_ID_SIZE)
@@ -1513,7 +1507,7 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
    * the relay under test)
    */
   private pumpProbes (): void {
-    if (this.probe == null || !this.started || !this.probesArmed) {
+    if (this.probe == null || !this.started) {
       return
     }
     const selfId = this.node.peerId.toString()
@@ -1544,14 +1538,6 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
       }
       this.metrics.probe('sent')
       void this.sendTrackedLoop(relays, c.peerId).catch(err => { this.log.debug({ err: err.message }, 'probe not sent') })
-    }
-  }
-
-  /** From this node's first exchange on, relays are probed (before, nothing is routed that they could fail) */
-  private armProbes (): void {
-    if (!this.probesArmed) {
-      this.probesArmed = true
-      this.pumpProbes()
     }
   }
 
