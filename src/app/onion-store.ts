@@ -8,12 +8,10 @@
  * that may import both.
  */
 
-import { sha256 } from '@noble/hashes/sha2.js'
-import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js'
 import { ANSWER_CHUNK_BYTES, NoRouteError } from '../onion/index.ts'
 import { decodeRequest, DirectTransport, StoreRequest, StoreResponse } from '../store/index.ts'
 import type { Logger } from '../node/index.ts'
-import type { Onion, SendResult } from '../onion/index.ts'
+import type { Onion } from '../onion/index.ts'
 import type { ExchangeOptions, StoreServer, StoreTransport } from '../store/index.ts'
 import type { Libp2p, PeerId } from '@libp2p/interface'
 
@@ -35,14 +33,8 @@ export interface OnionStoreTransportInit {
    */
   timeoutMs?: number
   /**
-   * Routes remembered per store node and side (TX, RX): the relays of the
-   * last this-many exchanges are kept off the other side's routes
-   *
-   * @default 16
-   */
-  recentRoutes?: number
-  /**
-   * How long a route is remembered
+   * How long a relay used on one side (TX, RX) of a store node stays off
+   * the other side's routes after its last use there
    *
    * @default 600000
    */
@@ -60,7 +52,18 @@ export interface OnionStoreTransportInit {
 
 type Side = 'tx' | 'rx'
 
-interface RecentRoute { at: number, relays: string[] }
+/** A relay held by one side of one store node's exchanges until `until` */
+interface Lease { side: Side, until: number }
+
+/**
+ * The score at and above which a relay counts towards a side's share of
+ * good relays: a relay never tried scores 0.5, a dropper found out ~0.1 or
+ * less, and path selection weighs by score² (at 0.3 a relay is chosen ~3
+ * times less than one never tried, ~10 times less than a good one)
+ */
+const GOOD_SCORE = 0.3
+
+const other = (side: Side): Side => side === 'tx' ? 'rx' : 'tx'
 
 /**
  * The client side: TX (deposits) and RX (challenges, fetches, acks) each go
@@ -84,13 +87,16 @@ export class OnionStoreTransport implements StoreTransport {
   private warned = false
   /** Store nodes warned about shared relays, until a disjoint route works again (one warning, not one per request) */
   private readonly sharedWarned = new Set<string>()
-  private readonly recentRoutes: number
   private readonly recentRouteMs: number
   private readonly pageSurbs: number
-  /** Per store node and side, the relays of its recent routes, oldest first */
-  private readonly recent = new Map<string, Record<Side, RecentRoute[]>>()
-  /** Keys the split of relays into sides; secret, so nobody else can tell a relay's side */
-  private readonly splitKey = crypto.getRandomValues(new Uint8Array(32))
+  /** Per store node, the relays each side holds, and until when */
+  private readonly leases = new Map<string, Map<string, Lease>>()
+  /**
+   * Per store node and side, the `avoidRelays` sets of the exchanges in
+   * flight: a relay one side takes is added at once to the other side's,
+   * so two exchanges choosing routes at the same time never share one
+   */
+  private readonly inFlight = new Map<string, Record<Side, Set<Set<string>>>>()
   /**
    * Exchanges by route taken, for status and tests; `shared`: onion
    * exchanges that could not keep clear of the other side's relays
@@ -105,7 +111,6 @@ export class OnionStoreTransport implements StoreTransport {
     this.log = components.log
     this.hops = init.hops
     this.timeoutMs = init.timeoutMs ?? 30_000
-    this.recentRoutes = init.recentRoutes ?? 16
     this.recentRouteMs = init.recentRouteMs ?? 600_000
     this.pageSurbs = Math.max(SURBS, Math.min(MAX_PAGE_SURBS, init.pageSurbs ?? 32))
   }
@@ -121,59 +126,92 @@ export class OnionStoreTransport implements StoreTransport {
   /**
    * What "a different route" means here (DESIGN "Store-and-forward", issue
    * 6): an RX exchange (challenge, fetch, ack) with a store node shares no
-   * relay, on any of its routes (forward, retries, ack and reply blocks),
-   * with this peer's recent TX routes (deposits) to the same store node, and
-   * the other way round. Why: a relay on both sides sees, with the store
-   * node's timing, both this peer's deposits and its fetches; one corrupt
-   * relay and the store node could then tie the mailboxes this peer writes
-   * to the mailbox it owns. Disjoint routes need a corrupt relay on each.
+   * relay, on any of its routes (forward, retries and reply blocks), with
+   * this peer's recent TX exchanges (deposits) with the same store node,
+   * and the other way round. Why: a relay on both sides sees, with the
+   * store node's timing, both this peer's deposits and its fetches; one
+   * corrupt relay and the store node could then tie the mailboxes this peer
+   * writes to the mailbox it owns. Disjoint routes need a corrupt relay on
+   * each.
    *
-   * How: routes drawn afresh each time would soon have used every relay, so
-   * each store node's relays are split in two halves by a keyed hash (a
-   * secret of this peer, so no one can predict the split), deposits route
-   * only through one half and fetches only through the other. The split
-   * moves when relays come and go, so the relays of the last
-   * `recentRoutes` exchanges of the other side (within `recentRouteMs`)
-   * are kept off as well. When too few relays are left for that, the
-   * exchange takes any route, with a warning and `counts.shared`.
+   * How: each relay a side uses is leased to that side (per store node)
+   * for `recentRouteMs` after its last use, and the other side's routes
+   * never take a relay leased away (`avoidRelays`, which the onion layer
+   * never relaxes; leases are taken the moment a route is chosen, through
+   * `onRoute`, so concurrent exchanges cannot both take a free relay). So
+   * within that window no relay carries both sides' exchanges, whatever
+   * the scores do.
+   *
+   * Which relays a side gets is not a fixed split: a fixed half could hold
+   * most of the bad relays, and then every route on that side met one. A
+   * side takes free (unleased) relays while it holds fewer good relays
+   * (score ≥ GOOD_SCORE) than its share, half of the good relays known (at
+   * least a route's worth and one more), and keeps to its own relays once it
+   * has its share, so the other side always finds its half free. A side
+   * whose relays turn out to drop has fewer good ones and takes free relays
+   * to make up its share: by this peer's own weighted random choice, so no
+   * relay can steer which ones. A relay moves sides only after the window
+   * passed without its use (a dropper that gets itself left unused for
+   * `recentRouteMs` may come back on the other side: what it saw of the
+   * first is that old).
    */
   private avoidFor (storeNode: string, side: Side): Set<string> {
-    const relays = this.onion.status().knownRelays.map(r => r.peerId).filter(id => id !== this.self && id !== storeNode)
-    const ranked = relays
-      .map(id => ({ id, rank: bytesToHex(sha256(utf8ToBytes(`${bytesToHex(this.splitKey)}|${storeNode}|${id}`))) }))
-      .sort((a, b) => a.rank < b.rank ? -1 : 1)
-    const other: Side = side === 'tx' ? 'rx' : 'tx'
-    // even ranks route deposits, odd ranks fetches
-    const avoid = new Set(ranked.filter((_, i) => (i % 2 === 0) !== (other === 'tx')).map(r => r.id))
-    for (const route of this.routes(storeNode)[other]) {
-      route.relays.forEach(id => avoid.add(id))
+    const leases = this.leasesOf(storeNode)
+    const relays = this.onion.status().knownRelays.filter(r => r.peerId !== this.self && r.peerId !== storeNode)
+    const good = relays.filter(r => r.reliability >= GOOD_SCORE)
+    const share = Math.max(this.hops + 1, Math.floor(good.length / 2))
+    const mine = good.filter(r => leases.get(r.peerId)?.side === side).length
+    const avoid = new Set<string>()
+    for (const r of relays) {
+      const lease = leases.get(r.peerId)
+      if (lease?.side === other(side) || (lease == null && mine >= share)) {
+        avoid.add(r.peerId)
+      }
     }
     return avoid
   }
 
-  /** The recent routes to a store node, past ones dropped */
-  private routes (storeNode: string): Record<Side, RecentRoute[]> {
-    let r = this.recent.get(storeNode)
-    if (r == null) {
-      r = { tx: [], rx: [] }
-      this.recent.set(storeNode, r)
+  /** The leases of one store node's relays, expired ones dropped */
+  private leasesOf (storeNode: string): Map<string, Lease> {
+    let leases = this.leases.get(storeNode)
+    if (leases == null) {
+      leases = new Map()
+      this.leases.set(storeNode, leases)
     }
-    const since = Date.now() - this.recentRouteMs
-    for (const side of ['tx', 'rx'] as const) {
-      r[side] = r[side].filter(x => x.at >= since).slice(-this.recentRoutes)
+    const now = Date.now()
+    for (const [id, lease] of leases) {
+      if (lease.until < now) { leases.delete(id) }
     }
-    return r
+    return leases
   }
 
-  private remember (storeNode: string, side: Side, sent: SendResult): void {
-    const r = this.routes(storeNode)
-    r[side].push({ at: Date.now(), relays: sent.relays })
-    r[side] = r[side].slice(-this.recentRoutes)
+  /** Relays one side has just chosen: leased to it, and off the routes of the other side's exchanges in flight */
+  private take (storeNode: string, side: Side, relays: string[]): void {
+    const leases = this.leasesOf(storeNode)
+    const until = Date.now() + this.recentRouteMs
+    for (const id of relays) {
+      const lease = leases.get(id)
+      if (lease != null && lease.side !== side) {
+        // only an exchange that fell back to shared relays (counted, warned) takes another side's relay
+        continue
+      }
+      leases.set(id, { side, until })
+      for (const avoid of this.flights(storeNode)[other(side)]) { avoid.add(id) }
+    }
   }
 
-  /** The relays of the remembered routes to `storeNode` on one side (for status and tests) */
+  private flights (storeNode: string): Record<Side, Set<Set<string>>> {
+    let f = this.inFlight.get(storeNode)
+    if (f == null) {
+      f = { tx: new Set(), rx: new Set() }
+      this.inFlight.set(storeNode, f)
+    }
+    return f
+  }
+
+  /** The relays a side of a store node holds now (for status and tests) */
   recentRelays (storeNode: PeerId | string, side: Side): Set<string> {
-    return new Set(this.routes(storeNode.toString())[side].flatMap(r => r.relays))
+    return new Set([...this.leasesOf(storeNode.toString())].filter(([, l]) => l.side === side).map(([id]) => id))
   }
 
   /** Enough relays besides this node and the store node for a route, and the store node's descriptor */
@@ -207,12 +245,27 @@ export class OnionStoreTransport implements StoreTransport {
     // a page request as large as pages get is a long drain's: the next page's reply blocks are made while this
     // one's answer travels (at the end of a drain, one page's worth is made for nothing and expires)
     const prepareNext = options.answerBytes != null && surbs === this.pageSurbs
-    const ask = async (avoidRelays?: Set<string>): Promise<Uint8Array> => this.onion.ask(storeNode, request, {
-      kind: STORE_ONION_KIND, surbs, signal, avoidRelays, prepareNext, onSent: sent => { this.remember(dest, side, sent) }
-    })
+    const flights = this.flights(dest)[side]
+    const ask = async (avoidRelays?: Set<string>): Promise<Uint8Array> => {
+      if (avoidRelays != null) { flights.add(avoidRelays) }
+      try {
+        return await this.onion.ask(storeNode, request, {
+          kind: STORE_ONION_KIND, surbs, signal, avoidRelays, prepareNext, onRoute: relays => { this.take(dest, side, relays) }
+        })
+      } finally {
+        if (avoidRelays != null) { flights.delete(avoidRelays) }
+      }
+    }
     try {
       try {
-        const answer = await ask(this.avoidFor(dest, side))
+        let answer: Uint8Array
+        try {
+          answer = await ask(this.avoidFor(dest, side))
+        } catch (err) {
+          if (!(err instanceof NoRouteError)) { throw err }
+          // this side has its share but too few of its relays make a route now: free relays too, never the other side's
+          answer = await ask(new Set([...this.leasesOf(dest)].filter(([, l]) => l.side === other(side)).map(([id]) => id)))
+        }
         this.sharedWarned.delete(dest)
         return answer
       } catch (err) {

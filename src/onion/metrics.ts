@@ -18,6 +18,7 @@ export class OnionMetrics {
   retried = 0
   failed = 0
   loops = 0
+  readonly probes = { sent: 0, returned: 0, lost: 0 }
   readonly dropped: Partial<Record<OnionDropReason, number>> = {}
   private readonly prom?: {
     processed: Counter
@@ -25,6 +26,7 @@ export class OnionMetrics {
     delivered: Counter
     dropped: Counter<'reason'>
     messages: Counter<'outcome'>
+    probes: Counter<'outcome'>
     replayCache: Gauge
     relays: Gauge
     epoch: Gauge
@@ -41,6 +43,7 @@ export class OnionMetrics {
       delivered: new Counter({ name: 'murmur_onion_packets_delivered_total', help: 'Packets for which this node was the last hop', registers }),
       dropped: new Counter({ name: 'murmur_onion_packets_dropped_total', help: 'Packets and frames dropped, by reason', labelNames: ['reason'], registers }),
       messages: new Counter({ name: 'murmur_onion_messages_total', help: 'Fragments sent by this node, by outcome (sent, acked, retried, failed)', labelNames: ['outcome'], registers }),
+      probes: new Counter({ name: 'murmur_onion_probes_total', help: 'Loop packets that measure relays, by outcome (sent, returned, lost); cover loops count in returned and lost', labelNames: ['outcome'], registers }),
       replayCache: new Gauge({ name: 'murmur_onion_replay_cache_size', help: 'Replay tags held for the live key epochs', registers }),
       relays: new Gauge({ name: 'murmur_onion_known_relays', help: 'Verified relay descriptors in the directory', registers }),
       epoch: new Gauge({ name: 'murmur_onion_key_epoch', help: 'Current onion key epoch', registers })
@@ -60,6 +63,11 @@ export class OnionMetrics {
   message (outcome: 'sent' | 'acked' | 'retried' | 'failed'): void {
     this[outcome]++
     this.prom?.messages.inc({ outcome })
+  }
+
+  probe (outcome: 'sent' | 'returned' | 'lost'): void {
+    this.probes[outcome]++
+    this.prom?.probes.inc({ outcome })
   }
 
   gauges (replayCache: number, relays: number, epoch: number): void {

@@ -11,7 +11,7 @@ import { FrameDecoder, ONION_PROTOCOL, encodeFrame, encodeFrames } from './frame
 import { OnionKeyring } from './keyring.ts'
 import { dataCapacity, decodeMessage, encodeMessage, MESSAGE_ID_SIZE } from './message.ts'
 import { OnionMetrics } from './metrics.ts'
-import { ReliabilityTracker, selectPath } from './path.ts'
+import { destinationMember, ReliabilityTracker, selectPath } from './path.ts'
 import { PacketRejectedError, processPacket } from './processor.ts'
 import { ReplayCache } from './replay.ts'
 import { createSurb, decodeSurb, encodeSurb, openSurbReply, surbReplyPacket } from './surb.ts'
@@ -37,6 +37,23 @@ export interface MixingInit {
 export interface CoverInit {
   /** Mean interval between loop packets (Poisson process) */
   intervalMs: number
+}
+
+export interface ProbeInit {
+  /**
+   * A relay whose score rests on less evidence than this (decayed
+   * observations, see ReliabilityTracker) is probed: one never seen, one
+   * new to the directory, one not observed for a long while
+   *
+   * @default 2
+   */
+  evidence?: number
+  /**
+   * Probes in flight at once
+   *
+   * @default 4
+   */
+  maxInFlight?: number
 }
 
 export interface OnionInit {
@@ -96,6 +113,18 @@ export interface OnionInit {
    * @default false (off)
    */
   cover?: CoverInit | false
+  /**
+   * Loop probes: packets over routes of relays back to this node, each
+   * holding one relay whose reliability is not known yet, so droppers are
+   * found before real traffic meets them (at start, every relay is probed a
+   * few times within one ack timeout) and relays unobserved for long are
+   * measured again. On the wire a probe is a loop packet, as cover traffic
+   * is, and looks like any other packet to every relay; no relay can tell a
+   * probe from a message and forward only probes.
+   *
+   * @default { evidence: 2, maxInFlight: 4 }
+   */
+  probe?: ProbeInit | false
   /**
    * Process and forward other peers' packets. Every onion node is the last
    * hop of its own messages; only relays forward.
@@ -201,8 +230,8 @@ export const ANSWER_CHUNK_BYTES = dataCapacity({ type: 'reply', id: new Uint8Arr
 export type OnionHandler = (message: IncomingMessage) => void | Promise<void>
 
 export interface OnionEvents {
-  /** An answer to one of this node's messages came back through a reply block */
-  reply: CustomEvent<{ messageId: string, data: Uint8Array }>
+  /** An answer to one of this node's messages came back through a reply block (`surbId`: which one) */
+  reply: CustomEvent<{ messageId: string, data: Uint8Array, surbId?: string }>
 }
 
 export interface OnionStatus {
@@ -218,6 +247,8 @@ export interface OnionStatus {
   retried: number
   failed: number
   loops: number
+  /** Loop probes of relays (ProbeInit): sent, came back, lost (scored as failures), out now (cover loops count as they come back or not) */
+  probes: { sent: number, returned: number, lost: number, inFlight: number }
   replayCacheSize: number
   /** Reply blocks made ahead for the next ask (`AskOptions.prepareNext`), not yet taken */
   spareSurbs: number
@@ -228,6 +259,15 @@ export interface AskOptions extends SendOptions {
   surbs: number
   signal: AbortSignal
   onSent?(result: SendResult): void
+  /**
+   * Called as soon as relays are chosen for this ask (a forward route, a
+   * reply block's route, reply blocks made ahead and taken now), before any
+   * of them is used: a caller that keeps two kinds of exchanges on disjoint
+   * relays marks them taken here, so an exchange of the other kind that
+   * chooses its routes a moment later (`avoidRelays` is read at each choice)
+   * keeps clear of them
+   */
+  onRoute?(relays: string[]): void
   /**
    * Another ask like this one (same destination, hops and `avoidRelays`)
    * will follow, as a drain's next page does: while this one's answer is on
@@ -261,8 +301,8 @@ interface PendingSurb {
   alpha: string
   /** the onion public key this node's hop of the SURB was made for */
   onionKey: Uint8Array
-  /** Called with the opened message; ack waiters resolve, reply blocks emit */
-  onMessage(message: OnionMessage): void
+  /** Called with the opened message and the reply block's id; ack waiters resolve, reply blocks emit */
+  onMessage(message: OnionMessage, surbId: string): void
   expires: number
 }
 
@@ -320,6 +360,18 @@ function fragmentsOf (data: Uint8Array, surbs: Uint8Array[], template: Omit<Onio
 const ASK_RTT_SAMPLES = 4
 /** The least silence after which an ask goes again */
 const ASK_MIN_QUIET_MS = 1_000
+
+/** RFC 6298's update of a smoothed round-trip time and its deviation */
+function sampleRtt (r: { srtt: number, rttvar: number, samples: number }, ms: number): void {
+  if (r.samples === 0) {
+    r.srtt = ms
+    r.rttvar = ms / 2
+  } else {
+    r.rttvar = 0.75 * r.rttvar + 0.25 * Math.abs(r.srtt - ms)
+    r.srtt = 0.875 * r.srtt + 0.125 * ms
+  }
+  r.samples++
+}
 
 /** Room a fragment with reply blocks keeps for data, so a small request (a store fetch with its proof) rides in the first */
 const MIN_FIRST_DATA_BYTES = 256
@@ -389,6 +441,17 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
   private readonly diversity: Diversity
   private readonly mixing?: MixingInit
   private readonly cover?: CoverInit
+  private readonly probe?: Required<ProbeInit>
+  /** Loop packets out (probes and cover), by message id: the relays on their route */
+  private readonly loopsOut = new Map<string, { relays: string[], timer: ReturnType<typeof setTimeout>, sentAt: number }>()
+  /** Relays on loops out, and how many each is on: counted as evidence to come, so a relay is not probed twice over */
+  private readonly probing = new Map<string, number>()
+  /** Relays of exchanges lost just now, and how many probes of their own each is owed */
+  private readonly suspects = new Map<string, number>()
+  /** When each relay was last the one under test of a probe */
+  private readonly lastTested = new Map<string, number>()
+  /** How long loops take to come back (RFC 6298, as `askRtt`): a probe is lost after four deviations over the mean */
+  private readonly loopRtt = { srtt: 0, rttvar: 0, samples: 0 }
   readonly relay: boolean
   private readonly exitTopicPrefixes: string[]
   /** What an exit publishes with; a layer above may take over (a member exit must see the envelope too) */
@@ -402,9 +465,9 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
   private readonly surbs = new Map<string, PendingSurb>()
   /** Reply blocks made ahead (`AskOptions.prepareNext`), by destination and hops */
   private readonly spareSurbs = new Map<string, SpareSurb[]>()
-  private readonly onAskReply = (m: OnionMessage): void => {
+  private readonly onAskReply = (m: OnionMessage, surbId: string): void => {
     if (m.type === 'reply') {
-      this.dispatchEvent(new CustomEvent('reply', { detail: { messageId: bytesToHex(m.id), data: m.data } }))
+      this.dispatchEvent(new CustomEvent('reply', { detail: { messageId: bytesToHex(m.id), data: m.data, surbId } }))
     }
   }
 
@@ -462,6 +525,7 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
     this.mixing = mixing === false ? undefined : { meanDelayMs: mixing.meanDelayMs, maxDelayMs: Math.min(0xffff, mixing.maxDelayMs) }
     const cover = init.cover ?? (isPrivate ? { intervalMs: 5_000 } : false)
     this.cover = cover === false ? undefined : cover
+    this.probe = init.probe === false ? undefined : { evidence: init.probe?.evidence ?? 2, maxInFlight: init.probe?.maxInFlight ?? 4 }
     this.relay = init.relay ?? this.node.roles.has('relay')
     this.exitTopicPrefixes = init.exitTopicPrefixes ?? ['/murmur/1/g/']
     this.keyring = new OnionKeyring(this.crypto, init.epochMs ?? 3_600_000, init.epochOverlapMs ?? 600_000, this.node.datastore)
@@ -485,6 +549,7 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
     if (this.cover != null) {
       this.scheduleLoop()
     }
+    this.pumpProbes()
   }
 
   async stop (): Promise<void> {
@@ -505,6 +570,10 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
     this.surbs.clear()
     this.ownHops.clear()
     this.spareSurbs.clear()
+    this.loopsOut.clear()
+    this.probing.clear()
+    this.suspects.clear()
+    this.lastTested.clear()
     for (const release of this.waiters) { release() }
     this.waiters.clear()
     await this.replay.flush()
@@ -584,6 +653,7 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
       }
     }
     this.metrics.gauges(this.replay.size, this.directory.descriptors().length, this.keyring.epochAt(now))
+    this.pumpProbes()
     try {
       await this.replay.flush()
     } catch (err: any) {
@@ -808,6 +878,7 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
     }
     if (message.type === 'loop') {
       this.metrics.loops++
+      this.loopBack(bytesToHex(message.id))
       return
     }
     if (message.type === 'publish') {
@@ -947,7 +1018,7 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
     }
     // single use: a SURB opened once is forgotten
     this.forgetSurb(id, pending)
-    pending.onMessage(message)
+    pending.onMessage(message, id)
   }
 
   // ---- the sender ----
@@ -983,16 +1054,22 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
   private path (hops: number, exclude: string[], avoid: Set<string>, never: Set<string> = new Set()): string[] {
     const base = new Set([this.node.peerId.toString(), ...exclude])
     const candidates = this.candidates()
-    try {
-      return selectPath(candidates, hops, { exclude: new Set([...base, ...avoid]), avoidRelays: never, diversity: this.diversity, reliability: this.reliability })
-    } catch (err) {
-      if (avoid.size === 0) { throw err }
-      return selectPath(candidates, hops, { exclude: base, avoidRelays: never, diversity: this.diversity, reliability: this.reliability })
+    // a retry keeps clear of every relay of the silent routes while it can; in a small network it cannot for
+    // long, so the relays most likely innocent (highest score) are let back first, one at a time, and the
+    // likely droppers last
+    const kept = [...avoid].sort((a, b) => this.reliability.score(a) - this.reliability.score(b))
+    for (;;) {
+      try {
+        return selectPath(candidates, hops, { exclude: new Set([...base, ...kept]), avoidRelays: never, diversity: this.diversity, reliability: this.reliability })
+      } catch (err) {
+        if (kept.length === 0 || !(err instanceof NoRouteError)) { throw err }
+        kept.pop()
+      }
     }
   }
 
   /** A SURB whose route is `hops` relays and then this node, registered until it is used or expires */
-  private makeSurb (hops: number, exclude: string[], avoid: Set<string>, expiresInMs: number, onMessage: (m: OnionMessage) => void, never?: Set<string>): { surb: Uint8Array, relays: string[], id: string } {
+  private makeSurb (hops: number, exclude: string[], avoid: Set<string>, expiresInMs: number, onMessage: (m: OnionMessage, surbId: string) => void, never?: Set<string>): { surb: Uint8Array, relays: string[], id: string } {
     const relays = this.path(hops, exclude, avoid, never)
     const self = this.directory.get(this.node.peerId)
     if (self == null) {
@@ -1022,6 +1099,8 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
    */
   private async sendFragment (dest: RelayDescriptor, message: OnionMessage, hops: number, retries: number, ackTimeoutMs: number, signal: AbortSignal | undefined, never: Set<string>, used: Set<string>): Promise<number> {
     const destId = dest.peerId.toString()
+    // an exit that publishes is a relay doing a relay's work: scored as one, so a silent exit is chosen less
+    const destMember = message.type === 'publish' ? destId : destinationMember(destId)
     const exclude = [destId]
     const avoid = new Set<string>()
     const timeout = ackTimeoutMs + (this.mixing != null ? 2 * (hops + 1) * this.mixing.maxDelayMs : 0)
@@ -1054,11 +1133,12 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
         this.log.debug({ relay: forward[0], err: err.message }, 'first hop unreachable')
       }
       if (await ack) {
-        this.reliability.success([...forward, ...back])
+        this.reliability.success([...forward, destMember, ...back])
         this.metrics.message('acked')
         return attempt + 1
       }
-      this.reliability.failure([...forward, ...back])
+      this.reliability.failure([...forward, destMember, ...back])
+      this.suspect([...forward, ...back])
       forward.forEach(id => avoid.add(id))
       back.forEach(id => avoid.add(id))
     }
@@ -1157,18 +1237,26 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
     let quietMs = rtt.samples >= ASK_RTT_SAMPLES ? Math.min(maxQuietMs, Math.max(ASK_MIN_QUIET_MS + mixingMs, Math.round(rtt.srtt + 4 * rtt.rttvar))) : maxQuietMs
     let sentAt = Date.now()
     let firstHeard: number | undefined
-    /** Chunks by attempt (message id): two attempts' answers are never mixed */
-    const chunks = new Map<string, Map<number, Uint8Array>>()
+    /**
+     * Each attempt by message id: its chunks (two attempts' answers are never mixed), its forward relays, its
+     * reply blocks' relays and which of them brought a chunk back, for the reliability scores
+     */
+    const attempts = new Map<string, { chunks: Map<number, Uint8Array>, forward: Set<string>, surbs: Map<string, string[]>, delivered: Set<string> }>()
+    let completedBy: string | undefined
     const answer = Promise.withResolvers<Uint8Array>()
     // the answer may be rejected (the signal aborts, a malformed reply) while a send is still going: marked
     // handled now, or that rejection is unhandled and kills the process (seen on a daemon cut off from every
     // relay, by the partition test); `return await answer.promise` still sees it
     answer.promise.catch(() => {})
     let heard = Date.now()
-    const take = (messageId: string, reply: Uint8Array): void => {
-      const got = chunks.get(messageId)
-      if (got == null) {
+    const take = (messageId: string, reply: Uint8Array, surbId?: string): void => {
+      const state = attempts.get(messageId)
+      if (state == null) {
         return
+      }
+      const got = state.chunks
+      if (surbId != null) {
+        state.delivered.add(surbId)
       }
       heard = Date.now()
       firstHeard ??= heard - sentAt
@@ -1178,6 +1266,7 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
       }
       got.set(reply[0], reply.subarray(2))
       if (got.size === reply[1]) {
+        completedBy ??= messageId
         const parts = [...got.entries()].sort((a, b) => a[0] - b[0]).map(e => e[1])
         const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
         let at = 0
@@ -1188,7 +1277,7 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
         answer.resolve(out)
       }
     }
-    const listener = (evt: CustomEvent<{ messageId: string, data: Uint8Array }>): void => { take(evt.detail.messageId, evt.detail.data) }
+    const listener = (evt: CustomEvent<{ messageId: string, data: Uint8Array, surbId?: string }>): void => { take(evt.detail.messageId, evt.detail.data, evt.detail.surbId) }
     const onAbort = (): void => { answer.reject(new DeliveryFailedError(`No answer over onion routes: ${signal.reason?.message ?? 'aborted'}`)) }
     const release = (): void => { answer.reject(new OnionNotStartedError()) }
     this.addEventListener('reply', listener)
@@ -1226,18 +1315,23 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
         signal.throwIfAborted()
         const id = this.crypto.randomBytes(MESSAGE_ID_SIZE)
         const messageId = bytesToHex(id)
-        chunks.set(messageId, new Map())
+        const state = { chunks: new Map<number, Uint8Array>(), forward: new Set<string>(), surbs: new Map<string, string[]>(), delivered: new Set<string>() }
+        attempts.set(messageId, state)
         const used = new Set<string>()
         const replyRelays = new Set<string>()
         const surbs: Uint8Array[] = []
         // a retry's reply blocks keep clear of the silent routes: made now
         for (const spare of attempt === 0 ? this.takeSpareSurbs(destId, hops, options.surbs, never) : []) {
           spare.relays.forEach(r => { used.add(r); replyRelays.add(r) })
+          options.onRoute?.(spare.relays)
+          state.surbs.set(spare.id, spare.relays)
           surbs.push(spare.surb)
         }
         for (let i = surbs.length; i < options.surbs; i++) {
           const block = this.makeSurb(hops, [destId], avoid, 10 * 60_000, this.onAskReply, never)
           block.relays.forEach(r => { used.add(r); replyRelays.add(r) })
+          options.onRoute?.(block.relays)
+          state.surbs.set(block.id, block.relays)
           surbs.push(block.surb)
         }
         const { groups, parts } = fragmentsOf(data, surbs, { type: 'data', id, fragment: 0, fragments: MAX_FRAGMENTS, kind, topic: '' })
@@ -1247,7 +1341,8 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
         const byHop = new Map<string, Uint8Array[]>()
         parts.forEach((part, i) => {
           const forward = this.path(hops, [destId], avoid, never)
-          forward.forEach(r => used.add(r))
+          forward.forEach(r => { used.add(r); state.forward.add(r) })
+          options.onRoute?.(forward)
           const body = encodeMessage({ type: 'data', id, fragment: i, fragments: parts.length, kind, data: part, surbs: groups[i] ?? [], topic: '' })
           const { packet } = buildPacket(this.crypto, [...this.routeHops(forward), { address: dest.peerKey, onionKey: dest.onionKey }], body)
           const packets = byHop.get(forward[0]) ?? []
@@ -1271,11 +1366,15 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
           if (firstHeard != null && attempt === 0) {
             this.sampleAskRtt(firstHeard)
           }
-          this.reliability.success([...used])
+          // credit what carried the answer: the forward routes, the destination and the reply blocks that brought
+          // a chunk (the others were never used); an earlier attempt's late answer proves nothing of this one
+          if (completedBy === messageId) {
+            this.reliability.success([...state.forward, destinationMember(destId), ...[...state.delivered].flatMap(s => state.surbs.get(s) ?? [])])
+          }
           this.metrics.message('acked')
           return await answer.promise
         }
-        this.reliability.failure([...used])
+        this.judgeSilentAsk(destId, state)
         used.forEach(r => avoid.add(r))
         // as TCP backs off: each attempt waits twice as long as the one before, up to the ack timeout
         quietMs = Math.min(maxQuietMs, quietMs * 2)
@@ -1287,6 +1386,47 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
       signal.removeEventListener('abort', onAbort)
       this.waiters.delete(release)
     }
+  }
+
+  /**
+   * Scores an ask attempt that went quiet: when some chunks came, the forward
+   * routes and the destination did their part and those reply blocks did
+   * theirs, and the loss lies on the reply blocks that brought nothing; when
+   * nothing came, on any member of the exchange
+   */
+  private judgeSilentAsk (destId: string, state: { forward: Set<string>, surbs: Map<string, string[]>, delivered: Set<string> }): void {
+    const dest = destinationMember(destId)
+    if (state.delivered.size === 0) {
+      const relays = [...state.forward, ...[...state.surbs.values()].flat()]
+      this.reliability.failure([...relays, dest])
+      this.suspect(relays)
+      return
+    }
+    this.reliability.success([...state.forward, dest, ...[...state.delivered].flatMap(s => state.surbs.get(s) ?? [])])
+    const silent = [...state.surbs].filter(([s]) => !state.delivered.has(s)).flatMap(([, relays]) => relays)
+    this.reliability.failure(silent)
+    this.suspect(silent)
+  }
+
+  /**
+   * Relays of an exchange that was lost: each gets probes of its own over
+   * routes of relays that score well, so within an ack timeout or two the
+   * loss is pinned on the relay that dropped it (its probes are lost too)
+   * and the relays beside it are cleared (theirs come back), rather than
+   * over many more losses of real traffic. A lost probe makes suspects of
+   * its other relays in turn (adaptive group testing: what is known good
+   * is not tested again, and no relay is tested more than once per ack
+   * timeout that way, so a network that drops everything costs at most
+   * `maxInFlight` probes per ack timeout).
+   */
+  private suspect (relays: string[], probes = 2): void {
+    if (this.probe == null) {
+      return
+    }
+    for (const r of relays) {
+      this.suspects.set(r, Math.max(this.suspects.get(r) ?? 0, probes))
+    }
+    this.pumpProbes()
   }
 
   /**
@@ -1351,15 +1491,7 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
 
   /** RFC 6298's update of the smoothed round-trip time and its deviation */
   private sampleAskRtt (ms: number): void {
-    const r = this.askRtt
-    if (r.samples === 0) {
-      r.srtt = ms
-      r.rttvar = ms / 2
-    } else {
-      r.rttvar = 0.75 * r.rttvar + 0.25 * Math.abs(r.srtt - ms)
-      r.srtt = 0.875 * r.srtt + 0.125 * ms
-    }
-    r.samples++
+    sampleRtt(this.askRtt, ms)
   }
 
   /**
@@ -1405,15 +1537,120 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
   /** One loop cover packet: a route that ends at this node, indistinguishable on the wire from any other */
   private async sendLoop (): Promise<void> {
     try {
-      const self = this.directory.get(this.node.peerId)
-      if (self == null) { return }
-      const relays = this.path(this.hops, [], new Set())
-      const body = encodeMessage({ type: 'loop', id: this.crypto.randomBytes(MESSAGE_ID_SIZE), fragment: 0, fragments: 1, kind: '', data: new Uint8Array(0), surbs: [], topic: '' })
-      const { packet } = buildPacket(this.crypto, [...this.routeHops(relays), { address: self.peerKey, onionKey: self.onionKey }], body)
-      await this.sendPacket(peerIdFromString(relays[0]), packet)
+      await this.sendTrackedLoop(this.path(this.hops, [], new Set()))
     } catch (err: any) {
       this.log.debug({ err: err.message }, 'loop packet not sent')
     }
+  }
+
+  /**
+   * Sends probes while some relay's score rests on too little evidence, the
+   * least known first, each over a route that holds it and relays chosen as
+   * any route's are (so mostly well-scored ones: a lost probe then points at
+   * the relay under test)
+   */
+  private pumpProbes (): void {
+    if (this.probe == null || !this.started) {
+      return
+    }
+    const selfId = this.node.peerId.toString()
+    const candidates = this.candidates().filter(c => c.peerId !== selfId)
+    if (candidates.length < this.hops || this.directory.get(this.node.peerId) == null) {
+      return
+    }
+    const known = (id: string): number => this.reliability.evidence(id) + (this.probing.get(id) ?? 0)
+    const unknown = candidates.filter(c => known(c.peerId) < (this.probe?.evidence ?? 0)).sort((a, b) => known(a.peerId) - known(b.peerId))
+    // then the suspects
+    const suspects = candidates.filter(c => this.suspects.has(c.peerId) && !unknown.includes(c))
+    for (const c of [...unknown, ...suspects]) {
+      if (this.loopsOut.size >= this.probe.maxInFlight) {
+        return
+      }
+      const owed = this.suspects.get(c.peerId) ?? 0
+      if (owed > 0) {
+        if (owed > 1) { this.suspects.set(c.peerId, owed - 1) } else { this.suspects.delete(c.peerId) }
+      } else if (known(c.peerId) >= this.probe.evidence) {
+        continue
+      }
+      this.lastTested.set(c.peerId, Date.now())
+      let relays: string[]
+      try {
+        relays = selectPath(candidates, this.hops, { exclude: new Set([selfId]), include: c.peerId, diversity: this.diversity, reliability: this.reliability })
+      } catch {
+        continue
+      }
+      this.metrics.probe('sent')
+      void this.sendTrackedLoop(relays, c.peerId).catch(err => { this.log.debug({ err: err.message }, 'probe not sent') })
+    }
+  }
+
+  /** A loop packet over `relays` and back to this node; its return or silence scores the relays */
+  private async sendTrackedLoop (relays: string[], tested?: string): Promise<void> {
+    const self = this.directory.get(this.node.peerId)
+    if (self == null) {
+      return
+    }
+    const id = this.crypto.randomBytes(MESSAGE_ID_SIZE)
+    const key = bytesToHex(id)
+    const body = encodeMessage({ type: 'loop', id, fragment: 0, fragments: 1, kind: '', data: new Uint8Array(0), surbs: [], topic: '' })
+    const { packet } = buildPacket(this.crypto, [...this.routeHops(relays), { address: self.peerKey, onionKey: self.onionKey }], body)
+    // as an ask's: what loops usually take, never under ASK_MIN_QUIET_MS (a loaded machine stalls now and then)
+    // nor over the ack timeout; a relay that holds packets longer than that is as bad as one that drops them
+    const mixingMs = this.mixing != null ? 2 * (relays.length + 1) * this.mixing.maxDelayMs : 0
+    const rtt = this.loopRtt
+    const timeout = rtt.samples >= ASK_RTT_SAMPLES
+      ? Math.min(this.ackTimeoutMs, Math.max(ASK_MIN_QUIET_MS, Math.round(rtt.srtt + 4 * rtt.rttvar))) + mixingMs
+      : this.ackTimeoutMs + mixingMs
+    const timer = setTimeout(() => {
+      this.timers.delete(timer)
+      if (this.loopDone(key)) {
+        this.reliability.failure(relays)
+        this.metrics.probe('lost')
+        if (tested != null) {
+          // the others on the lost probe, unless known bad already or tested within the last ack timeout
+          const now = Date.now()
+          this.suspect(relays.filter(r => r !== tested && this.reliability.score(r) >= 0.3 && now - (this.lastTested.get(r) ?? 0) > this.ackTimeoutMs), 1)
+        }
+        this.pumpProbes()
+      }
+    }, timeout)
+    this.timers.add(timer)
+    this.loopsOut.set(key, { relays, timer, sentAt: Date.now() })
+    relays.forEach(r => this.probing.set(r, (this.probing.get(r) ?? 0) + 1))
+    try {
+      await this.sendPacket(peerIdFromString(relays[0]), packet)
+    } catch (err: any) {
+      // the first hop unreachable is that relay's failure: the timer scores it
+      this.log.debug({ relay: relays[0], err: err.message }, 'first hop of a loop unreachable')
+    }
+  }
+
+  /** A loop of this node's came back */
+  private loopBack (key: string): void {
+    const out = this.loopsOut.get(key)
+    if (out == null || !this.loopDone(key)) {
+      return
+    }
+    clearTimeout(out.timer)
+    this.timers.delete(out.timer)
+    sampleRtt(this.loopRtt, Date.now() - out.sentAt)
+    this.reliability.success(out.relays)
+    this.metrics.probe('returned')
+    this.pumpProbes()
+  }
+
+  /** Forgets a loop out; false if it was already settled */
+  private loopDone (key: string): boolean {
+    const out = this.loopsOut.get(key)
+    if (out == null) {
+      return false
+    }
+    this.loopsOut.delete(key)
+    for (const r of out.relays) {
+      const n = (this.probing.get(r) ?? 1) - 1
+      if (n <= 0) { this.probing.delete(r) } else { this.probing.set(r, n) }
+    }
+    return true
   }
 
   status (): OnionStatus {
@@ -1432,6 +1669,7 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
       retried: m.retried,
       failed: m.failed,
       loops: m.loops,
+      probes: { sent: m.probes.sent, returned: m.probes.returned, lost: m.probes.lost, inFlight: this.loopsOut.size },
       replayCacheSize: this.replay.size,
       spareSurbs: [...this.spareSurbs.values()].reduce((n, spares) => n + spares.length, 0),
       knownRelays: this.directory.descriptors().filter(d => d.roles.includes('relay')).map(d => ({

@@ -79,7 +79,9 @@ describe('app: store requests over onion routes (TX for deposits, RX for fetches
       expect(t.counts.direct).to.equal(0)
       expect(t.counts.onion).to.be.greaterThan(0)
     }
-    // three relays cannot make 3-hop deposit and fetch routes that share none: the exchanges fell back, counted
+    // three relays cannot make 3-hop deposit and fetch routes that share none: once alice has used one side (it
+    // holds every relay), her exchanges on the other fall back to shared relays, counted
+    await alice.store.fetch(generateMailboxKey())
     expect((alice.store.client.transport as OnionStoreTransport).counts.shared).to.be.greaterThan(0)
   })
 
@@ -148,8 +150,8 @@ describe('app: the RX route to a store node shares no relay with the TX routes o
 
   before(async () => {
     // relays are counted by the packets they process, so the only onion traffic here is alice's store requests:
-    // no peer's contacts layer publishes its prekey bundle on the store node or polls mailboxes
-    const net: MurmurInit = { ...NET, onion: { ...NET.onion, hops: 2 }, contacts: { records: undefined, mailbox: undefined, publishBundle: false } }
+    // no peer's contacts layer publishes its prekey bundle on the store node or polls mailboxes, and no peer probes
+    const net: MurmurInit = { ...NET, onion: { ...NET.onion, hops: 2, probe: false }, contacts: { records: undefined, mailbox: undefined, publishBundle: false } }
     for (let i = 0; i < 7; i++) {
       const relay = await loopbackPeer({ ...net, roles: ['relay'] })
       const receive = relay.onion.receive.bind(relay.onion)
@@ -240,6 +242,105 @@ describe('app: the RX route to a store node shares no relay with the TX routes o
     expect([...namedTx].filter(r => namedRx.has(r))).to.deep.equal([])
     expect(transport.counts.shared).to.equal(0)
     expect(transport.counts.direct).to.equal(0)
+  })
+})
+
+describe('app: which relays the TX and RX sides of a store node hold', () => {
+  const storeNode = { toString: () => 'store' } as unknown as PeerId
+  const ids = Array.from({ length: 12 }, (_, i) => `r${i}`)
+
+  /**
+   * An onion layer that routes over the best-scored relays an exchange may take, the least used first (as
+   * weighted random choice spreads routes), `width` of them per exchange
+   */
+  function fakeOnion (scores: Map<string, number>, width: number, before?: () => Promise<void>): { onion: any, avoided: Array<{ side: string, avoid: Set<string> }> } {
+    const avoided: Array<{ side: string, avoid: Set<string> }> = []
+    const uses = new Map<string, number>()
+    const onion = {
+      status: () => ({ knownRelays: ids.map(peerId => ({ peerId, reliability: scores.get(peerId) ?? 0.5 })) }),
+      ask: async (_to: unknown, data: Uint8Array, opts: { avoidRelays?: Set<string>, onRoute?(relays: string[]): void }) => {
+        await before?.()
+        const avoid = opts.avoidRelays ?? new Set<string>()
+        avoided.push({ side: new TextDecoder().decode(data), avoid: new Set(avoid) })
+        const route = ids.filter(id => !avoid.has(id))
+          .sort((a, b) => ((scores.get(b) ?? 0) - (scores.get(a) ?? 0)) || ((uses.get(a) ?? 0) - (uses.get(b) ?? 0)))
+          .slice(0, width)
+        route.forEach(id => uses.set(id, (uses.get(id) ?? 0) + 1))
+        opts.onRoute?.(route)
+        return data
+      }
+    }
+    return { onion, avoided }
+  }
+  const transport = (onion: any, recentRouteMs = 600_000): OnionStoreTransport => new OnionStoreTransport({
+    onion,
+    directory: { get: () => ({}) },
+    libp2p: { peerId: { toString: () => 'self' }, dialProtocol: async () => { throw new Error('no direct exchange here') } } as any,
+    log: { warn: () => {}, info: () => {} }
+  }, { hops: 2, recentRouteMs })
+  const exchange = async (t: OnionStoreTransport, side: 'tx' | 'rx'): Promise<void> => { await t.exchange(storeNode, enc(side), { path: side }) }
+  const disjoint = (t: OnionStoreTransport): void => {
+    const tx = t.recentRelays(storeNode, 'tx')
+    expect([...t.recentRelays(storeNode, 'rx')].filter(id => tx.has(id))).to.deep.equal([])
+  }
+
+  it('each side takes free relays up to its share of the good ones, then keeps to its own; a side whose relays drop makes up its share from free relays, never from the other side\'s', async () => {
+    const scores = new Map(ids.map(id => [id, 0.9]))
+    const { onion, avoided } = fakeOnion(scores, 3)
+    const t = transport(onion)
+    // twelve good relays: a share is six
+    await exchange(t, 'tx')
+    await exchange(t, 'tx')
+    expect([...t.recentRelays(storeNode, 'tx')].sort()).to.deep.equal(['r0', 'r1', 'r2', 'r3', 'r4', 'r5'])
+    await exchange(t, 'tx')
+    expect(t.recentRelays(storeNode, 'tx').size, 'a side with its share takes no free relay').to.equal(6)
+    await exchange(t, 'rx')
+    await exchange(t, 'rx')
+    expect([...t.recentRelays(storeNode, 'rx')].sort()).to.deep.equal(['r10', 'r11', 'r6', 'r7', 'r8', 'r9'])
+    disjoint(t)
+    // three of TX's relays turn out to drop: TX has three good ones of a share of four (nine good in all), and
+    // every other relay is RX's: it does without rather than take one
+    for (const id of ['r0', 'r1', 'r2']) { scores.set(id, 0.1) }
+    await exchange(t, 'tx')
+    disjoint(t)
+    for (const a of avoided.filter(a => a.side === 'tx').slice(-1)) {
+      expect([...t.recentRelays(storeNode, 'rx')].filter(id => !a.avoid.has(id)), 'RX relays open to TX').to.deep.equal([])
+    }
+    expect(t.counts.shared).to.equal(0)
+  })
+
+  it('relays leave a side only after its window without use; the starved side then takes them', async () => {
+    const scores = new Map(ids.map(id => [id, 0.9]))
+    const { onion } = fakeOnion(scores, 6)
+    const t = transport(onion, 300)
+    await exchange(t, 'tx')
+    await exchange(t, 'rx')
+    disjoint(t)
+    for (const id of ['r0', 'r1', 'r2', 'r3']) { scores.set(id, 0.1) }
+    // RX goes quiet while TX, with two good relays of a share of four, goes on
+    for (let i = 0; i < 4; i++) {
+      await new Promise(resolve => setTimeout(resolve, 100))
+      await exchange(t, 'tx')
+      disjoint(t)
+    }
+    // RX's leases ran out: TX took free relays to make up its share
+    const tx = t.recentRelays(storeNode, 'tx')
+    expect([...tx].filter(id => (scores.get(id) ?? 0) >= 0.3).length).to.be.at.least(4)
+    await exchange(t, 'rx')
+    disjoint(t)
+    expect(t.counts.shared).to.equal(0)
+  })
+
+  it('two exchanges choosing routes at once never take the same free relay', async () => {
+    const scores = new Map(ids.map(id => [id, 0.9]))
+    // every ask yields once before choosing its route, as the onion layer looks up the destination first
+    // routes of eight of the twelve: without the other side's relays kept off at once, two would overlap
+    const { onion } = fakeOnion(scores, 8, async () => { await new Promise(resolve => setImmediate(resolve)) })
+    const t = transport(onion)
+    await Promise.all([exchange(t, 'tx'), exchange(t, 'rx'), exchange(t, 'tx'), exchange(t, 'rx')])
+    disjoint(t)
+    expect(t.recentRelays(storeNode, 'tx').size).to.be.greaterThan(0)
+    expect(t.recentRelays(storeNode, 'rx').size).to.be.greaterThan(0)
   })
 })
 

@@ -8,7 +8,7 @@ import { MAX_FRAGMENTS, Reassembler, splitByCapacity, splitMessage } from '../..
 import { FRAME_SIZE, FrameDecoder, encodeFrame, encodeFrames } from '../../src/onion/frame.ts'
 import { OnionKeyring } from '../../src/onion/keyring.ts'
 import { decodeMessage, encodeMessage } from '../../src/onion/message.ts'
-import { ReliabilityTracker, isLocalAddress, selectPath } from '../../src/onion/path.ts'
+import { destinationMember, ReliabilityTracker, isLocalAddress, selectPath } from '../../src/onion/path.ts'
 import { ReplayCache } from '../../src/onion/replay.ts'
 import type { OnionMessage } from '../../src/onion/message.ts'
 
@@ -227,6 +227,63 @@ describe('onion/wire', function () {
       }), { seed: 11, numRuns: 100 })
       expect(() => selectPath(relays, relays.length - 1, { exclude: new Set(), avoidRelays, diversity: 'none', reliability: new ReliabilityTracker() }))
         .to.throw(/with 2 avoided/).with.property('name', 'NoRouteError')
+    })
+
+    it('blames the relay on every lost route and on none that came back, not the honest relays beside it', () => {
+      let seed = 5
+      const random = (): number => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed / 0x7fffffff }
+      const ids = Array.from({ length: 10 }, (_, i) => `r${i}`)
+      const dropper = 'r9'
+      const reliability = new ReliabilityTracker()
+      for (let i = 0; i < 40; i++) {
+        // a route and its ack route: six relays, as an onion send uses
+        const route = [...ids].sort(() => random() - 0.5).slice(0, 6)
+        reliability.observe(route, !route.includes(dropper))
+      }
+      expect(reliability.score(dropper)).to.be.lessThan(0.15)
+      for (const id of ids.filter(id => id !== dropper)) {
+        expect(reliability.score(id), id).to.be.greaterThan(0.6)
+      }
+    })
+
+    it('re-attributes an early loss once later routes clear the honest relays on it', () => {
+      // a clock that moves on: scores recompute at most every 50 ms while only successes come
+      let t = 0
+      const reliability = new ReliabilityTracker({ now: () => (t += 100) })
+      reliability.failure(['a', 'b', 'bad'])
+      const early = reliability.score('a')
+      for (let i = 0; i < 3; i++) { reliability.success(['a', 'x']); reliability.success(['b', 'y']) }
+      expect(reliability.score('a')).to.be.greaterThan(0.8)
+      // the one loss is now mostly its: lower than the three stood after it, with nothing else known of it
+      expect(reliability.score('bad')).to.be.lessThan(early - 0.1)
+    })
+
+    it('a destination that is down takes the blame for its silence, not the relays towards it', () => {
+      const reliability = new ReliabilityTracker()
+      for (let i = 0; i < 4; i++) { reliability.success(['r1', 'r2', destinationMember('up')]) }
+      for (let i = 0; i < 4; i++) { reliability.failure(['r1', 'r2', destinationMember('down')]) }
+      expect(reliability.score(destinationMember('down'))).to.be.lessThan(0.2)
+      expect(reliability.score('r1')).to.be.greaterThan(0.6)
+      expect(reliability.score('r2')).to.be.greaterThan(0.6)
+    })
+
+    it('a relay that turns bad sinks within a few losses, however long it was good', () => {
+      const reliability = new ReliabilityTracker()
+      for (let i = 0; i < 50; i++) { reliability.success(['turncoat', `h${i % 5}`]) }
+      for (let i = 0; i < 5; i++) { reliability.success([`h${i % 5}`]) }
+      for (let i = 0; i < 8; i++) { reliability.failure(['turncoat', `h${i % 5}`]) }
+      expect(reliability.score('turncoat')).to.be.lessThan(0.3)
+      expect(reliability.score('h0')).to.be.greaterThan(0.6)
+    })
+
+    it('puts the relay under test on a probe route, anywhere on it', () => {
+      const places = new Set<number>()
+      for (let i = 0; i < 60; i++) {
+        const path = selectPath(relays, 3, { exclude: new Set(), include: 'r5', diversity: 'none', reliability: new ReliabilityTracker() })
+        expect(new Set(path).size).to.equal(3)
+        places.add(path.indexOf('r5'))
+      }
+      expect([...places].sort()).to.deep.equal([0, 1, 2])
     })
 
     it('avoids relays scored down', () => {

@@ -16,6 +16,7 @@ export const onionStatus: Command = {
       `packets:        ${s.processed} processed, ${s.forwarded} forwarded, ${s.delivered} for this node`,
       `dropped:        ${dropped.length === 0 ? 'none' : dropped.map(([r, n]) => `${r} ${n}`).join(', ')}`,
       `sent:           ${s.sent} fragments, ${s.acked} acked, ${s.retried} retried, ${s.failed} failed`,
+      `probes:         ${s.probes.sent} sent, ${s.probes.returned} returned, ${s.probes.lost} lost, ${s.probes.inFlight} out`,
       `replay cache:   ${s.replayCacheSize} tags`,
       `known relays:   ${s.knownRelays.length}`,
       ...s.knownRelays.map(r => `  ${r.peerId}  epoch ${r.epoch}  load ${r.load}/s  reliability ${r.reliability}`)
