@@ -65,6 +65,26 @@ const GOOD_SCORE = 0.3
 
 const other = (side: Side): Side => side === 'tx' ? 'rx' : 'tx'
 
+/** `n` of `items` without replacement, each drawn with odds by its weight (this peer's own choice: no relay steers it) */
+function weightedSample<T> (items: T[], n: number, weight: (item: T) => number): T[] {
+  const pool = items.map(item => ({ item, w: weight(item) }))
+  const out: T[] = []
+  const random = new Uint32Array(1)
+  while (out.length < n && pool.length > 0) {
+    const total = pool.reduce((sum, p) => sum + p.w, 0)
+    globalThis.crypto.getRandomValues(random)
+    let at = random[0] / 2 ** 32 * total
+    let i = 0
+    while (i < pool.length - 1 && at >= pool[i].w) {
+      at -= pool[i].w
+      i++
+    }
+    out.push(pool[i].item)
+    pool.splice(i, 1)
+  }
+  return out
+}
+
 /**
  * The client side: TX (deposits) and RX (challenges, fetches, acks) each go
  * as an onion message to the store node over a route chosen afresh per
@@ -144,13 +164,13 @@ export class OnionStoreTransport implements StoreTransport {
    *
    * Which relays a side gets is not a fixed split: a fixed half could hold
    * most of the bad relays, and then every route on that side met one. A
-   * side takes free (unleased) relays while it holds fewer good relays
-   * (score ≥ GOOD_SCORE) than its share, half of the good relays known (at
-   * least a route's worth and one more), and keeps to its own relays once it
-   * has its share, so the other side always finds its half free. A side
-   * whose relays turn out to drop has fewer good ones and takes free relays
-   * to make up its share: by this peer's own weighted random choice, so no
-   * relay can steer which ones. A relay moves sides only after the window
+   * side that holds fewer good relays (score ≥ GOOD_SCORE) than its share,
+   * half of the good relays known (at least a route's worth and one more),
+   * leases free good relays up to its share before its route is chosen, and
+   * its routes keep to its own relays, so the other side always finds its
+   * half free. A side whose relays turn out to drop has fewer good ones and
+   * leases free relays to make up its share: by this peer's own weighted
+   * random choice, so no relay can steer which ones. A relay moves sides only after the window
    * passed without its use (a dropper that gets itself left unused for
    * `recentRouteMs` may come back on the other side: what it saw of the
    * first is that old).
@@ -161,10 +181,16 @@ export class OnionStoreTransport implements StoreTransport {
     const good = relays.filter(r => r.reliability >= GOOD_SCORE)
     const share = Math.max(this.hops + 1, Math.floor(good.length / 2))
     const mine = good.filter(r => leases.get(r.peerId)?.side === side).length
+    if (mine < share) {
+      // the free relays that make up the share are leased now, before the route is chosen: exchanges that start
+      // together (a burst of deposits) would each see the share unmet and take free relays far past it, leaving
+      // the other side only what this one did not want (CI saw TX hold 10 of 12 good relays, RX the droppers)
+      const free = good.filter(r => !leases.has(r.peerId))
+      this.take(storeNode, side, weightedSample(free, share - mine, r => r.reliability * r.reliability).map(r => r.peerId))
+    }
     const avoid = new Set<string>()
     for (const r of relays) {
-      const lease = leases.get(r.peerId)
-      if (lease?.side === other(side) || (lease == null && mine >= share)) {
+      if (leases.get(r.peerId)?.side !== side) {
         avoid.add(r.peerId)
       }
     }
