@@ -56,6 +56,8 @@ export interface StoreClientComponents {
   self?: PeerId
   libp2p: Pick<Libp2p, 'peerId' | 'peerStore' | 'dial' | 'getConnections'> & { services: { dht?: { getClosestPeers(key: Uint8Array, options?: AbortOptions): AsyncIterable<any> } } }
   logger: Logger
+  /** Who stores, as identify said (one per node: the server shares it) */
+  peers?: StorePeers
 }
 
 export interface DepositOptions extends AbortOptions {
@@ -148,7 +150,7 @@ export class StoreClient {
     this.attempts = init.attempts ?? 3
     this.retryDelayMs = init.retryDelayMs ?? 250
     this.timeoutMs = init.requestTimeoutMs ?? 10_000
-    this.peers = new StorePeers(components.libp2p)
+    this.peers = components.peers ?? new StorePeers(components.libp2p)
     this.log = components.logger
   }
 

@@ -221,11 +221,9 @@ export class StoreDb {
       const id = key.subarray(33)
       const state = this.state(mailbox)
       const size = new DataView(value.buffer, value.byteOffset + 16, 4).getUint32(0)
-      state.items.set(hex(id), { ts: readU64(value, 0), expires: Number(readU64(value, 8)), size, tombstone: false, digest: itemDigest(mailbox, id, false) })
-      state.messages++
-      state.bytes += size
-      this.totalBytes += size
-      this.totalMessages++
+      const meta: ItemMeta = { ts: readU64(value, 0), expires: Number(readU64(value, 8)), size, tombstone: false, digest: itemDigest(mailbox, id, false) }
+      state.items.set(hex(id), meta)
+      this.count(state, meta)
     }
     for await (const [key, value] of this.db.iterator({ gt: Uint8Array.of(T), lt: Uint8Array.of(T + 1) })) {
       const mailbox = key.subarray(1, 33)
@@ -488,15 +486,19 @@ export class StoreDb {
           state.items.delete(key)
         } else {
           state.items.set(key, old)
-          state.messages++
-          state.bytes += old.size
-          this.totalBytes += old.size
-          this.totalMessages++
+          this.count(state, old)
         }
       }
       throw err
     }
     return deleted
+  }
+
+  private count (state: MailboxState, message: ItemMeta): void {
+    state.messages++
+    state.bytes += message.size
+    this.totalBytes += message.size
+    this.totalMessages++
   }
 
   private uncount (state: MailboxState, message: ItemMeta): void {

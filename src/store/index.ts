@@ -27,6 +27,7 @@
 
 import { StoreClient } from './client.ts'
 import { NotServingError } from './errors.ts'
+import { StorePeers } from './peers.ts'
 import { StoreServer } from './server.ts'
 import { StoreResponse } from './store.ts'
 import { DirectTransport } from './transport.ts'
@@ -105,7 +106,9 @@ export class Store implements Startable {
     const direct = new DirectTransport(node.libp2p)
     const logger = node.logger.forComponent('store')
     const serve = init.serve ?? node.roles.has('store')
-    this.client = new StoreClient({ libp2p: node.libp2p as any, logger, self: serve ? node.libp2p.peerId : undefined }, direct, init)
+    // one listener of identify and one peer-store write per answer, for the client and the server alike
+    const peers = new StorePeers(node.libp2p)
+    this.client = new StoreClient({ libp2p: node.libp2p as any, logger, self: serve ? node.libp2p.peerId : undefined, peers }, direct, init)
     if (serve) {
       const path = init.path ?? (node.home != null ? `${node.home}/store` : undefined)
       if (path == null) {
@@ -115,7 +118,8 @@ export class Store implements Startable {
         libp2p: node.libp2p as any,
         logger: node.logger.forComponent('store:server'),
         metricsRegistry: node.metricsRegistry,
-        transport: direct
+        transport: direct,
+        peers
       }, { ...init, path })
       this.client.transport = new LocalFirstTransport(direct, this.server, node.libp2p.peerId)
     }

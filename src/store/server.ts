@@ -144,6 +144,8 @@ export interface StoreServerComponents {
   logger: Logger
   metricsRegistry?: Registry
   transport: StoreTransport
+  /** Who stores, as identify said (one per node: the client shares it) */
+  peers?: StorePeers
 }
 
 /** The part of gossipsub the history follower uses */
@@ -253,7 +255,7 @@ export class StoreServer {
     this.recordValidators = init.recordValidators ?? {}
     this.recordSelectors = init.recordSelectors ?? {}
     this.db = new StoreDb(init.path, this.quotas, { sync: init.syncWrites ?? true })
-    this.peers = new StorePeers(components.libp2p)
+    this.peers = components.peers ?? new StorePeers(components.libp2p)
     if (components.metricsRegistry != null) {
       this.metrics = new StoreMetrics(components.metricsRegistry, () => this.db.totals())
     }
