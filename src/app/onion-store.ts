@@ -8,7 +8,7 @@
  * that may import both.
  */
 
-import { ANSWER_CHUNK_BYTES, NoRouteError } from '../onion/index.ts'
+import { ANSWER_CHUNK_BYTES, NoRouteError, weightedIndex } from '../onion/index.ts'
 import { decodeRequest, DirectTransport, StoreRequest, StoreResponse } from '../store/index.ts'
 import type { Logger } from '../node/index.ts'
 import type { Onion } from '../onion/index.ts'
@@ -69,18 +69,11 @@ const other = (side: Side): Side => side === 'tx' ? 'rx' : 'tx'
 function weightedSample<T> (items: T[], n: number, weight: (item: T) => number): T[] {
   const pool = items.map(item => ({ item, w: weight(item) }))
   const out: T[] = []
-  const random = new Uint32Array(1)
+  const word = new Uint32Array(1)
+  const random = (): number => globalThis.crypto.getRandomValues(word)[0] / 2 ** 32
   while (out.length < n && pool.length > 0) {
-    const total = pool.reduce((sum, p) => sum + p.w, 0)
-    globalThis.crypto.getRandomValues(random)
-    let at = random[0] / 2 ** 32 * total
-    let i = 0
-    while (i < pool.length - 1 && at >= pool[i].w) {
-      at -= pool[i].w
-      i++
-    }
-    out.push(pool[i].item)
-    pool.splice(i, 1)
+    const [{ item }] = pool.splice(weightedIndex(pool, random), 1)
+    out.push(item)
   }
   return out
 }
@@ -170,10 +163,10 @@ export class OnionStoreTransport implements StoreTransport {
    * its routes keep to its own relays, so the other side always finds its
    * half free. A side whose relays turn out to drop has fewer good ones and
    * leases free relays to make up its share: by this peer's own weighted
-   * random choice, so no relay can steer which ones. A relay moves sides only after the window
-   * passed without its use (a dropper that gets itself left unused for
-   * `recentRouteMs` may come back on the other side: what it saw of the
-   * first is that old).
+   * random choice, so no relay can steer which ones. A relay moves sides
+   * only after the window passed without its use (a dropper that gets
+   * itself left unused for `recentRouteMs` may come back on the other side:
+   * what it saw of the first is that old).
    */
   private avoidFor (storeNode: string, side: Side): Set<string> {
     const leases = this.leasesOf(storeNode)
@@ -290,7 +283,7 @@ export class OnionStoreTransport implements StoreTransport {
         } catch (err) {
           if (!(err instanceof NoRouteError)) { throw err }
           // this side has its share but too few of its relays make a route now: free relays too, never the other side's
-          answer = await ask(new Set([...this.leasesOf(dest)].filter(([, l]) => l.side === other(side)).map(([id]) => id)))
+          answer = await ask(this.recentRelays(dest, other(side)))
         }
         this.sharedWarned.delete(dest)
         return answer

@@ -361,6 +361,14 @@ const ASK_RTT_SAMPLES = 4
 /** The least silence after which an ask goes again */
 const ASK_MIN_QUIET_MS = 1_000
 
+/** One attempt of an ask: its answer's chunks, its forward relays, its reply blocks' relays and which of them brought a chunk */
+interface AskAttempt {
+  chunks: Map<number, Uint8Array>
+  forward: Set<string>
+  surbs: Map<string, string[]>
+  delivered: Set<string>
+}
+
 /** RFC 6298's update of a smoothed round-trip time and its deviation */
 function sampleRtt (r: { srtt: number, rttvar: number, samples: number }, ms: number): void {
   if (r.samples === 0) {
@@ -371,6 +379,14 @@ function sampleRtt (r: { srtt: number, rttvar: number, samples: number }, ms: nu
     r.srtt = 0.875 * r.srtt + 0.125 * ms
   }
   r.samples++
+}
+
+/**
+ * RFC 6298's retransmission timeout from a round-trip estimate, within
+ * [floorMs, ceilMs]; `ceilMs` until ASK_RTT_SAMPLES samples are in
+ */
+function rtoMs (r: { srtt: number, rttvar: number, samples: number }, floorMs: number, ceilMs: number): number {
+  return r.samples >= ASK_RTT_SAMPLES ? Math.min(ceilMs, Math.max(floorMs, Math.round(r.srtt + 4 * r.rttvar))) : ceilMs
 }
 
 /** Room a fragment with reply blocks keeps for data, so a small request (a store fetch with its proof) rides in the first */
@@ -1233,15 +1249,14 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
     const maxQuietMs = (options.ackTimeoutMs ?? this.ackTimeoutMs) + mixingMs
     // a lost ask costs what the network usually takes, not the whole ack timeout: never under ASK_MIN_QUIET_MS
     // (a loaded machine stalls now and then) nor over the ack timeout
-    const rtt = this.askRtt
-    let quietMs = rtt.samples >= ASK_RTT_SAMPLES ? Math.min(maxQuietMs, Math.max(ASK_MIN_QUIET_MS + mixingMs, Math.round(rtt.srtt + 4 * rtt.rttvar))) : maxQuietMs
+    let quietMs = rtoMs(this.askRtt, ASK_MIN_QUIET_MS + mixingMs, maxQuietMs)
     let sentAt = Date.now()
     let firstHeard: number | undefined
     /**
      * Each attempt by message id: its chunks (two attempts' answers are never mixed), its forward relays, its
      * reply blocks' relays and which of them brought a chunk back, for the reliability scores
      */
-    const attempts = new Map<string, { chunks: Map<number, Uint8Array>, forward: Set<string>, surbs: Map<string, string[]>, delivered: Set<string> }>()
+    const attempts = new Map<string, AskAttempt>()
     let completedBy: string | undefined
     const answer = Promise.withResolvers<Uint8Array>()
     // the answer may be rejected (the signal aborts, a malformed reply) while a send is still going: marked
@@ -1315,7 +1330,7 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
         signal.throwIfAborted()
         const id = this.crypto.randomBytes(MESSAGE_ID_SIZE)
         const messageId = bytesToHex(id)
-        const state = { chunks: new Map<number, Uint8Array>(), forward: new Set<string>(), surbs: new Map<string, string[]>(), delivered: new Set<string>() }
+        const state: AskAttempt = { chunks: new Map<number, Uint8Array>(), forward: new Set<string>(), surbs: new Map<string, string[]>(), delivered: new Set<string>() }
         attempts.set(messageId, state)
         const used = new Set<string>()
         const replyRelays = new Set<string>()
@@ -1369,7 +1384,7 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
           // credit what carried the answer: the forward routes, the destination and the reply blocks that brought
           // a chunk (the others were never used); an earlier attempt's late answer proves nothing of this one
           if (completedBy === messageId) {
-            this.reliability.success([...state.forward, destinationMember(destId), ...[...state.delivered].flatMap(s => state.surbs.get(s) ?? [])])
+            this.creditAnswered(destId, state)
           }
           this.metrics.message('acked')
           return await answer.promise
@@ -1394,7 +1409,7 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
    * theirs, and the loss lies on the reply blocks that brought nothing; when
    * nothing came, on any member of the exchange
    */
-  private judgeSilentAsk (destId: string, state: { forward: Set<string>, surbs: Map<string, string[]>, delivered: Set<string> }): void {
+  private judgeSilentAsk (destId: string, state: AskAttempt): void {
     const dest = destinationMember(destId)
     if (state.delivered.size === 0) {
       const relays = [...state.forward, ...[...state.surbs.values()].flat()]
@@ -1402,10 +1417,15 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
       this.suspect(relays)
       return
     }
-    this.reliability.success([...state.forward, dest, ...[...state.delivered].flatMap(s => state.surbs.get(s) ?? [])])
+    this.creditAnswered(destId, state)
     const silent = [...state.surbs].filter(([s]) => !state.delivered.has(s)).flatMap(([, relays]) => relays)
     this.reliability.failure(silent)
     this.suspect(silent)
+  }
+
+  /** An ask attempt was answered: its forward routes, its destination and the reply blocks that brought a chunk did their part */
+  private creditAnswered (destId: string, state: AskAttempt): void {
+    this.reliability.success([...state.forward, destinationMember(destId), ...[...state.delivered].flatMap(s => state.surbs.get(s) ?? [])])
   }
 
   /**
@@ -1597,10 +1617,7 @@ export class Onion extends TypedEventEmitter<OnionEvents> implements Startable {
     // as an ask's: what loops usually take, never under ASK_MIN_QUIET_MS (a loaded machine stalls now and then)
     // nor over the ack timeout; a relay that holds packets longer than that is as bad as one that drops them
     const mixingMs = this.mixing != null ? 2 * (relays.length + 1) * this.mixing.maxDelayMs : 0
-    const rtt = this.loopRtt
-    const timeout = rtt.samples >= ASK_RTT_SAMPLES
-      ? Math.min(this.ackTimeoutMs, Math.max(ASK_MIN_QUIET_MS, Math.round(rtt.srtt + 4 * rtt.rttvar))) + mixingMs
-      : this.ackTimeoutMs + mixingMs
+    const timeout = rtoMs(this.loopRtt, ASK_MIN_QUIET_MS, this.ackTimeoutMs) + mixingMs
     const timer = setTimeout(() => {
       this.timers.delete(timer)
       if (this.loopDone(key)) {

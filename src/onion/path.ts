@@ -285,6 +285,17 @@ export function relayWeight (c: RelayCandidate, reliability: ReliabilityTracker,
   return (r * r) / (1 + c.load / Math.max(1, medianLoad))
 }
 
+/** The index of one entry of `pool`, drawn with odds by its weight `w` (`random()` in [0, 1)) */
+export function weightedIndex (pool: Array<{ w: number }>, random: () => number): number {
+  let pick = random() * pool.reduce((sum, { w }) => sum + w, 0)
+  let index = 0
+  for (; index < pool.length - 1; index++) {
+    pick -= pool[index].w
+    if (pick <= 0) { break }
+  }
+  return index
+}
+
 /** Picks `hops` distinct relays by weighted sampling without replacement, under the diversity rule */
 export function selectPath (candidates: RelayCandidate[], hops: number, options: SelectPathOptions): string[] {
   const random = options.random ?? Math.random
@@ -312,12 +323,7 @@ export function selectPath (candidates: RelayCandidate[], hops: number, options:
       const why = avoided.size > 0 ? ` with ${candidates.filter(c => avoided.has(c.peerId)).length} avoided` : ''
       throw new NoRouteError(`Only ${chosen.length} of ${hops} relays could be chosen from ${candidates.length} known${why}`)
     }
-    let pick = random() * total
-    let index = 0
-    for (; index < remaining.length - 1; index++) {
-      pick -= remaining[index].w
-      if (pick <= 0) { break }
-    }
+    const index = weightedIndex(remaining, random)
     const { c } = remaining[index]
     chosen.push(c.peerId)
     family(c, options.diversity).forEach(f => usedFamilies.add(f))
