@@ -170,6 +170,8 @@ export function selectBundleRecord (_key: Uint8Array, records: Uint8Array[]): nu
 interface StoredSignedPrekey { id: number, secret: string, createdAt: number, retiredAt?: number }
 interface UsedOneTimePrekey { secret: string, usedAt: number }
 
+const decodeUsed = (value: Uint8Array): UsedOneTimePrekey => JSON.parse(new TextDecoder().decode(value))
+
 const PREFIX = '/murmur/contacts/prekeys'
 
 /**
@@ -207,7 +209,7 @@ export class PrekeyStore {
       }
     }
     for await (const { key, value } of this.datastore.query({ prefix: `${PREFIX}/used/` })) {
-      if (now - (JSON.parse(new TextDecoder().decode(value)) as UsedOneTimePrekey).usedAt > ONE_TIME_PREKEY_GRACE_MS) {
+      if (this.pastGrace(decodeUsed(value), now)) {
         await this.datastore.delete(key)
       }
     }
@@ -253,7 +255,7 @@ export class PrekeyStore {
       secretKey = (await this.datastore.get(unused)).slice()
     } else {
       const used = await this.used(id)
-      if (used == null || this.now() - used.usedAt > ONE_TIME_PREKEY_GRACE_MS) {
+      if (used == null || this.pastGrace(used, this.now())) {
         return undefined
       }
       secretKey = hexToBytes(used.secret)
@@ -264,8 +266,8 @@ export class PrekeyStore {
   /**
    * Takes a one-time prekey out of the bundle, keeping its secret for the
    * grace period (the first use's time counts); false when it was already
-   * out. Called only after a first
-   * message decrypted, so a forged init cannot burn one-time prekeys.
+   * out. Called only after a first message decrypted, so a forged init
+   * cannot burn one-time prekeys.
    */
   async useOneTime (id: number): Promise<boolean> {
     const unused = new Key(`${PREFIX}/one-time/${id}`)
@@ -285,7 +287,11 @@ export class PrekeyStore {
     if (!(await this.datastore.has(key))) {
       return undefined
     }
-    return JSON.parse(new TextDecoder().decode(await this.datastore.get(key)))
+    return decodeUsed(await this.datastore.get(key))
+  }
+
+  private pastGrace (used: UsedOneTimePrekey, now: number): boolean {
+    return now - used.usedAt > ONE_TIME_PREKEY_GRACE_MS
   }
 
   private async signedPrekeys (): Promise<StoredSignedPrekey[]> {
