@@ -4,7 +4,7 @@
  * folder, by function, and time by function with its callees, counting only
  * the samples between START and END (µs of the monotonic clock; the store
  * scenario prints its onion drain's with MURMUR_BENCH_MARKS=1). Usage:
- * `node --experimental-transform-types benchmarks/profile-window.ts START END file.cpuprofile [rows]`.
+ * `npx node benchmarks/profile-window.ts START END file.cpuprofile [rows]`.
  * See benchmarks/README.md ("Where the onion drain's CPU goes") for a whole run.
  */
 
